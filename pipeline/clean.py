@@ -1,0 +1,138 @@
+"""Boilerplate removal: applies the rules of `pipeline.rules` to extracted text, counting each removal."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipeline import rules
+from pipeline.errors import Reject
+from pipeline.models import Article
+from pipeline.stage import Stage
+
+_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])")
+HEAD_ZONE_LINES = 8  # bylines and repeated headlines sit in the first lines, before the text starts
+DERIVED_TITLE_CHARS = 120
+
+
+def normalise_line(line: str) -> str:
+    """Collapse runs of spaces (including no-break and zero-width ones) and strip: the only edit made to text."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", line)).strip()
+
+
+def fold(text: str) -> str:
+    """Case-, punctuation- and whitespace-insensitive form, for comparing lines and bodies."""
+    kept = (ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum() or ch.isspace())
+    return " ".join("".join(kept).split())
+
+
+def looks_like_text(line: str) -> bool:
+    """A line of article prose rather than a heading, caption or button label."""
+    words = len(line.split())
+    return words >= 20 or (words >= 8 and line.rstrip('"”’)').endswith((".", "!", "?", "…")))
+
+
+@dataclass
+class Cleaned:
+    lines: list[str]
+    author: str | None = None
+    removed: Counter[str] = field(default_factory=Counter)
+
+
+def clean_lines(lines: list[str], title: str | None) -> Cleaned:
+    """Remove boilerplate lines and blocks; return the kept lines, a byline author if found, and removal counts."""
+    lines = [n for n in (normalise_line(line) for line in lines) if n]
+    out = Cleaned(lines=[])
+    title_key = fold(title) if title else None
+    in_head = True
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if in_head and (i >= HEAD_ZONE_LINES or looks_like_text(line)):
+            in_head = False
+        if in_head:
+            consumed = _head_rule(lines, i, title_key, out)
+            if consumed:
+                i += consumed
+                continue
+        if rules.RELATED_HEADING.fullmatch(line):
+            consumed = _related_block(lines, i)
+            out.removed[rules.RELATED_LIST_RULE] += consumed
+            i += consumed
+            continue
+        rule = next((r for r in rules.LINE_RULES if r.matches(line)), None)
+        if rule is None:
+            out.lines.append(line)
+        else:
+            out.removed[rule.name] += 1
+            if rule.name == "avatar_byline" and out.author is None:
+                out.author = rule.pattern.fullmatch(line)["author"]
+        i += 1
+    return out
+
+
+def _head_rule(lines: list[str], i: int, title_key: str | None, out: Cleaned) -> int:
+    """Apply the head-of-article rules at line i; return how many lines they consumed (0: none applied)."""
+    line = lines[i]
+    if title_key and fold(line) == title_key:
+        out.removed[rules.REPEATED_HEADLINE_RULE] += 1
+        return 1
+    byline = rules.BYLINE.fullmatch(line)
+    if byline and len(line.split()) <= 14:
+        out.author = out.author or byline["author"]
+        out.removed[rules.BYLINE_RULE] += 1
+        return 1
+    if fold(line) in ("by", "written by") and i + 1 < len(lines):
+        following = lines[i + 1]
+        if rules.NAME.fullmatch(following) and fold(following) != title_key:
+            out.author = out.author or following
+            out.removed[rules.BYLINE_RULE] += 2
+            return 2
+    return 0
+
+
+def _related_block(lines: list[str], start: int) -> int:
+    """Length of the block a related-articles heading at `start` opens: the heading and its list items.
+
+    Bulleted lines are items. Unbulleted short lines are items only when they run to the end of the text,
+    so a section heading after a stray "Read more" is never taken for a list.
+    """
+    end = start + 1
+    while end < len(lines) and end - start <= rules.MAX_LIST_ITEMS and rules.BULLET.match(lines[end]):
+        end += 1
+    tail = lines[end:]
+    if tail and len(tail) <= rules.MAX_LIST_ITEMS and not any(looks_like_text(t) for t in tail):
+        end = len(lines)
+    return end - start
+
+
+def derive_title(body: str) -> str:
+    """A title from the lead sentence, cut at a word boundary when long: for documents without a headline."""
+    lead = body.strip().split("\n", 1)[0]
+    sentence = _SENTENCE_END.split(lead, maxsplit=1)[0].strip()
+    if len(sentence) <= DERIVED_TITLE_CHARS:
+        return sentence.rstrip(".")
+    cut = sentence[:DERIVED_TITLE_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:—–- ") + "…"
+
+
+class CleanStage(Stage):
+    """Apply the boilerplate rules; count removals as `clean.removed_<rule>`; derive a title when there is none."""
+
+    name = "clean"
+
+    def process(self, article: Article) -> Article:
+        cleaned = clean_lines(article.body.split("\n"), article.title)
+        if not cleaned.lines:
+            raise Reject("empty_after_cleaning", "nothing but boilerplate was left")
+        article.body = "\n\n".join(cleaned.lines)
+        article.author = article.author or cleaned.author
+        article.removed = dict(cleaned.removed)
+        for rule, n in cleaned.removed.items():
+            self.ledger.add(self.name, f"removed_{rule}", n)
+        if not article.title:
+            article.title, article.title_source = derive_title(article.body), "derived"
+        return article

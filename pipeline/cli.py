@@ -1,0 +1,184 @@
+"""Command line: `python -m pipeline ingest [SOURCES...]` and `python -m pipeline sql QUERY`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pipeline.errors import SetupError
+from pipeline.settings import PROJECT_ROOT, Settings
+
+EXIT_OK, EXIT_USAGE, EXIT_SETUP = 0, 2, 3
+EXAMPLE_QUERY = "SELECT title, author, word_count, language FROM articles ORDER BY ingested_at"
+
+
+def default_sources() -> list[str]:
+    return ["seeds"] if Path("seeds").is_dir() else [str(PROJECT_ROOT / "seeds")]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Ingest news articles into a clean, de-duplicated, validated DuckDB table.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each stage's decisions to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="read sources, clean, dedupe, validate and load them",
+        description=(
+            "Read SOURCES (files, or directories walked recursively: .txt as plain text with the headline on "
+            "the first line, .html/.htm through trafilatura), strip boilerplate, enrich, dedupe against the "
+            "run and the database, validate with the suite in expectations/, and load into DuckDB in one "
+            "transaction. Every input ends landed, recorded as a duplicate, quarantined with a reason, or "
+            "skipped as unchanged. Exit status: 0 when the run completed (quarantined inputs are not an "
+            "error), 3 on bad setup (missing source, unwritable or locked database), 2 on bad usage."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ingest.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCES",
+        help="files or directories to ingest (default: the project's seeds/)",
+    )
+    ingest.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="DuckDB file to load into (default: data/articles.duckdb, or PIPELINE_DB_PATH)",
+    )
+    ingest.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run summary as one JSON object on the last line of stdout instead of the table",
+    )
+    ingest.add_argument(
+        "--max-input-bytes",
+        type=int,
+        default=None,
+        help="inputs larger than this are quarantined as too_large (default: 5000000, or PIPELINE_MAX_INPUT_BYTES)",
+    )
+    ingest.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="when another process holds the database, retry this long before failing (default: 0)",
+    )
+    ingest.add_argument(
+        "--trigger",
+        default="cli",
+        choices=["cli", "scheduled", "manual", "test"],
+        help="what started the run, as recorded in the runs table",
+    )
+
+    sql = sub.add_parser(
+        "sql",
+        help="run a read-only SQL query against the database",
+        description="Run one SQL query on a read-only connection and print the result.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sql.add_argument("query", help="the SQL to run, e.g. " + repr(EXAMPLE_QUERY))
+    sql.add_argument("--db", type=Path, default=None, help="DuckDB file (default: data/articles.duckdb)")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "ingest":
+            return _ingest(args)
+        return _sql(args)
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from pipeline.runner import run_ingest
+
+    settings = Settings.from_env(
+        db_path=args.db, max_input_bytes=args.max_input_bytes, lock_timeout_s=args.lock_timeout
+    )
+    summary = run_ingest(args.sources or default_sources(), settings, trigger=args.trigger)
+    if args.json:
+        print(json.dumps(summary.to_dict(), sort_keys=True))
+    else:
+        print(format_summary(summary))
+    return EXIT_OK
+
+
+def format_summary(s) -> str:
+    lines = [
+        f"Run {s.run_id} ({s.trigger}): {s.status}",
+        f"  read {s.read} = landed {s.landed} + duplicates {s.duplicates} + quarantined {s.quarantined}"
+        f" + skipped (unchanged) {s.skipped}",
+    ]
+    if s.ignored_files:
+        lines.append(f"  ignored {s.ignored_files} file(s) in source folders with unsupported extensions")
+    lines.append("")
+    lines.append(f"  {'stage':<10}{'in':>7}{'passed':>8}  dropped")
+    for stage in ("read", "extract", "clean", "enrich", "dedupe", "validate"):
+        counts = s.stages.get(stage, {})
+        dropped = {k.removeprefix("dropped_"): v for k, v in counts.items() if k.startswith("dropped_")}
+        shown = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"
+        lines.append(f"  {stage:<10}{counts.get('total', 0):>7}{counts.get('forwarded', 0):>8}  {shown}")
+    removed = {
+        k.removeprefix("removed_"): v
+        for k, v in s.stages.get("clean", {}).items()
+        if k.startswith("removed_")
+    }
+    if removed:
+        lines.append("")
+        lines.append(
+            "  boilerplate lines removed, by rule: " + ", ".join(f"{k} {v}" for k, v in removed.items())
+        )
+    if s.quarantine_reasons:
+        lines.append(
+            "  quarantined, by reason: " + ", ".join(f"{k} {v}" for k, v in s.quarantine_reasons.items())
+        )
+    lines += [
+        "",
+        f"Database: {s.db}",
+        f'Query it: python -m pipeline sql "{EXAMPLE_QUERY}" --db {s.db}',
+    ]
+    return "\n".join(lines)
+
+
+def _sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipeline.store import connect
+
+    db = args.db or Settings.from_env().db_path
+    if not db.exists():
+        raise SetupError(f"database {db} does not exist; run `python -m pipeline ingest` first or pass --db")
+    con = connect(db, read_only=True)
+    try:
+        rel = con.sql(args.query)
+    except duckdb.Error as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    if rel is None:
+        return EXIT_OK
+    if args.format == "table":
+        rel.show(max_width=200, max_rows=200)
+    elif args.format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(rel.columns)
+        writer.writerows(rel.fetchall())
+    else:
+        rows = [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
+        print(json.dumps(rows, default=str, ensure_ascii=False))
+    return EXIT_OK

@@ -1,0 +1,158 @@
+"""The run's hand-off files: the stream's end writes Parquet parts under `<staging>/<run_id>/`; load reads them.
+
+Parallel or retried tasks hand each other these files (small references travel through XCom), so only the
+load step ever opens the database for writing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipeline.models import Article, Duplicate, Quarantined, Skipped
+from pipeline.stage import Item
+from pipeline.store import ARTICLE_COLUMNS, DUPLICATE_COLUMNS, QUARANTINE_COLUMNS, utcnow
+
+PART_ROWS = 2000
+LEDGER_FILE = "ledger.json"
+
+
+@dataclass
+class Tally:
+    """Where every input of a run ended: read = landed + duplicates + quarantined + skipped."""
+
+    read: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+    def balanced(self) -> bool:
+        return self.read == self.landed + self.duplicates + self.quarantined + self.skipped
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def article_row(a: Article) -> dict:
+    return {
+        "article_id": a.article_id,
+        "source_uri": a.source_uri,
+        "url": a.url,
+        "source": a.source,
+        "title": a.title,
+        "title_source": a.title_source,
+        "author": a.author,
+        "published_at": a.published_at,
+        "language": a.language,
+        "body": a.body,
+        "word_count": a.word_count,
+        "content_hash": a.content_hash,
+        "story_id": a.story_id,
+        "run_id": a.run_id,
+        "ingested_at": a.ingested_at,
+        "extractor": a.extractor,
+        "removed_rules": json.dumps(a.removed, sort_keys=True),
+        "shingle_count": a.shingle_count,
+        "minhash": a.minhash,
+        "lsh_bands": a.lsh_bands,
+    }
+
+
+def duplicate_row(d: Duplicate, run_id: str) -> dict:
+    row = asdict(d)
+    row.update(duplicate_id=_key(d.source_uri), run_id=run_id, detected_at=utcnow())
+    return row
+
+
+def quarantine_row(q: Quarantined, run_id: str) -> dict:
+    return {
+        "quarantine_id": _key(run_id, q.source_uri, q.stage),
+        "run_id": run_id,
+        "stage": q.stage,
+        "reason": "; ".join(q.reasons),
+        "reasons": list(q.reasons),
+        "detail": q.detail,
+        "source_uri": q.source_uri,
+        "payload": json.dumps(q.payload, ensure_ascii=False, default=str),
+        "quarantined_at": utcnow(),
+    }
+
+
+class StagingWriter:
+    """The stream's sink: routes each item to its table's Parquet parts and tallies where inputs ended."""
+
+    def __init__(self, folder: Path, run_id: str, part_rows: int = PART_ROWS):
+        self.folder = folder
+        self.run_id = run_id
+        self.part_rows = part_rows
+        self.tally = Tally()
+        self._buffers: dict[str, list[dict]] = {"articles": [], "duplicates": [], "quarantine": []}
+        self._parts: dict[str, int] = dict.fromkeys(self._buffers, 0)
+        self._con = duckdb.connect()
+
+    def consume(self, items: Iterable[Item]) -> Tally:
+        if self.folder.exists():  # a retried task starts its partition afresh
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        reasons: dict[str, int] = {}
+        for item in items:
+            self.tally.read += 1
+            if isinstance(item, Article):
+                self.tally.landed += 1
+                self._add("articles", article_row(item))
+            elif isinstance(item, Duplicate):
+                self.tally.duplicates += 1
+                self._add("duplicates", duplicate_row(item, self.run_id))
+            elif isinstance(item, Quarantined):
+                self.tally.quarantined += 1
+                for reason in item.reasons:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                self._add("quarantine", quarantine_row(item, self.run_id))
+            elif isinstance(item, Skipped):
+                self.tally.skipped += 1
+        for kind in self._buffers:
+            self._flush(kind)
+        self.tally.quarantine_reasons = dict(sorted(reasons.items()))
+        self._con.close()
+        return self.tally
+
+    def _add(self, kind: str, row: dict) -> None:
+        self._buffers[kind].append(row)
+        if len(self._buffers[kind]) >= self.part_rows:
+            self._flush(kind)
+
+    def _flush(self, kind: str) -> None:
+        rows = self._buffers[kind]
+        if not rows:
+            return
+        import pandas as pd
+
+        columns = {
+            "articles": ARTICLE_COLUMNS,
+            "duplicates": DUPLICATE_COLUMNS,
+            "quarantine": QUARANTINE_COLUMNS,
+        }[kind]
+        self._con.register("frame", pd.DataFrame(rows, columns=list(columns)))
+        select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())
+        path = self.folder / f"{kind}-{self._parts[kind]:05d}.parquet"
+        self._con.execute(f"COPY (SELECT {select} FROM frame) TO '{path}' (FORMAT parquet)")
+        self._con.unregister("frame")
+        self._parts[kind] += 1
+        rows.clear()
+
+
+def write_ledger(folder: Path, data: dict) -> None:
+    (folder / LEDGER_FILE).write_text(json.dumps(data, indent=2, default=str))
+
+
+def read_ledger(folder: Path) -> dict:
+    return json.loads((folder / LEDGER_FILE).read_text())

@@ -1,0 +1,342 @@
+"""The DuckDB store: schema and migrations, history lookups for dedupe, and the single-writer load.
+
+DuckDB allows one read-write process per file, so only `Store(..., read_only=False)` writes, and only the
+load step needs it; the stages that run before it read history through a read-only connection (or through the
+writer's own connection when the whole run is one process, as in the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipeline.errors import SetupError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+# Column name -> DuckDB type. The staging Parquet files use the same names and types.
+ARTICLE_COLUMNS: dict[str, str] = {
+    "article_id": "VARCHAR",
+    "source_uri": "VARCHAR",
+    "url": "VARCHAR",
+    "source": "VARCHAR",
+    "title": "VARCHAR",
+    "title_source": "VARCHAR",
+    "author": "VARCHAR",
+    "published_at": "TIMESTAMP",
+    "language": "VARCHAR",
+    "body": "VARCHAR",
+    "word_count": "INTEGER",
+    "content_hash": "VARCHAR",
+    "story_id": "VARCHAR",
+    "run_id": "VARCHAR",
+    "ingested_at": "TIMESTAMP",
+    "extractor": "VARCHAR",
+    "removed_rules": "JSON",
+    "shingle_count": "INTEGER",
+    "minhash": "BLOB",
+    "lsh_bands": "BIGINT[]",
+}
+DUPLICATE_COLUMNS: dict[str, str] = {
+    "duplicate_id": "VARCHAR",
+    "source_uri": "VARCHAR",
+    "url": "VARCHAR",
+    "duplicate_of": "VARCHAR",
+    "method": "VARCHAR",
+    "similarity": "DOUBLE",
+    "title": "VARCHAR",
+    "content_hash": "VARCHAR",
+    "run_id": "VARCHAR",
+    "detected_at": "TIMESTAMP",
+}
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "quarantine_id": "VARCHAR",
+    "run_id": "VARCHAR",
+    "stage": "VARCHAR",
+    "reason": "VARCHAR",
+    "reasons": "VARCHAR[]",
+    "detail": "VARCHAR",
+    "source_uri": "VARCHAR",
+    "payload": "JSON",
+    "quarantined_at": "TIMESTAMP",
+}
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    article_id VARCHAR PRIMARY KEY,
+    source_uri VARCHAR NOT NULL,
+    url VARCHAR,
+    source VARCHAR,
+    title VARCHAR NOT NULL,
+    title_source VARCHAR NOT NULL,
+    author VARCHAR,
+    published_at TIMESTAMP,          -- UTC; NULL when the document does not say
+    language VARCHAR,
+    body VARCHAR NOT NULL,
+    word_count INTEGER NOT NULL,
+    content_hash VARCHAR NOT NULL,   -- sha256 of the case/space/punctuation-folded body
+    story_id VARCHAR,
+    run_id VARCHAR NOT NULL,         -- the run that landed (or last updated) the row
+    ingested_at TIMESTAMP NOT NULL,  -- UTC, first landing
+    updated_at TIMESTAMP NOT NULL,   -- UTC, last change
+    extractor VARCHAR,
+    removed_rules JSON               -- boilerplate removals by rule name
+);
+CREATE TABLE IF NOT EXISTS article_minhash (
+    article_id VARCHAR PRIMARY KEY,
+    shingle_count INTEGER NOT NULL,
+    minhash BLOB NOT NULL            -- little-endian uint32 MinHash signature
+);
+CREATE TABLE IF NOT EXISTS article_lsh (band_key BIGINT NOT NULL, article_id VARCHAR NOT NULL);
+CREATE INDEX IF NOT EXISTS article_lsh_band ON article_lsh (band_key);
+CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash);
+CREATE TABLE IF NOT EXISTS article_duplicates (
+    duplicate_id VARCHAR PRIMARY KEY,
+    source_uri VARCHAR NOT NULL,
+    url VARCHAR,
+    duplicate_of VARCHAR NOT NULL,   -- the article_id it copies
+    method VARCHAR NOT NULL,         -- exact | url | near
+    similarity DOUBLE NOT NULL,
+    title VARCHAR,
+    content_hash VARCHAR,
+    run_id VARCHAR NOT NULL,
+    detected_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    quarantine_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,         -- the reasons joined with '; '
+    reasons VARCHAR[] NOT NULL,
+    detail VARCHAR,
+    source_uri VARCHAR NOT NULL,
+    payload JSON,                    -- the article as far as it got
+    quarantined_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    trigger VARCHAR NOT NULL,        -- cli | scheduled | manual | test
+    started_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP,
+    status VARCHAR NOT NULL,         -- running | success | failed
+    sources JSON,
+    "read" INTEGER,
+    landed INTEGER,
+    duplicates INTEGER,
+    quarantined INTEGER,
+    skipped INTEGER,
+    counts JSON,                     -- every stage counter of the run
+    error VARCHAR
+);
+CREATE OR REPLACE VIEW stories AS
+    SELECT story_id,
+           count(*) AS article_count,
+           list(DISTINCT source ORDER BY source) AS sources,
+           min(coalesce(published_at, ingested_at)) AS first_seen,
+           max(coalesce(published_at, ingested_at)) AS last_seen,
+           arg_min(title, coalesce(published_at, ingested_at)) AS title
+    FROM articles GROUP BY story_id;
+CREATE OR REPLACE VIEW daily_source_counts AS
+    SELECT CAST(coalesce(published_at, ingested_at) AS DATE) AS day, source, count(*) AS articles
+    FROM articles GROUP BY ALL;
+CREATE OR REPLACE VIEW quarantine_reasons AS
+    SELECT stage, reason, count(*) AS inputs, max(quarantined_at) AS last_seen
+    FROM (SELECT stage, unnest(reasons) AS reason, quarantined_at FROM quarantine) GROUP BY ALL;
+"""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open the database, turning lock and permission failures into `SetupError`s that say what to do."""
+    if not read_only:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SetupError(f"cannot create the database folder {path.parent}: {exc.strerror}") from exc
+    deadline = time.monotonic() + lock_timeout_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" in message.lower():
+                if time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                holder = message.split("Conflicting lock is held in", 1)[-1].strip().split("\n")[0]
+                raise SetupError(
+                    f"database {path} is locked by another process ({holder.rstrip('.')}); "
+                    "wait for it to finish or pass another --db"
+                ) from exc
+            raise SetupError(f"cannot open database {path}: {message.splitlines()[0]}") from exc
+        except (duckdb.Error, OSError) as exc:
+            raise SetupError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from exc
+
+
+class Store:
+    """A connection to the article database with the queries the pipeline needs."""
+
+    def __init__(self, path: Path, read_only: bool = False, lock_timeout_s: float = 0.0):
+        self.path = Path(path)
+        self.read_only = read_only
+        self.con = connect(self.path, read_only, lock_timeout_s)
+        if not read_only:
+            self.migrate()
+
+    @classmethod
+    def for_reading(cls, path: Path, lock_timeout_s: float = 0.0) -> Store | None:
+        """A read-only store, or None when the database does not exist yet (no history)."""
+        return cls(path, read_only=True, lock_timeout_s=lock_timeout_s) if Path(path).exists() else None
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def migrate(self) -> None:
+        try:
+            self.con.execute(_DDL)
+            current = self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            if current is None:
+                self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, utcnow()])
+            elif current > SCHEMA_VERSION:
+                raise SetupError(
+                    f"database {self.path} has schema version {current}, newer than this pipeline's "
+                    f"{SCHEMA_VERSION}; upgrade the pipeline"
+                )
+        except duckdb.Error as exc:
+            raise SetupError(f"cannot set up database {self.path}: {str(exc).splitlines()[0]}") from exc
+
+    # History lookups used by dedupe.
+
+    def landed_hash(self, article_id: str) -> str | None:
+        row = self.con.execute(
+            "SELECT content_hash FROM articles WHERE article_id = ?", [article_id]
+        ).fetchone()
+        return row[0] if row else None
+
+    def id_for_hash(self, content_hash: str) -> str | None:
+        row = self.con.execute(
+            "SELECT article_id FROM articles WHERE content_hash = ? ORDER BY ingested_at LIMIT 1",
+            [content_hash],
+        ).fetchone()
+        return row[0] if row else None
+
+    def known_duplicate(self, source_uri: str, content_hash: str) -> str | None:
+        """The article an input was already recorded as duplicating, when it comes again unchanged."""
+        row = self.con.execute(
+            "SELECT duplicate_of FROM article_duplicates WHERE source_uri = ? AND content_hash = ?",
+            [source_uri, content_hash],
+        ).fetchone()
+        return row[0] if row else None
+
+    def near_candidates(self, band_keys: list[int]) -> list[tuple[str, int, bytes]]:
+        """Landed articles sharing at least one LSH band with a signature: (article_id, shingles, minhash)."""
+        if not band_keys:
+            return []
+        return self.con.execute(
+            """SELECT m.article_id, m.shingle_count, m.minhash FROM article_minhash m
+               WHERE m.article_id IN (SELECT article_id FROM article_lsh WHERE band_key IN (SELECT unnest(?)))""",
+            [band_keys],
+        ).fetchall()
+
+    # The load: one transaction per run.
+
+    def load(self, staged: Path, run: dict) -> dict[str, int]:
+        """Publish a run's staged Parquet files into the tables in one transaction, then CHECKPOINT.
+
+        Re-loading the same staging folder converges: every table is upserted on its key.
+        """
+        parts = {
+            kind: sorted(staged.glob(f"{kind}-*.parquet"))
+            for kind in ("articles", "duplicates", "quarantine")
+        }
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            landed = self._load_articles(parts["articles"])
+            self._upsert(parts["duplicates"], "article_duplicates", "duplicate_id", DUPLICATE_COLUMNS)
+            self._upsert(parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS)
+            self.record_run(run)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("CHECKPOINT")
+        return {"landed": landed}
+
+    def _load_articles(self, files: list[Path]) -> int:
+        if not files:
+            return 0
+        con = self.con
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE staged_articles AS
+                SELECT * FROM read_parquet({_paths(files)})
+                QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY ingested_at) = 1"""
+        )
+        cols = [c for c in ARTICLE_COLUMNS if c not in ("shingle_count", "minhash", "lsh_bands")]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("article_id", "ingested_at"))
+        con.execute(
+            f"""INSERT INTO articles ({", ".join(cols)}, updated_at)
+                SELECT {", ".join(cols)}, ingested_at FROM staged_articles
+                ON CONFLICT (article_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at"""
+        )
+        con.execute("DELETE FROM article_lsh WHERE article_id IN (SELECT article_id FROM staged_articles)")
+        con.execute("INSERT INTO article_lsh SELECT unnest(lsh_bands), article_id FROM staged_articles")
+        con.execute(
+            """INSERT INTO article_minhash SELECT article_id, shingle_count, minhash FROM staged_articles
+               ON CONFLICT (article_id) DO UPDATE SET shingle_count = excluded.shingle_count,
+                                                     minhash = excluded.minhash"""
+        )
+        landed = con.execute("SELECT count(*) FROM staged_articles").fetchone()[0]
+        con.execute("DROP TABLE staged_articles")
+        return landed
+
+    def _upsert(self, files: list[Path], table: str, key: str, columns: dict[str, str]) -> None:
+        if not files:
+            return
+        names = ", ".join(columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+        self.con.execute(
+            f"""INSERT INTO {table} ({names})
+                SELECT {names} FROM read_parquet({_paths(files)})
+                QUALIFY row_number() OVER (PARTITION BY {key}) = 1
+                ON CONFLICT ({key}) DO UPDATE SET {updates}"""
+        )
+
+    def record_run(self, run: dict) -> None:
+        """Insert or update the run's ledger row."""
+        row = dict(run)
+        row["sources"] = json.dumps(row.get("sources", []))
+        row["counts"] = json.dumps(row.get("counts", {}))
+        names = list(row)
+        quoted = ", ".join(f'"{n}"' for n in names)
+        updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != "run_id")
+        self.con.execute(
+            f"INSERT INTO runs ({quoted}) VALUES ({', '.join('?' for _ in names)}) "
+            f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
+            [row[n] for n in names],
+        )
+
+    def count(self, table: str) -> int:
+        return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _paths(files: Iterable[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"

@@ -1,0 +1,173 @@
+"""Validation: the Great Expectations suite in `expectations/` checks each chunk of articles before they land.
+
+A row that fails goes to quarantine with the names (`meta.name`) of the expectations it failed; so does a copy
+of such a row, since nothing may be recorded as a duplicate of an article that did not land.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pipeline.errors import SetupError
+from pipeline.models import Article, Duplicate, Quarantined
+from pipeline.settings import Settings
+from pipeline.stage import Item, Ledger, Stage
+from pipeline.store import utcnow
+
+log = logging.getLogger(__name__)
+
+ID_COLUMN = "article_id"
+FRAME_COLUMNS = (
+    "article_id",
+    "source_uri",
+    "url",
+    "source",
+    "title",
+    "title_source",
+    "author",
+    "published_at",
+    "language",
+    "body",
+    "word_count",
+    "content_hash",
+)
+RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": [ID_COLUMN]}
+
+
+def expectation_name(config) -> str:
+    meta = getattr(config, "meta", None) or {}
+    column = (config.kwargs or {}).get("column")
+    return str(meta.get("name") or (f"{config.type}({column})" if column else config.type))
+
+
+def load_suite(path: Path):
+    """The suite from its JSON file; GX drops unknown expectations with only a log line, so count them."""
+    import great_expectations as gx
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        declared = len(data.get("expectations", []))
+        suite = gx.ExpectationSuite(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SetupError(f"cannot load expectation suite {path}: {exc}") from exc
+    if len(suite.expectations) != declared:
+        raise SetupError(
+            f"expectation suite {path}: {declared - len(suite.expectations)} expectation(s) are invalid"
+        )
+    return suite
+
+
+class Validator:
+    """A GX ephemeral context holding the suite, ready to validate DataFrames of articles."""
+
+    def __init__(self, suite_path: Path):
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        for name in ("great_expectations", "great_expectations.data_context.types.base"):
+            logging.getLogger(name).setLevel(logging.ERROR)  # some GX modules set INFO on import
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        batch = (
+            context.data_sources.add_pandas(name="articles")
+            .add_dataframe_asset(name="articles")
+            .add_batch_definition_whole_dataframe(name="chunk")
+        )
+        suite = context.suites.add(load_suite(suite_path))
+        self.definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name="articles", data=batch, suite=suite)
+        )
+
+    def validate(self, rows: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
+        """Failed expectation names per article_id, and failed expectations without row detail."""
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+        frame["published_at"] = pd.to_datetime(frame["published_at"])
+        now = pd.Timestamp(utcnow())
+        result = self.definition.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters={"now": now},
+            result_format=RESULT_FORMAT,
+        )
+        by_row: dict[str, list[str]] = {}
+        table_level: list[str] = []
+        for r in result.results:
+            name = expectation_name(r.expectation_config)
+            if (r.exception_info or {}).get("raised_exception"):
+                message = r.exception_info.get("exception_message", "")
+                raise SetupError(f"expectation {name} could not run: {message}; fix expectations/")
+            if r.success:
+                continue
+            rows_failed = (r.result or {}).get("unexpected_index_list") or []
+            if not rows_failed:
+                table_level.append(name)
+            for entry in rows_failed:
+                aid = entry.get(ID_COLUMN) if isinstance(entry, dict) else entry
+                names = by_row.setdefault(str(aid), [])
+                if name not in names:
+                    names.append(name)
+        return by_row, table_level
+
+
+class ValidateStage(Stage):
+    """Validate articles in chunks; forward what passes, quarantine what fails, in input order."""
+
+    name = "validate"
+
+    def __init__(self, ledger: Ledger, settings: Settings):
+        super().__init__(ledger)
+        self.settings = settings
+        self.rejected: set[str] = set()  # ids that failed: their copies must not point at them
+        self._validator: Validator | None = None
+
+    def run(self, items: Iterable[Item]) -> Iterator[Item]:
+        chunk: list[Item] = []
+        articles = 0
+        for item in items:
+            chunk.append(item)
+            if isinstance(item, Article):
+                articles += 1
+                if articles >= self.settings.validate_chunk:
+                    yield from self._flush(chunk)
+                    chunk, articles = [], 0
+        yield from self._flush(chunk)
+
+    def _flush(self, chunk: list[Item]) -> Iterator[Item]:
+        articles = [item for item in chunk if isinstance(item, Article)]
+        failures: dict[str, list[str]] = {}
+        if articles:
+            if self._validator is None:
+                self._validator = Validator(self.settings.suite_path)
+            rows = [{c: getattr(a, c) for c in FRAME_COLUMNS} for a in articles]
+            failures, table_level = self._validator.validate(rows)
+            for name in table_level:
+                self.ledger.add(self.name, f"batch_failed_{name}")
+                log.warning("batch-level expectation failed: %s", name)
+        for item in chunk:
+            if isinstance(item, Article):
+                self.ledger.add(self.name, "total")
+                names = failures.get(item.article_id)
+                if names:
+                    self.rejected.add(item.article_id)
+                    yield self.reject(item, tuple(names), "failed expectations: " + ", ".join(names))
+                else:
+                    self.ledger.add(self.name, "forwarded")
+                    yield item
+            elif isinstance(item, Duplicate) and item.duplicate_of in self.rejected:
+                self.ledger.add(self.name, "dropped_duplicate_of_rejected")
+                yield Quarantined(
+                    source_uri=item.source_uri,
+                    stage=self.name,
+                    reasons=("duplicate_of_rejected",),
+                    detail=f"a copy of {item.duplicate_of}, which failed validation in this run",
+                    payload={"title": item.title, "duplicate_of": item.duplicate_of, "method": item.method},
+                )
+            else:
+                yield item

@@ -1,0 +1,63 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.models import Article
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def make_article(
+    body: str, title: str | None = "A headline for testing", url: str | None = None, **fields
+) -> Article:
+    """A small article as it leaves extraction."""
+    return Article(
+        source_uri=fields.pop("source_uri", "/tmp/test.txt"), title=title, url=url, body=body, **fields
+    )
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A private copy of seeds/ (articles only)."""
+    target = tmp_path / "seeds"
+    target.mkdir()
+    for f in SEED_FILES:
+        shutil.copy(f, target / f.name)
+    return target
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "db" / "articles.duckdb"
+
+
+def run_cli(
+    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`python -m pipeline ...` in a subprocess, as a user runs it."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def ingest_json(*args: str, **kwargs) -> dict:
+    """Run `ingest --json` and parse the summary from stdout's last line; fail with stderr on error."""
+    proc = run_cli("ingest", *args, "--json", **kwargs)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

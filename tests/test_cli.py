@@ -1,0 +1,129 @@
+"""The CLI end to end, as a user runs it: subprocesses on temp copies of the seeds and temp databases."""
+
+import json
+import subprocess
+import sys
+
+import duckdb
+
+from tests.conftest import ingest_json, run_cli
+
+
+def query(db, sql):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_ingest_help_explains_every_option():
+    proc = run_cli("ingest", "--help")
+    assert proc.returncode == 0
+    for option in (
+        "SOURCES",
+        "--db",
+        "--json",
+        "--max-input-bytes",
+        "--lock-timeout",
+        "--trigger",
+        "Exit status",
+    ):
+        assert option in proc.stdout
+    assert "seeds/" in proc.stdout and "data/articles.duckdb" in proc.stdout
+
+
+def test_end_to_end_then_idempotent_rerun(seeds_copy, db_path):
+    first = ingest_json(str(seeds_copy), "--db", str(db_path))
+    assert (first["read"], first["landed"], first["duplicates"], first["quarantined"], first["skipped"]) == (
+        5,
+        5,
+        0,
+        0,
+        0,
+    )
+
+    second = run_cli("ingest", str(seeds_copy), "--db", str(db_path))  # the readable summary this time
+    assert second.returncode == 0, second.stderr
+    assert "read 5 = landed 0 + duplicates 0 + quarantined 0 + skipped (unchanged) 5" in second.stdout
+    assert f"Database: {db_path}" in second.stdout and "SELECT" in second.stdout
+
+    assert query(db_path, "SELECT count(*) FROM articles") == [(5,)]
+    runs = query(db_path, 'SELECT run_id, status, "read", landed, duplicates, quarantined, skipped FROM runs')
+    assert len(runs) == 2
+    for _, status, read, landed, dups, quarantined, skipped in runs:
+        assert status == "success" and read == landed + dups + quarantined + skipped == 5
+    assert first["run_id"] in {r[0] for r in runs}
+    sources = query(db_path, "SELECT source_uri FROM articles ORDER BY 1")
+    assert [s[0] for s in sources] == sorted(str(p.resolve()) for p in seeds_copy.glob("*.txt"))
+
+
+def test_bad_input_is_quarantined_with_a_reason_and_the_run_succeeds(seeds_copy, tmp_path, db_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (bad / "broken.txt").write_bytes(
+        b"Headline\n\nSome text that is valid UTF-8 " + b"\xc3\x28\xa0\xa1 then bad"
+    )
+    (bad / "page.html").write_bytes(b"<html><body><div></div></body></html>")
+    (bad / "notes.md").write_text("ignored: not an article type")
+    good = seeds_copy / "000_527c1e9419822988.txt"
+
+    summary = ingest_json(str(bad), str(good), "--db", str(db_path))
+    assert (summary["read"], summary["landed"], summary["quarantined"]) == (5, 1, 4)
+    assert summary["ignored_files"] == 1
+    rows = dict(query(db_path, "SELECT regexp_extract(source_uri, '[^/]+$'), reason FROM quarantine"))
+    assert rows == {
+        "empty.txt": "empty",
+        "binary.txt": "binary_content",
+        "broken.txt": "bad_encoding",
+        "page.html": "no_article_text",
+    }
+    stages = dict(query(db_path, "SELECT DISTINCT stage, 1 FROM quarantine"))
+    assert set(stages) == {"extract"}
+
+
+def test_missing_source_is_bad_setup(tmp_path, db_path):
+    proc = run_cli("ingest", str(tmp_path / "nope"), "--db", str(db_path))
+    assert proc.returncode == 3
+    assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
+    assert not db_path.exists()
+
+
+def test_unwritable_database_is_bad_setup(seeds_copy, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_cli("ingest", str(seeds_copy), "--db", str(blocker / "articles.duckdb"))
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("error: cannot create the database folder")
+
+
+def test_database_locked_by_another_process_is_bad_setup(seeds_copy, db_path):
+    db_path.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys,time; c=duckdb.connect({str(db_path)!r}); print('ready', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        proc = run_cli("ingest", str(seeds_copy), "--db", str(db_path), "--lock-timeout", "1")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 3
+    assert "locked by another process" in proc.stderr and proc.stderr.strip().count("\n") == 0
+
+
+def test_sql_command_reads_the_database(seeds_copy, db_path):
+    ingest_json(str(seeds_copy), "--db", str(db_path))
+    proc = run_cli("sql", "SELECT count(*) AS n FROM articles", "--db", str(db_path), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{"n": 5}]
+    bad = run_cli("sql", "DELETE FROM articles", "--db", str(db_path))
+    assert bad.returncode != 0 and "read-only" in bad.stderr.lower()

@@ -1,0 +1,112 @@
+import codecs
+
+import pytest
+
+from pipeline.errors import Reject
+from pipeline.extract import ExtractStage, decode_text, is_headline, parse_text
+from pipeline.models import Article, Quarantined
+from pipeline.stage import Ledger
+from tests.conftest import make_article
+
+BODY = "\n".join(
+    [
+        "A regional airline said on Monday it would add three daily flights between the two cities next spring.",
+        "The company expects demand to grow as a new convention centre opens near the airport in April.",
+    ]
+)
+
+
+def test_first_line_headline_is_the_title():
+    a = make_article("", title=None)
+    lines = parse_text(a, "Airline Adds Flights\n\n" + BODY)
+    assert a.title == "Airline Adds Flights" and a.title_source == "source"
+    assert [line for line in lines if line] == BODY.split("\n")
+
+
+def test_a_file_without_headline_keeps_its_first_line_as_body():
+    a = make_article("", title=None)
+    lines = parse_text(a, BODY)
+    assert a.title is None
+    assert lines[0].startswith("A regional airline")
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("Airline Adds Flights Between Two Cities", True),
+        ("Is the New Bridge Safe? Engineers Weigh In", True),
+        ("This sentence is long enough to be text and it ends with a full stop.", False),
+        ("Summary:", False),
+        ("word " * 40, False),
+    ],
+)
+def test_is_headline(line, expected):
+    assert is_headline(line.strip()) is expected
+
+
+def test_utf8_with_and_without_bom_and_utf16_decode():
+    text = "Zürich “quotes” — ok"
+    assert decode_text(text.encode()) == text
+    assert decode_text(codecs.BOM_UTF8 + text.encode()) == text
+    assert decode_text(text.encode("utf-16")) == text
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (b"", "empty"),
+        (b"   \n\n\t ", "empty"),
+        (b"\x00\x01\x02binary\x00\xff" * 50, "binary_content"),
+        ("Caf\u00e9 au lait, s'il vous pla\u00eet".encode("latin-1") + b" \xff\xfe trailing", "bad_encoding"),
+    ],
+)
+def test_bad_text_input_is_rejected_with_a_reason(raw, reason):
+    with pytest.raises(Reject) as info:
+        decode_text(raw)
+    assert info.value.reason == reason
+
+
+def test_extract_stage_quarantines_and_counts():
+    ledger = Ledger()
+    stage = ExtractStage(ledger)
+    good = Article(source_uri="/x/good.txt", raw=("Headline Here\n" + BODY).encode())
+    bad = Article(source_uri="/x/bad.txt", raw=b"\xff\xfe\xfa not utf8 \xc3\x28")
+    out = list(stage.run([good, bad]))
+    assert isinstance(out[0], Article) and out[0].raw == b""
+    assert isinstance(out[1], Quarantined)
+    assert out[1].stage == "extract" and out[1].reasons == ("bad_encoding",)
+    assert ledger.by_stage()["extract"] == {"total": 2, "forwarded": 1, "dropped_bad_encoding": 1}
+
+
+HTML = """<!doctype html><html><head>
+<title>Ferry Service Resumes After Storm | Harbour Times</title>
+<meta property="og:title" content="Ferry Service Resumes After Storm">
+<meta name="author" content="Priya Nair">
+<meta property="article:published_time" content="2024-03-05T08:30:00Z">
+<link rel="canonical" href="https://harbourtimes.example/news/ferry-resumes?utm_source=rss">
+</head><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Ferry Service Resumes After Storm</h1>
+<p>Ferry service between the mainland and the island resumed on Tuesday morning after a three-day suspension
+caused by high winds and heavy seas, the operator said in a statement.</p>
+<p>Passengers queued from dawn at the terminal, and the first crossing left twenty minutes late but full,
+according to staff who had worked through the night to clear debris from the ramps.</p>
+<p>The harbour master said inspections found no lasting damage to the piers, though one mooring line had to
+be replaced before the vessels could dock safely again.</p>
+</article>
+<section id="comments" class="comments"><h3>3 Comments</h3>
+<div class="comment"><p>Finally! I was stuck on the island for three days with no way home at all.</p></div>
+</section>
+<footer>© 2024 Harbour Times. All rights reserved.</footer></body></html>"""
+
+
+def test_html_goes_through_trafilatura_without_comments():
+    ledger = Ledger()
+    a = Article(source_uri="/x/page.html", raw=HTML.encode(), media_type="text/html")
+    out = ExtractStage(ledger).apply(a)
+    assert isinstance(out, Article), out
+    assert out.extractor == "trafilatura"
+    assert out.title == "Ferry Service Resumes After Storm"
+    assert out.author == "Priya Nair"
+    assert out.published_at is not None and out.published_at.strftime("%Y-%m-%d") == "2024-03-05"
+    assert "Ferry service between the mainland" in out.body
+    assert "stuck on the island" not in out.body  # the comment section is not article text
