@@ -20,6 +20,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==0.13.8
 	$(BIN)/uv pip install --quiet --python $(PY) -r requirements.txt
+	@# Make `pipeline` importable from anywhere in the venv (Airflow's workers do not start in this folder).
+	@$(PY) -c "import site, sys; open(site.getsitepackages()[0] + '/article_pipeline.pth', 'w').write(sys.argv[1])" "$(CURDIR)"
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the pinned dependencies
@@ -42,8 +44,8 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-airflow: $(STAMP)  ## start Airflow standalone with dags/ (UI on AIRFLOW_PORT, no login)
+airflow: $(STAMP)  ## start Airflow standalone with dags/ (UI on http://127.0.0.1:$(AIRFLOW_PORT)/, no login)
 	AIRFLOW_PORT=$(AIRFLOW_PORT) bash scripts/airflow-standalone.sh
 
 clean:  ## remove data/ and caches (keeps .venv)
-	rm -rf data .pytest_cache .ruff_cache
+	rm -rf data airflow_home .pytest_cache .ruff_cache

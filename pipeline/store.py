@@ -334,6 +334,16 @@ class Store:
             [row[n] for n in names],
         )
 
+    def run_summary(self, run_id: str) -> dict | None:
+        """The ledger row of a run, as a dict, or None if it was never recorded."""
+        rel = self.con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        row = rel.fetchone()
+        if row is None:
+            return None
+        out = dict(zip([d[0] for d in rel.description], row, strict=True))
+        out["db"] = str(self.path)
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in out.items()}
+
     def count(self, table: str) -> int:
         return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 

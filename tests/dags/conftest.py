@@ -1,0 +1,33 @@
+"""Airflow test bootstrap: an isolated AIRFLOW_HOME with a fresh SQLite metadata DB per session.
+
+Airflow reads AIRFLOW_HOME and AIRFLOW__* when it is first imported, so they are set here, at import time,
+before any test module imports airflow.
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from tests.conftest import ROOT
+
+DAGS_FOLDER = ROOT / "dags"
+
+_HOME = tempfile.mkdtemp(prefix="airflow-test-home-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+os.environ["AIRFLOW_HOME"] = _HOME
+# dag.test() serializes the DAG from the configured DAGs folder, so it must be the project's dags/.
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """The metadata schema, created once per session (what `airflow db migrate` does)."""
+    from airflow.utils.db import initdb
+
+    initdb()
+    return _HOME

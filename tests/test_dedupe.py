@@ -1,0 +1,177 @@
+"""Dedupe: copies of a seed made the ways syndication makes them land as duplicates, within a run and across runs."""
+
+import shutil
+
+import duckdb
+import pytest
+
+from pipeline.dedupe import DedupeStage, MinHasher, similarity
+from pipeline.enrich import EnrichStage
+from pipeline.models import Article, Duplicate, Skipped
+from pipeline.runner import run_ingest
+from pipeline.settings import Settings
+from pipeline.stage import Ledger
+from tests.conftest import SEED_FILES, SEEDS, make_article
+
+S000, S001, S002, S003, S004 = (p.name for p in SEED_FILES)
+
+
+def seed_text(name: str) -> str:
+    return (SEEDS / name).read_text(encoding="utf-8")
+
+
+def under_other_boilerplate(text: str) -> str:
+    """The same article republished by another site: its own header, prompts and related list."""
+    head, body = text.split("\n", 1)
+    return "\n".join(
+        [
+            head,
+            "By Casey Morgan",
+            "Share this article",
+            body,
+            "Advertisement",
+            "Follow us on Facebook and Instagram for the latest updates.",
+            "Related Articles",
+            "• Markets rally as oil prices fall",
+            "• Storm warning issued for the coast",
+            "3 Comments",
+        ]
+    )
+
+
+def with_changed_headline(text: str) -> str:
+    return "Kremlin Silent as Kyiv Renews Offer of Talks\n" + text.split("\n", 1)[1]
+
+
+def with_one_sentence_edited(text: str) -> str:
+    old = "Five others were injured in the attack."
+    assert old in text
+    return text.replace(old, "At least five other residents were hurt in the strike, officials said.")
+
+
+VARIANTS = {
+    "other_boilerplate.txt": (S000, under_other_boilerplate),
+    "changed_headline.txt": (S003, with_changed_headline),
+    "edited_sentence.txt": (S001, with_one_sentence_edited),
+    # 001 repeats its headline as the first body line; under a new headline that line stays in the body.
+    "changed_repeated_headline.txt": (S001, with_changed_headline),
+}
+
+
+def write_variants(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (seed, make) in VARIANTS.items():
+        (folder / name).write_text(make(seed_text(seed)), encoding="utf-8")
+
+
+def duplicates(db):
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        """SELECT regexp_extract(d.source_uri, '[^/]+$'), regexp_extract(a.source_uri, '[^/]+$'), d.method, d.similarity
+           FROM article_duplicates d JOIN articles a ON a.article_id = d.duplicate_of"""
+    ).fetchall()
+    con.close()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_copies_within_one_run_land_as_duplicates(seeds_copy, tmp_path):
+    write_variants(seeds_copy / "syndicated")
+    db = tmp_path / "a.duckdb"
+    summary = run_ingest([str(seeds_copy)], Settings.from_env(db_path=db), trigger="test")
+    assert (summary.read, summary.landed, summary.duplicates) == (9, 5, 4)
+    found = duplicates(db)
+    assert found["other_boilerplate.txt"][:2] == (S000, "exact")
+    assert found["changed_headline.txt"][:2] == (S003, "exact")
+    method_similarity = found["edited_sentence.txt"][1:]
+    assert found["edited_sentence.txt"][0] == S001
+    assert method_similarity[0] == "near" and 0.8 < method_similarity[1] < 1.0
+    assert found["changed_repeated_headline.txt"][:2] == (S001, "near")
+
+
+def test_copies_in_a_later_run_are_duplicates_of_the_landed_rows(seeds_copy, tmp_path):
+    db = tmp_path / "b.duckdb"
+    settings = Settings.from_env(db_path=db)
+    assert run_ingest([str(seeds_copy)], settings, trigger="test").landed == 5
+    later = tmp_path / "later"
+    write_variants(later)
+    summary = run_ingest([str(later)], settings, trigger="test")
+    assert (summary.read, summary.landed, summary.duplicates) == (4, 0, 4)
+    assert {k: v[:2] for k, v in duplicates(db).items()} == {
+        "other_boilerplate.txt": (S000, "exact"),
+        "changed_headline.txt": (S003, "exact"),
+        "edited_sentence.txt": (S001, "near"),
+        "changed_repeated_headline.txt": (S001, "near"),
+    }
+    # Seen again unchanged, they are skipped rather than recorded twice.
+    again = run_ingest([str(later)], settings, trigger="test")
+    assert (again.read, again.skipped, again.duplicates) == (4, 4, 0)
+
+
+def test_articles_of_the_same_story_from_different_sites_are_not_duplicates(tmp_path):
+    # 000, 001 and 002 report one event, written independently: all land.
+    folder = tmp_path / "story"
+    folder.mkdir()
+    for name in (S000, S001, S002):
+        shutil.copy(SEEDS / name, folder / name)
+    summary = run_ingest([str(folder)], Settings.from_env(db_path=tmp_path / "c.duckdb"), trigger="test")
+    assert (summary.landed, summary.duplicates) == (3, 0)
+
+
+PARA = "The river rose two metres overnight and officials closed the lower bridge to all traffic until further notice. "
+
+
+def enriched(body: str, uri: str) -> Article:
+    return EnrichStage(Ledger(), "r").apply(make_article(body, source_uri=uri))
+
+
+def test_shared_site_template_does_not_make_different_articles_duplicates():
+    template = "\n\n".join(
+        ["Subscribe to the Valley Courier for unlimited access to local news and events."] * 3
+    )
+    a = enriched(template + "\n\n" + PARA * 3, "/s/a.txt")
+    b = enriched(
+        template
+        + "\n\n"
+        + "A new bakery opened on Main Street, selling bread from a century-old recipe. " * 3,
+        "/s/b.txt",
+    )
+    stage = DedupeStage(Ledger(), Settings(), history=None)
+    assert isinstance(stage.apply(a), Article)
+    assert isinstance(stage.apply(b), Article)
+
+
+def test_short_copy_contained_in_the_longer_article_is_a_near_duplicate():
+    full = " ".join(
+        f"Sentence number {i} of the report describes event {i * 7} in detail." for i in range(60)
+    )
+    first_half = full[: len(full) // 2].rsplit(" ", 1)[0]
+    stage = DedupeStage(Ledger(), Settings(), history=None)
+    assert isinstance(stage.apply(enriched(full, "/s/full.txt")), Article)
+    result = stage.apply(enriched(first_half, "/s/half.txt"))
+    assert isinstance(result, Duplicate) and result.method == "near"
+
+
+def test_same_url_twice_in_a_run_is_a_url_duplicate():
+    stage = DedupeStage(Ledger(), Settings(), history=None)
+    enrich = EnrichStage(Ledger(), "r")
+    one = enrich.apply(
+        make_article(PARA * 4, url="https://ex.example/story?utm_source=a", source_uri="feed-a")
+    )
+    two = enrich.apply(
+        make_article(PARA * 4 + "Updated.", url="https://ex.example/story", source_uri="feed-b")
+    )
+    assert isinstance(stage.apply(one), Article)
+    result = stage.apply(two)
+    assert isinstance(result, Duplicate) and result.method == "url"
+    assert not isinstance(result, Skipped)
+
+
+@pytest.mark.parametrize("edit_words", [1, 10])
+def test_similarity_estimates_track_edits(edit_words):
+    hasher = MinHasher(5, 128, 32)
+    words = [f"w{i}" for i in range(400)]
+    edited = list(words)
+    for i in range(edit_words):
+        edited[100 + i * 20] = "changed"
+    jaccard, containment = similarity(hasher.signature(" ".join(words)), hasher.signature(" ".join(edited)))
+    assert 0.6 < jaccard < 1.0 and containment >= jaccard

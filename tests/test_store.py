@@ -1,0 +1,67 @@
+"""The store: schema, idempotent load of a staged run, and the analysis views."""
+
+import duckdb
+import pytest
+
+from pipeline.errors import SetupError
+from pipeline.runner import new_run_id, process_run, publish_run
+from pipeline.settings import Settings
+from pipeline.store import SCHEMA_VERSION, Store
+
+
+def test_schema_is_created_once_and_versioned(db_path):
+    Store(db_path).close()
+    with Store(db_path) as store:
+        assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        tables = {
+            r[0] for r in store.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+    assert {
+        "articles",
+        "article_duplicates",
+        "quarantine",
+        "runs",
+        "stories",
+        "daily_source_counts",
+    } <= tables
+
+
+def test_a_newer_schema_is_refused(db_path):
+    with Store(db_path) as store:
+        store.con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
+    with pytest.raises(SetupError, match="newer"):
+        Store(db_path)
+
+
+def test_loading_the_same_staged_run_twice_converges(seeds_copy, db_path):
+    settings = Settings.from_env(db_path=db_path)
+    run_id = new_run_id()
+    with Store(db_path) as store:
+        folder = process_run(sorted(seeds_copy.glob("*.txt")), settings, run_id, store)
+        backup = folder.with_name("copy")
+        import shutil
+
+        shutil.copytree(folder, backup)
+        publish_run(folder, store, "test")
+        first = store.con.execute(
+            "SELECT * EXCLUDE (updated_at) FROM articles ORDER BY article_id"
+        ).fetchall()
+        publish_run(backup, store, "test")  # an Airflow retry of the load task
+        second = store.con.execute(
+            "SELECT * EXCLUDE (updated_at) FROM articles ORDER BY article_id"
+        ).fetchall()
+        assert first == second and len(first) == 5
+        assert store.count("runs") == 1
+        assert store.count("article_lsh") == 5 * settings.lsh_bands
+        assert store.run_summary(run_id)["landed"] == 5
+
+
+def test_views_answer_analysis_questions(seeds_copy, db_path):
+    from pipeline.runner import run_ingest
+
+    run_ingest([str(seeds_copy)], Settings.from_env(db_path=db_path), trigger="test")
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT sum(article_count), count(*) FROM stories").fetchone() == (5, 5)
+    assert con.execute("SELECT sum(articles) FROM daily_source_counts").fetchone() == (5,)
+    assert con.execute("SELECT count(*) FROM quarantine_reasons").fetchone() == (0,)
+    con.close()
