@@ -109,12 +109,19 @@ def _ingest(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         db_path=args.db, max_input_bytes=args.max_input_bytes, lock_timeout_s=args.lock_timeout
     )
-    summary = run_ingest(args.sources or default_sources(), settings, trigger=args.trigger)
+    progress = _progress_line if sys.stderr.isatty() else None
+    summary = run_ingest(args.sources or default_sources(), settings, trigger=args.trigger, progress=progress)
+    if progress:
+        print("\r\033[K", end="", file=sys.stderr)
     if args.json:
         print(json.dumps(summary.to_dict(), sort_keys=True))
     else:
         print(format_summary(summary))
     return EXIT_OK
+
+
+def _progress_line(done: int, total: int) -> None:
+    print(f"\r  {done}/{total} inputs processed", end="", file=sys.stderr, flush=True)
 
 
 def format_summary(s) -> str:
@@ -124,7 +131,12 @@ def format_summary(s) -> str:
         f" + skipped (unchanged) {s.skipped}",
     ]
     if s.ignored_files:
-        lines.append(f"  ignored {s.ignored_files} file(s) in source folders with unsupported extensions")
+        examples = ", ".join(s.ignored_examples) + (
+            ", ..." if s.ignored_files > len(s.ignored_examples) else ""
+        )
+        lines.append(
+            f"  ignored {s.ignored_files} file(s) of unsupported types in source folders: {examples}"
+        )
     lines.append("")
     lines.append(f"  {'stage':<10}{'in':>7}{'passed':>8}  dropped")
     for stage in ("read", "extract", "clean", "enrich", "dedupe", "validate"):

@@ -9,6 +9,7 @@ import logging
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class RunSummary:
     quarantined: int
     skipped: int
     ignored_files: int = 0
+    ignored_examples: list[str] = field(default_factory=list)
     started_at: str = ""
     ended_at: str = ""
     stages: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -69,11 +71,17 @@ def plan_run(sources: list[str], settings: Settings) -> tuple[list[Path], list[P
 
 
 def process_run(
-    files: list[Path], settings: Settings, run_id: str, history: Store | None, meta: dict | None = None
+    files: list[Path],
+    settings: Settings,
+    run_id: str,
+    history: Store | None,
+    meta: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Run every stage over `files` and write the results to the run's staging folder; return the folder.
 
-    `history` is the database as it stands (read-only is enough), or None for a first run.
+    `history` is the database as it stands (read-only is enough), or None for a first run. `progress`, if
+    given, is called with (inputs done, inputs in all) as the run goes.
     """
     ledger = Ledger()
     folder = settings.staging_root / run_id
@@ -88,7 +96,9 @@ def process_run(
         ValidateStage(ledger, settings),
     ):
         stream = stage.run(stream)
-    tally = StagingWriter(folder, run_id).consume(stream)
+    tally = StagingWriter(folder, run_id).consume(
+        stream, progress and (lambda done: progress(done, len(files)))
+    )
     if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
         raise RuntimeError(f"run {run_id} lost inputs: {tally}")
     write_ledger(
@@ -132,6 +142,7 @@ def publish_run(folder: Path, store: Store, trigger: str) -> RunSummary:
         quarantined=tally["quarantined"],
         skipped=tally["skipped"],
         ignored_files=ledger.get("ignored_files", 0),
+        ignored_examples=ledger.get("ignored_examples", []),
         started_at=str(run["started_at"]),
         ended_at=run["ended_at"].isoformat(),
         stages=ledger["counts"],
@@ -140,12 +151,35 @@ def publish_run(folder: Path, store: Store, trigger: str) -> RunSummary:
 
 
 def run_ingest(
-    sources: list[str], settings: Settings, trigger: str = "cli", run_id: str | None = None
+    sources: list[str],
+    settings: Settings,
+    trigger: str = "cli",
+    run_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
     """The whole run in this process: the writer connection also serves as dedupe's history."""
     files, ignored = plan_run(sources, settings)
     run_id = run_id or new_run_id()
+    meta = {
+        "sources": [str(s) for s in sources],
+        "ignored_files": len(ignored),
+        "ignored_examples": [str(p) for p in ignored[:3]],
+    }
     with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
-        meta = {"sources": [str(s) for s in sources], "ignored_files": len(ignored)}
-        folder = process_run(files, settings, run_id, store, meta)
-        return publish_run(folder, store, trigger)
+        started_at = utcnow()
+        try:
+            folder = process_run(files, settings, run_id, store, meta, progress)
+            return publish_run(folder, store, trigger)
+        except Exception as exc:  # a bug, not bad input: leave a trace in the ledger, then fail loudly
+            store.record_run(
+                {
+                    "run_id": run_id,
+                    "trigger": trigger,
+                    "started_at": started_at,
+                    "ended_at": utcnow(),
+                    "status": "failed",
+                    "sources": meta["sources"],
+                    "error": f"{type(exc).__name__}: {exc}"[:2000],
+                }
+            )
+            raise

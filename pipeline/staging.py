@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from pipeline.stage import Item
 from pipeline.store import ARTICLE_COLUMNS, DUPLICATE_COLUMNS, QUARANTINE_COLUMNS, utcnow
 
 PART_ROWS = 2000
+PROGRESS_EVERY = 50
 LEDGER_FILE = "ledger.json"
 
 
@@ -99,13 +100,15 @@ class StagingWriter:
         self._parts: dict[str, int] = dict.fromkeys(self._buffers, 0)
         self._con = duckdb.connect()
 
-    def consume(self, items: Iterable[Item]) -> Tally:
+    def consume(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> Tally:
         if self.folder.exists():  # a retried task starts its partition afresh
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
         reasons: dict[str, int] = {}
         for item in items:
             self.tally.read += 1
+            if progress is not None and self.tally.read % PROGRESS_EVERY == 0:
+                progress(self.tally.read)
             if isinstance(item, Article):
                 self.tally.landed += 1
                 self._add("articles", article_row(item))

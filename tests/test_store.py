@@ -65,3 +65,34 @@ def test_views_answer_analysis_questions(seeds_copy, db_path):
     assert con.execute("SELECT sum(articles) FROM daily_source_counts").fetchone() == (5,)
     assert con.execute("SELECT count(*) FROM quarantine_reasons").fetchone() == (0,)
     con.close()
+
+
+def test_a_run_that_breaks_is_recorded_as_failed(seeds_copy, db_path, monkeypatch):
+    from pipeline import runner
+    from pipeline.runner import run_ingest
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runner, "publish_run", broken)
+    with pytest.raises(RuntimeError):
+        run_ingest([str(seeds_copy)], Settings.from_env(db_path=db_path), trigger="test", run_id="r-broken")
+    with Store(db_path) as store:
+        row = store.run_summary("r-broken")
+        assert row["status"] == "failed" and "disk on fire" in row["error"]
+        assert store.count("articles") == 0
+
+
+def test_progress_is_reported(seeds_copy, tmp_path, monkeypatch):
+    from pipeline import staging
+    from pipeline.runner import run_ingest
+
+    monkeypatch.setattr(staging, "PROGRESS_EVERY", 2)
+    calls = []
+    run_ingest(
+        [str(seeds_copy)],
+        Settings.from_env(db_path=tmp_path / "p.duckdb"),
+        trigger="test",
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(2, 5), (4, 5)]
