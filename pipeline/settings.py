@@ -17,7 +17,6 @@ class Settings:
     staging_dir: Path | None = None  # where a run's Parquet hand-off files live; default: beside the DB
     suite_path: Path = PROJECT_ROOT / "expectations" / "articles.json"
     max_input_bytes: int = 5_000_000  # larger inputs are quarantined as too_large before extraction
-    min_body_chars: int = 200  # shorter bodies fail validation (the suite's threshold, mirrored for messages)
     # Near-duplicate detection: word shingles, MinHash permutations, LSH bands (rows per band = perms / bands).
     shingle_size: int = 5
     minhash_perms: int = 128
