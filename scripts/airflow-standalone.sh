@@ -14,6 +14,12 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True
 export AIRFLOW__API__PORT="$PORT"
 # Task workers reach the Execution API at this URL; its default ignores the port setting.
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
+# The scheduler's and triggerer's log servers listen on fixed ports (8793, 8794) whatever the API port is;
+# on another port, move them along too so two local Airflows do not collide.
+if [ "$PORT" != 8080 ]; then
+  export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-$((PORT + 1))}"
+  export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT:-$((PORT + 2))}"
+fi
 export GX_ANALYTICS_ENABLED=false
 export PYTHONPATH="$PROJECT_DIR${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$AIRFLOW_HOME"
