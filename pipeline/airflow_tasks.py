@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.runner import plan_run, process_run, publish_run, safe_run_id
+from pipeline.runner import plan_run, process_run, publish_run, run_meta, safe_run_id
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store
+
+# Tasks of other runs may hold the database for a while; wait this long unless a setting says otherwise.
+DEFAULT_LOCK_TIMEOUT_S = 60.0
 
 
 def _project_path(path: str) -> Path:
@@ -33,12 +36,14 @@ def plan_task(sources: list[str], db: str, run_id: str, trigger: str) -> dict:
 
 
 def process_task(planned: dict) -> dict:
+    # The files are listed again rather than passed through XCom, which should carry small references only.
     settings = Settings.from_env(db_path=Path(planned["db"]))
     files, ignored = plan_run(planned["sources"], settings)
-    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or 60.0)
-    meta = {"sources": planned["sources"], "ignored_files": len(ignored)}
+    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
     try:
-        folder = process_run(files, settings, planned["run_id"], history, meta)
+        folder = process_run(
+            files, settings, planned["run_id"], history, run_meta(planned["sources"], ignored)
+        )
     finally:
         if history is not None:
             history.close()
@@ -48,7 +53,7 @@ def process_task(planned: dict) -> dict:
 def load_task(staged: dict) -> dict:
     settings = Settings.from_env(db_path=Path(staged["db"]))
     folder = Path(staged["staging"])
-    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s or 60.0) as store:
+    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S) as store:
         if not folder.exists():  # a retry after a publish that succeeded: report what was published
             recorded = store.run_summary(staged["run_id"])
             if recorded is None:

@@ -70,6 +70,15 @@ def plan_run(sources: list[str], settings: Settings) -> tuple[list[Path], list[P
     return expand_sources(sources)
 
 
+def run_meta(sources: list[str], ignored: list[Path]) -> dict:
+    """What a run's ledger says of its inputs besides the stage counts."""
+    return {
+        "sources": [str(s) for s in sources],
+        "ignored_files": len(ignored),
+        "ignored_examples": [str(p) for p in ignored[:3]],
+    }
+
+
 def process_run(
     files: list[Path],
     settings: Settings,
@@ -160,11 +169,7 @@ def run_ingest(
     """The whole run in this process: the writer connection also serves as dedupe's history."""
     files, ignored = plan_run(sources, settings)
     run_id = run_id or new_run_id()
-    meta = {
-        "sources": [str(s) for s in sources],
-        "ignored_files": len(ignored),
-        "ignored_examples": [str(p) for p in ignored[:3]],
-    }
+    meta = run_meta(sources, ignored)
     with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
         started_at = utcnow()
         try:
