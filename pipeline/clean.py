@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from pipeline import rules
 from pipeline.errors import Reject
-from pipeline.models import Article
+from pipeline.models import Article, Block
 from pipeline.stage import Stage
 
 _SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
@@ -40,57 +41,90 @@ class Cleaned:
     lines: list[str]
     author: str | None = None
     removed: Counter[str] = field(default_factory=Counter)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (rule, line) for each removal, in order
+
+    def drop(self, rule: str, lines: Sequence[str]) -> int:
+        self.removed[rule] += len(lines)
+        self.dropped.extend((rule, line) for line in lines)
+        return len(lines)
 
 
-def clean_lines(lines: list[str], title: str | None) -> Cleaned:
-    """Remove boilerplate lines and blocks; return the kept lines, a byline author if found, and removal counts."""
-    lines = [n for n in (normalise_line(line) for line in lines) if n]
+def clean_lines(
+    lines: Sequence[str | Block], title: str | None, description: str | None = None, url: str | None = None
+) -> Cleaned:
+    """Remove boilerplate lines and blocks; return the kept lines, a byline author if found, and removal counts.
+
+    `lines` are plain strings (text files) or `Block`s (HTML, with structure the block rules use);
+    `description` is the page's meta description and `url` its address, if known.
+    """
+    blocks = [b for b in (_as_block(line) for line in lines) if b.text]
+    lines = [b.text for b in blocks]
     out = Cleaned(lines=[])
     title_key = fold(title) if title else None
+    description_key = fold(description) if description else None
     in_head = True
     i = 0
     while i < len(lines):
         line = lines[i]
-        if in_head and (i >= HEAD_ZONE_LINES or looks_like_text(line)):
+        if in_head and (i >= HEAD_ZONE_LINES or (looks_like_text(line) and blocks[i].kind != "head")):
             in_head = False
         if in_head:
             consumed = _head_rule(lines, i, title_key, out)
             if consumed:
                 i += consumed
                 continue
+            if blocks[i].kind == "head" and _is_standfirst(line, description_key):
+                i += out.drop(rules.STANDFIRST_RULE, [line])
+                continue
+        if url and line.rstrip("/") == url.rstrip("/"):
+            i += out.drop(rules.OWN_URL_RULE, [line])
+            continue
+        if title_key and blocks[i].kind != "text" and fold(line) == title_key:  # HTML: page furniture
+            i += out.drop(rules.REPEATED_HEADLINE_RULE, [line])
+            continue
+        block_rule = next((r for r in rules.BLOCK_RULES if r.matches(blocks[i], in_head)), None)
+        if block_rule is not None:
+            i += out.drop(block_rule.name, [line])
+            continue
         if rules.RELATED_HEADING.fullmatch(line):
-            consumed = _related_block(lines, i)
-            out.removed[rules.RELATED_LIST_RULE] += consumed
-            i += consumed
+            i += out.drop(rules.RELATED_LIST_RULE, lines[i : i + _related_block(lines, i)])
             continue
         rule = next((r for r in rules.LINE_RULES if r.matches(line)), None)
         if rule is None:
             out.lines.append(line)
         else:
-            out.removed[rule.name] += 1
+            out.drop(rule.name, [line])
             if rule.name == "avatar_byline" and out.author is None:
                 out.author = rule.pattern.fullmatch(line)["author"]
         i += 1
     return out
 
 
+def _is_standfirst(line: str, description_key: str | None) -> bool:
+    """A heading above the text that is the page's summary, or reads as a sentence rather than a title."""
+    return fold(line) == description_key or looks_like_text(line)
+
+
+def _as_block(line: str | Block) -> Block:
+    if isinstance(line, Block):
+        return replace(line, text=normalise_line(line.text))
+    return Block(normalise_line(line))
+
+
 def _head_rule(lines: list[str], i: int, title_key: str | None, out: Cleaned) -> int:
     """Apply the head-of-article rules at line i; return how many lines they consumed (0: none applied)."""
     line = lines[i]
     if title_key and fold(line) == title_key:
-        out.removed[rules.REPEATED_HEADLINE_RULE] += 1
-        return 1
+        return out.drop(rules.REPEATED_HEADLINE_RULE, [line])
     byline = rules.BYLINE.fullmatch(line)
     if byline and len(line.split()) <= 14:
         out.author = out.author or byline["author"]
-        out.removed[rules.BYLINE_RULE] += 1
-        return 1
+        return out.drop(rules.BYLINE_RULE, [line])
     if fold(line) in ("by", "written by") and i + 1 < len(lines):
         following = lines[i + 1]
         if rules.NAME.fullmatch(following) and fold(following) != title_key:
             out.author = out.author or following
-            out.removed[rules.BYLINE_RULE] += 2
-            return 2
+            return out.drop(rules.BYLINE_RULE, lines[i : i + 2])
     return 0
 
 
@@ -125,7 +159,10 @@ class CleanStage(Stage):
     name = "clean"
 
     def process(self, article: Article) -> Article:
-        cleaned = clean_lines(article.body.split("\n"), article.title)
+        cleaned = clean_lines(
+            article.blocks or article.body.split("\n"), article.title, article.description, article.url
+        )
+        article.blocks = []
         if not cleaned.lines:
             raise Reject("empty_after_cleaning", "nothing but boilerplate was left")
         article.body = "\n\n".join(cleaned.lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -61,12 +62,25 @@ def content_hash(body: str) -> str:
     return hashlib.sha256(fold(body).encode()).hexdigest()
 
 
+# Han, kana and half-width katakana: scripts written without spaces between words.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+
+
+def count_words(text: str) -> int:
+    """Words separated by spaces, plus one per Chinese or Japanese character (as word processors count them).
+
+    Splitting on spaces alone would call a long Japanese article a dozen words and fail it as too short.
+    """
+    unspaced = len(_UNSPACED.findall(text))
+    return len((_UNSPACED.sub(" ", text) if unspaced else text).split()) + unspaced
+
+
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code from py3langid (its model ships in the package: nothing is downloaded)."""
     import py3langid
 
     sample = text[:LANGUAGE_SAMPLE_CHARS]
-    if len(sample.split()) < 3:
+    if count_words(sample) < 3:
         return None
     code, _score = py3langid.classify(sample)
     return code
@@ -93,7 +107,7 @@ class EnrichStage(Stage):
             article.article_id = stable_id("file", article.source_uri)
             article.source = article.source or Path(article.source_uri).parent.name or None
         article.content_hash = content_hash(article.body)
-        article.word_count = len(article.body.split())
+        article.word_count = count_words(article.body)
         article.language = detect_language(article.body)
         article.story_id = article.article_id
         article.run_id = self.run_id

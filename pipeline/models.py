@@ -6,6 +6,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+@dataclass(frozen=True)
+class Block:
+    """One line of extracted text with what the page's structure said about it.
+
+    HTML extraction gives each paragraph, heading, list item, quote or table row its kind, heading level and
+    the share of its characters inside links; the block rules in `pipeline.rules` use them. Plain-text lines
+    are kind "text" with no structure.
+    """
+
+    text: str
+    kind: str = "text"  # p | head | item | quote | row | code | text
+    level: int = 0  # heading level: 1 for <h1>
+    link_ratio: float = 0.0  # characters inside links / all characters
+
+
 @dataclass
 class Article:
     """One input document on its way to an `articles` row. Field names match the table's columns."""
@@ -29,6 +44,9 @@ class Article:
     ingested_at: datetime | None = None
     extractor: str | None = None  # which reader produced the text: "text" or "trafilatura"
     removed: dict[str, int] = field(default_factory=dict)  # boilerplate removals by rule name
+    # Set by HTML extraction for the clean stage, not stored: the page's blocks and its meta description.
+    blocks: list[Block] = field(default_factory=list)
+    description: str | None = None
     # Set by dedupe: the MinHash band keys and shingle count of the body, persisted with the row.
     lsh_bands: list[int] = field(default_factory=list)
     shingle_count: int = 0

@@ -97,8 +97,10 @@ def process_run(
     started_at = utcnow()
     stream = documents(files)
     for stage in (
-        ReadStage(ledger, settings.max_input_bytes),
-        ExtractStage(ledger),
+        ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes),
+        ExtractStage(
+            ledger, settings.extract_workers, settings.extract_timeout_s, settings.extract_memory_mb
+        ),
         CleanStage(ledger),
         EnrichStage(ledger, run_id),
         DedupeStage(ledger, settings, history),

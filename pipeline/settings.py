@@ -17,6 +17,10 @@ class Settings:
     staging_dir: Path | None = None  # where a run's Parquet hand-off files live; default: beside the DB
     suite_path: Path = PROJECT_ROOT / "expectations" / "articles.json"
     max_input_bytes: int = 5_000_000  # larger inputs are quarantined as too_large before extraction
+    extract_workers: int = min(os.cpu_count() or 1, 4)  # processes extracting HTML in parallel
+    extract_timeout_s: float = 30.0  # a page still extracting after this is stopped: extract_timeout
+    extract_memory_mb: int = 2048  # address-space cap of an extraction process: extract_out_of_memory
+    max_file_bytes: int = 200_000_000  # cap on a JSON, JSONL or feed file holding many articles
     # Near-duplicate detection: word shingles, MinHash permutations, LSH bands (rows per band = perms / bands).
     shingle_size: int = 5
     minhash_perms: int = 128
@@ -31,7 +35,14 @@ class Settings:
             raise SetupError(
                 f"minhash_perms ({self.minhash_perms}) must be a multiple of lsh_bands ({self.lsh_bands})"
             )
-        for name in ("max_input_bytes", "shingle_size", "minhash_perms", "lsh_bands", "validate_chunk"):
+        for name in (
+            "max_input_bytes",
+            "max_file_bytes",
+            "shingle_size",
+            "minhash_perms",
+            "lsh_bands",
+            "validate_chunk",
+        ):
             if getattr(self, name) <= 0:
                 raise SetupError(f"setting {name} must be positive, got {getattr(self, name)}")
         for name in ("near_dup_jaccard", "near_dup_containment"):

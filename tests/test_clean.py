@@ -62,7 +62,7 @@ def test_post_navigation_is_removed(line):
             "Like us on Facebook and join us on Telegram to get the latest stories from the Valley Courier.",
             "follow_prompt",
         ),
-        ("Sign up for our morning newsletter to get these stories in your inbox.", "follow_prompt"),
+        ("Sign up for our morning newsletter to get these stories in your inbox.", "newsletter_prompt"),
         ("For more news, follow @valleycourier on X and Bluesky.", "follow_prompt"),
     ],
 )
