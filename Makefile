@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 DB ?= data/articles.duckdb
 SOURCES ?= seeds
 AIRFLOW_PORT ?= 8080
+AEB ?= ../shared/corpora/aeb
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test lint format airflow clean
+.PHONY: help setup run test eval lint format airflow clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +35,9 @@ test: $(STAMP)  ## lint, then the whole test suite
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check dags --select AIR3
 	$(PY) -m pytest -q
+
+eval: $(STAMP)  ## score extraction on the AEB benchmark (AEB=path/to/aeb) against plain trafilatura
+	$(PY) -m pipeline.evaluate --corpus $(AEB)
 
 lint: $(STAMP)  ## ruff lint + format check, and Airflow 3 rules on dags/
 	$(BIN)/ruff check .

@@ -32,13 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="read sources, clean, dedupe, validate and load them",
         description=(
             "Read SOURCES (files, or directories walked recursively: .txt as plain text with the headline on "
-            "the first line, .html/.htm through trafilatura), strip boilerplate, enrich, dedupe against the "
+            "the first line, .html/.htm through trafilatura, .json/.jsonl records with url/title/html or text "
+            "fields, and .xml/.rss/.atom/JSON feeds whose entries become articles), strip boilerplate, "
+            "enrich, dedupe against the "
             "run and the database, validate with the suite in expectations/, and load into DuckDB in one "
             "transaction. Every input ends landed, recorded as a duplicate, quarantined with a reason, or "
             "skipped as unchanged. Exit status: 0 when the run completed (quarantined inputs are not an "
             "error), 3 on bad setup (missing source, unwritable or locked database), 2 on bad usage."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ingest.add_argument(
         "sources",
@@ -64,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="inputs larger than this are quarantined as too_large (default: 5000000, or PIPELINE_MAX_INPUT_BYTES)",
     )
     ingest.add_argument(
+        "--extract-timeout",
+        type=float,
+        default=None,
+        help="seconds one document may spend in extraction before its worker is stopped and it is "
+        "quarantined as extract_timeout (default: 30, or PIPELINE_EXTRACT_TIMEOUT_S)",
+    )
+    ingest.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="extraction processes run in parallel (default: the CPU count up to 4, or PIPELINE_EXTRACT_WORKERS)",
+    )
+    ingest.add_argument(
         "--lock-timeout",
         type=float,
         default=None,
@@ -74,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--trigger",
         default="cli",
         choices=["cli", "scheduled", "manual", "test"],
-        help="what started the run, as recorded in the runs table",
+        help="what started the run, as recorded in the runs table (default: cli)",
     )
 
     sql = sub.add_parser(
@@ -107,7 +121,11 @@ def _ingest(args: argparse.Namespace) -> int:
     from pipeline.runner import run_ingest
 
     settings = Settings.from_env(
-        db_path=args.db, max_input_bytes=args.max_input_bytes, lock_timeout_s=args.lock_timeout
+        db_path=args.db,
+        max_input_bytes=args.max_input_bytes,
+        extract_timeout_s=args.extract_timeout,
+        extract_workers=args.workers,
+        lock_timeout_s=args.lock_timeout,
     )
     progress = _progress_line if sys.stderr.isatty() else None
     summary = run_ingest(args.sources or default_sources(), settings, trigger=args.trigger, progress=progress)
@@ -120,8 +138,8 @@ def _ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_line(done: int, total: int) -> None:
-    print(f"\r  {done}/{total} inputs processed", end="", file=sys.stderr, flush=True)
+def _progress_line(done: int, files: int) -> None:
+    print(f"\r  {done} documents processed (from {files} files)", end="", file=sys.stderr, flush=True)
 
 
 def format_summary(s) -> str:

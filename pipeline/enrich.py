@@ -67,12 +67,14 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 
 
 def count_words(text: str) -> int:
-    """Words separated by spaces, plus one per Chinese or Japanese character (as word processors count them).
+    """Words separated by spaces (a lone dash is not one), plus one per Chinese or Japanese character, as word
+    processors count them.
 
     Splitting on spaces alone would call a long Japanese article a dozen words and fail it as too short.
     """
     unspaced = len(_UNSPACED.findall(text))
-    return len((_UNSPACED.sub(" ", text) if unspaced else text).split()) + unspaced
+    spaced = (_UNSPACED.sub(" ", text) if unspaced else text).split()
+    return sum(1 for token in spaced if any(ch.isalnum() for ch in token)) + unspaced
 
 
 def detect_language(text: str) -> str | None:

@@ -142,12 +142,22 @@ def html_blocks(body) -> list[Block]:
                 nested.getparent().remove(nested)
             ratio = link_ratio(copy)
             unlink(copy)
+            _join_source_lines(copy)
             text = xmltotxt(copy, False).strip()
             rend = element.get("rend", "")
             level = int(rend[1]) if element.tag == "head" and rend[:1] == "h" and rend[1:2].isdigit() else 0
             kind = part.tag if part.tag in ("p", "head", "item", "quote", "table", "code") else "other"
             blocks.extend(Block(line, kind, level, ratio) for line in _LINE_BREAKS.split(text) if line)
     return blocks
+
+
+def _join_source_lines(element) -> None:
+    """Newlines inside a paragraph's source are spaces in the browser; only <lb/> and blocks break lines."""
+    for node in element.iter():
+        if node.text and "\n" in node.text:
+            node.text = node.text.replace("\n", " ")
+        if node is not element and node.tail and "\n" in node.tail:
+            node.tail = node.tail.replace("\n", " ")
 
 
 def link_ratio(element) -> float:

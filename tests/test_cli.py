@@ -25,12 +25,15 @@ def test_ingest_help_explains_every_option():
         "--db",
         "--json",
         "--max-input-bytes",
+        "--extract-timeout",
+        "--workers",
         "--lock-timeout",
         "--trigger",
         "Exit status",
     ):
         assert option in proc.stdout
     assert "seeds/" in proc.stdout and "data/articles.duckdb" in proc.stdout
+    assert ".jsonl" in proc.stdout and ".rss" in proc.stdout and "(default: None)" not in proc.stdout
 
 
 def test_end_to_end_then_idempotent_rerun(seeds_copy, db_path):

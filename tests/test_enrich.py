@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.enrich import EnrichStage, canonical_url, content_hash, detect_language
+from pipeline.enrich import EnrichStage, canonical_url, content_hash, count_words, detect_language
 from pipeline.stage import Ledger
 from tests.conftest import make_article
 
@@ -51,3 +51,23 @@ def test_ids_come_from_url_else_from_the_file_path():
     assert by_path.article_id != by_url.article_id and len(by_path.article_id) == 16
     assert by_path.source == "site" and by_url.source == "ex.example"
     assert by_path.word_count == len(body.split()) and by_path.language == "en" and by_path.run_id == "r1"
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("The council voted on Tuesday.", 5),
+        ("先日、不正に改造したiPhoneを販売", 13),  # 12 Japanese characters and one spaced word
+        ("Rates rose — again — in May", 5),
+        ("서울 시의회는 화요일에 투표했다", 4),  # Korean is written with spaces
+        ("", 0),
+    ],
+)
+def test_word_count_counts_unspaced_scripts_by_character(text, words):
+    assert count_words(text) == words
+
+
+def test_a_japanese_article_gets_a_language_and_a_real_word_count():
+    body = "先日、不正に改造したiPhoneを販売したとして、商標法違反の疑いで20代の男性が逮捕されたというニュースを耳にしました。"
+    a = EnrichStage(Ledger(), "run-1").apply(make_article(body))
+    assert a.language == "ja" and a.word_count > 30

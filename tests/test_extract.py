@@ -1,9 +1,11 @@
 import codecs
+from datetime import datetime
 
 import pytest
 
+from pipeline.clean import CleanStage
 from pipeline.errors import Reject
-from pipeline.extract import ExtractStage, decode_text, is_headline, parse_text
+from pipeline.extract import ExtractStage, decode_text, is_headline, parse_html, parse_page_date, parse_text
 from pipeline.models import Article, Quarantined
 from pipeline.stage import Ledger
 from tests.conftest import make_article
@@ -110,3 +112,53 @@ def test_html_goes_through_trafilatura_without_comments():
     assert out.published_at is not None and out.published_at.strftime("%Y-%m-%d") == "2024-03-05"
     assert "Ferry service between the mainland" in out.body
     assert "stuck on the island" not in out.body  # the comment section is not article text
+
+
+PAGE = """<html><head><title>Harbour Terminal Opens | Harbour Times</title>
+<meta name="description" content="The terminal opens in March.">
+<meta name="author" content="Ana Ruiz"><meta property="article:published_time" content="2019-11-18T09:00:00Z">
+</head><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Harbour Terminal Opens</h1><h2>The terminal opens in March.</h2>
+<p>The harbour authority said on Friday that the new ferry terminal would open in March, two years later than
+planned, after a long dispute over the cost of dredging the northern channel of the port.</p>
+<p>Local businesses had hoped for more visitors, and the <a href="/topic/port">Port</a>was the talk of the
+town for weeks, with several owners saying the delay had already cost them summer bookings.</p>
+<ul><li><a href="/a">Dredging firm wins second contract</a></li><li><a href="/b">Winter timetable out</a></li>
+<li><a href="/c">Strike ends after six days</a></li></ul>
+</article></body></html>"""
+
+
+def test_html_becomes_blocks_with_kind_level_and_link_share():
+    a = make_article("", title=None, source_uri="/tmp/page.html")
+    blocks = parse_html(a, PAGE.encode())
+    kinds = [(b.kind, b.level) for b in blocks]
+    assert ("head", 1) in kinds and ("head", 2) in kinds and ("p", 0) in kinds
+    # trafilatura may drop a list of links itself; if it keeps one, each item is marked as all link
+    assert all(b.link_ratio == 1.0 for b in blocks if "Dredging firm" in b.text)
+    prose = [b for b in blocks if b.kind == "p"]
+    assert all(b.link_ratio < 0.1 for b in prose)
+    assert "the Port was the talk" in prose[1].text  # the space trafilatura's link mode lost is back
+    assert a.title == "Harbour Terminal Opens" and a.author == "Ana Ruiz"
+    assert a.description == "The terminal opens in March."
+    assert a.published_at == datetime(2019, 11, 18)
+
+
+def test_html_page_comes_out_clean_through_both_stages():
+    ledger = Ledger()
+    a = make_article("", title=None, source_uri="/tmp/page.html", raw=PAGE.encode(), media_type="text/html")
+    out = CleanStage(ledger).apply(ExtractStage(ledger).process(a))
+    assert out.body.split("\n\n") == [
+        "The harbour authority said on Friday that the new ferry terminal would open in March, two years later "
+        "than planned, after a long dispute over the cost of dredging the northern channel of the port.",
+        "Local businesses had hoped for more visitors, and the Port was the talk of the town for weeks, with "
+        "several owners saying the delay had already cost them summer bookings.",
+    ]
+    assert {"repeated_headline": 1, "standfirst": 1}.items() <= out.removed.items()
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [("2019-11-18", datetime(2019, 11, 18)), ("2999-01-01", None), ("yesterday", None)],
+)
+def test_page_dates_are_kept_only_when_real_and_past(value, expected):
+    assert parse_page_date(value) == expected
