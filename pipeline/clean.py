@@ -62,7 +62,12 @@ def clean_lines(
     out = Cleaned(lines=[])
     title_key = fold(title) if title else None
     description_key = fold(description) if description else None
+    kept_kinds: list[str] = []
     in_head = True
+    last_text = max(
+        (n for n, b in enumerate(blocks) if b.kind in ("p", "quote") and looks_like_text(b.text)),
+        default=len(blocks),
+    )
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -82,7 +87,9 @@ def clean_lines(
         if title_key and blocks[i].kind != "text" and fold(line) == title_key:  # HTML: page furniture
             i += out.drop(rules.REPEATED_HEADLINE_RULE, [line])
             continue
-        block_rule = next((r for r in rules.BLOCK_RULES if r.matches(blocks[i], in_head)), None)
+        block_rule = next(
+            (r for r in rules.BLOCK_RULES if r.matches(blocks[i], in_head, i > last_text)), None
+        )
         if block_rule is not None:
             i += out.drop(block_rule.name, [line])
             continue
@@ -92,11 +99,15 @@ def clean_lines(
         rule = next((r for r in rules.LINE_RULES if r.matches(line)), None)
         if rule is None:
             out.lines.append(line)
+            kept_kinds.append(blocks[i].kind)
         else:
             out.drop(rule.name, [line])
             if rule.name == "avatar_byline" and out.author is None:
                 out.author = rule.pattern.fullmatch(line)["author"]
         i += 1
+    while len(out.lines) > 1 and kept_kinds[-1] == "head":  # a heading with nothing under it heads nothing
+        kept_kinds.pop()
+        out.drop(rules.DANGLING_HEADING_RULE, [out.lines.pop()])
     return out
 
 

@@ -46,7 +46,7 @@ def _rule(name: str, reason: str, regex: str, max_words: int = 40) -> LineRule:
 LINE_RULES: tuple[LineRule, ...] = (
     _rule(
         "comment_prompt",
-        "invitation to comment, comment form text or comment count",
+        "invitation to comment, comment form text, comment count or moderation notice",
         r"(?:(?:post|leave|add|write|submit|share)\s+(?:a|your|the\s+first)\s+(?:comment|reply|response|thoughts?)"
         r"|(?:join|start)\s+the\s+(?:conversation|discussion)"
         r"|comments?\s*(?:\(\s*\d+\s*\)|:?\s*\d+)?|\d+\s+(?:comments?|replies|responses)"
@@ -56,7 +56,8 @@ LINE_RULES: tuple[LineRule, ...] = (
         r"|your\s+email\s+address\s+will\s+not\s+be\s+published\.?(?:\s*required\s+fields\s+are\s+marked\s*\*?)?"
         r"|required\s+fields\s+are\s+marked\s*\*?"
         r"|tell\s+us\s+what\s+you\s+think.*|what\s+do\s+you\s+think\?"
-        r"|(?:like|liked|enjoy|enjoyed|love)\s+this\s+(?:story|article|post)\?.*)",
+        r"|(?:like|liked|enjoy|enjoyed|love)\s+this\s+(?:story|article|post)\?.*"
+        r"|.*\b(?:comments?|comentários?|comentarios?|commentaires?|kommentare?)\b.*\bmodera\w*.*)",
         max_words=20,
     ),
     _rule(
@@ -181,7 +182,7 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule(
         "tags_line",
         "tag and category lists",
-        r"(?:tags?|tagged(?:\s+with)?|filed\s+under|categories|category|topics)\s*:.{0,300}",
+        r"(?:tags?|tagged(?:\s+with)?|filed\s+under|categories|category|topics)(?:\s*:.{0,300})?",
         max_words=40,
     ),
 )
@@ -227,13 +228,15 @@ class BlockRule:
     min_link_ratio: float = 0.0
     max_words: int = 1000
     head_only: bool = False  # only before the first paragraph of article text
+    tail_only: bool = False  # only after the last paragraph of article text
     level: int | None = None  # heading level required, if any
     unless_sentence: bool = False  # a line ending as a sentence is kept
     unless_address: bool = False  # a line showing a web or e-mail address or DOI is a citation: kept
 
-    def matches(self, block: Block, in_head: bool) -> bool:
+    def matches(self, block: Block, in_head: bool, in_tail: bool = False) -> bool:
         return (
             block.kind in self.kinds
+            and (in_tail or not self.tail_only)
             and block.link_ratio >= self.min_link_ratio
             and len(block.text.split()) <= self.max_words
             and (in_head or not self.head_only)
@@ -261,6 +264,13 @@ BLOCK_RULES: tuple[BlockRule, ...] = (
         min_link_ratio=0.5,
     ),
     BlockRule(
+        "trailing_links",
+        "after the article's last paragraph, list items led by a link (more stories, teasers)",
+        frozenset({"item"}),
+        min_link_ratio=0.25,
+        tail_only=True,
+    ),
+    BlockRule(
         "link_line",
         "a short line that is only a link (related story, tag, promotion)",
         frozenset({"p", "other"}),
@@ -270,6 +280,8 @@ BLOCK_RULES: tuple[BlockRule, ...] = (
         unless_address=True,
     ),
 )
+DANGLING_HEADING_RULE = "dangling_heading"
+DANGLING_HEADING_REASON = "headings left at the very end with nothing under them (widget and sign-up titles)"
 OWN_URL_RULE = "own_url"
 OWN_URL_REASON = "the article's own address on a line of its own (share widget residue)"
 STANDFIRST_RULE = "standfirst"
@@ -280,6 +292,7 @@ RULE_REASONS: dict[str, str] = {
     **{rule.name: rule.reason for rule in BLOCK_RULES},
     STANDFIRST_RULE: STANDFIRST_REASON,
     OWN_URL_RULE: OWN_URL_REASON,
+    DANGLING_HEADING_RULE: DANGLING_HEADING_REASON,
     RELATED_LIST_RULE: RELATED_LIST_REASON,
     REPEATED_HEADLINE_RULE: REPEATED_HEADLINE_REASON,
     BYLINE_RULE: BYLINE_REASON,

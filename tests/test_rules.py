@@ -47,6 +47,9 @@ def cleaned(lines, title=None, description=None, url=None):
         ("- Order Reprints", "share_prompt"),
         ("Like this story? Share it with a friend!", "comment_prompt"),
         ("This copy is for your personal, non-commercial use only.", "reprint_notice"),
+        ("Comments are moderated and may take a day to appear.", "comment_prompt"),
+        ("ATENÇÃO: Comentários ofensivos não serão aprovados pelo moderador.", "comment_prompt"),
+        ("Tags", "tags_line"),
     ],
 )
 def test_line_rules_remove_their_family(line, rule):
@@ -110,6 +113,22 @@ def test_link_items_and_link_lines_go_prose_and_citations_with_links_stay():
         "https://harbour.example/reports/dredging-2019.pdf",
         PARA2,
     ]
+
+
+def test_teaser_lists_after_the_text_and_headings_that_head_nothing_go():
+    blocks = [
+        Block(PARA, "p"),
+        Block("- Passengers must show a ticket: ferry rules explained", "item", link_ratio=0.3),
+        Block(PARA2, "p"),
+        Block("Sign up for Harbour Weekly", "head", 3),
+        Block("- Dredging firm wins second contract The deal is worth two million", "item", link_ratio=0.4),
+        Block("- Winter timetable out Fewer sailings from November", "item", link_ratio=0.35),
+        Block("Harbour Weekly Extra", "head", 3),
+    ]
+    kept, removed = cleaned(blocks)
+    # the same kind of item inside the article stays; a section heading followed by text would stay too
+    assert kept == [PARA, "- Passengers must show a ticket: ferry rules explained", PARA2]
+    assert removed == {"trailing_links": 2, "dangling_heading": 2}
 
 
 def test_block_rules_never_fire_on_plain_text():
