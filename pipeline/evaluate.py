@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     ours = results["pipeline (trafilatura + our rules)"]
     best = max((s for name, s in results.items() if name.startswith("trafilatura")), key=lambda s: s.f1)
     print(
-        f"\ngoal F1 {GOAL_F1:.3f}: pipeline {ours.f1:.3f} ({ours.f1 - GOAL_F1:+.3f}); "
+        f"\ngoal F1 {GOAL_F1:.3f}: pipeline {ours.f1:.4f} ({ours.f1 - GOAL_F1:+.4f}); "
         f"best plain trafilatura {best.f1:.3f} ({ours.f1 - best.f1:+.3f} for the pipeline)"
     )
     print(

@@ -101,7 +101,12 @@ def parse_html(article: Article, raw: bytes) -> list[Block]:
         tree,
         url=article.url,
         with_metadata=True,
-        date_extraction_params={"extensive_search": False, "original_date": True, "max_date": today},
+        date_extraction_params={
+            "extensive_search": False,  # never a date guessed from the text or the URL alone
+            "original_date": True,  # the first publication, not the last update
+            "max_date": today,
+            "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+        },
         **TRAFILATURA_OPTIONS,
     )
     blocks = html_blocks(doc.body) if doc is not None and doc.body is not None else []
@@ -121,11 +126,17 @@ def parse_html(article: Article, raw: bytes) -> list[Block]:
 
 
 def parse_page_date(value: str) -> datetime | None:
-    """The page's publication date as naive UTC midnight; None when unparseable or in the future."""
+    """The page's publication time as naive UTC; None when unparseable or in the future.
+
+    htmldate gives "2019-11-18T09:30:00+0200" when the page states a zone (converted to UTC), and a time
+    without zone (taken as UTC: nothing better is known) or midnight when it states only a day.
+    """
     try:
-        published = datetime.strptime(value[:10], "%Y-%m-%d")
+        published = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
+    if published.tzinfo is not None:
+        published = published.astimezone(UTC).replace(tzinfo=None)
     return published if published <= datetime.now(UTC).replace(tzinfo=None) else None
 
 

@@ -116,7 +116,7 @@ def test_html_goes_through_trafilatura_without_comments():
 
 PAGE = """<html><head><title>Harbour Terminal Opens | Harbour Times</title>
 <meta name="description" content="The terminal opens in March.">
-<meta name="author" content="Ana Ruiz"><meta property="article:published_time" content="2019-11-18T09:00:00Z">
+<meta name="author" content="Ana Ruiz"><meta property="article:published_time" content="2019-11-18T09:00:00+01:00">
 </head><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
 <article><h1>Harbour Terminal Opens</h1><h2>The terminal opens in March.</h2>
 <p>The harbour authority said on Friday that the new ferry terminal would open in March, two years later than
@@ -140,7 +140,7 @@ def test_html_becomes_blocks_with_kind_level_and_link_share():
     assert "the Port was the talk" in prose[1].text  # the space trafilatura's link mode lost is back
     assert a.title == "Harbour Terminal Opens" and a.author == "Ana Ruiz"
     assert a.description == "The terminal opens in March."
-    assert a.published_at == datetime(2019, 11, 18)
+    assert a.published_at == datetime(2019, 11, 18, 8, 0)  # in UTC
 
 
 def test_html_page_comes_out_clean_through_both_stages():
@@ -158,7 +158,13 @@ def test_html_page_comes_out_clean_through_both_stages():
 
 @pytest.mark.parametrize(
     "value,expected",
-    [("2019-11-18", datetime(2019, 11, 18)), ("2999-01-01", None), ("yesterday", None)],
+    [
+        ("2019-11-18T00:00:00", datetime(2019, 11, 18)),
+        ("2019-11-18T09:30:00+0200", datetime(2019, 11, 18, 7, 30)),
+        ("2019-11-18T23:30:00-0500", datetime(2019, 11, 19, 4, 30)),
+        ("2999-01-01T00:00:00", None),
+        ("yesterday", None),
+    ],
 )
 def test_page_dates_are_kept_only_when_real_and_past(value, expected):
     assert parse_page_date(value) == expected
