@@ -15,6 +15,7 @@ import importlib
 import multiprocessing
 import resource
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -82,6 +83,27 @@ def _worker_main(fn: Callable, conn: Connection, memory_mb: int | None, preload:
             return
         except Exception as exc:
             conn.send(("error", _describe(exc)))
+
+
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Start workers without multiprocessing re-running the parent's `__main__` in them.
+
+    For spawn and forkserver children, multiprocessing imports the parent's main script again. Inside an
+    Airflow task that script is Airflow's command line, which re-reads its configuration and fails in a child
+    without the task's environment; our workers need nothing from `__main__`, so hide it while they start.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
+    try:
+        if main is not None:
+            main.__dict__.pop("__file__", None)
+            main.__spec__ = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
 
 
 @dataclass(eq=False)
@@ -168,7 +190,8 @@ class WorkerPool:
             conn, child_conn = self._ctx.Pipe()
             args = (self.fn, child_conn, self.memory_limit_mb, self.preload)
             process = self._ctx.Process(target=_worker_main, args=args, name="WorkerPool-worker", daemon=True)
-            process.start()
+            with _main_not_reimported():
+                process.start()
             child_conn.close()  # so that the worker's death reads as EOF
             self._workers.append(_Worker(process, conn, time.monotonic() + _START_TIMEOUT_S))
             starting += 1

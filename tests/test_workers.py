@@ -4,6 +4,8 @@ import itertools
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -198,3 +200,28 @@ def test_only_one_map_at_a_time() -> None:
         with pytest.raises(RuntimeError, match="still running"):
             next(pool.map([("echo", 3)]))
         assert [r.value for r in first] == [2]
+
+
+def test_workers_do_not_rerun_the_parents_main_script(tmp_path):
+    """Inside an Airflow task, `__main__` is Airflow's CLI script: a worker that re-ran it would fail to start."""
+    script = tmp_path / "main_script.py"
+    script.write_text(
+        "import sys\n"
+        "if __name__ == '__mp_main__':\n"
+        "    raise SystemExit('the parent main script was re-run in a worker')\n"
+        "from pipeline.workers import WorkerPool\n"
+        "from tests.worker_jobs import echo\n"
+        "with WorkerPool(echo, workers=2) as pool:\n"
+        "    print([r.value for r in pool.map(range(4))])\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[0, 1, 2, 3]"
