@@ -16,6 +16,15 @@ SEED_FILES = sorted(SEEDS.glob("*.txt"))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+def is_alive(pid: int) -> bool:
+    """Whether a process exists (a worker that was killed and reaped does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def make_article(
     body: str, title: str | None = "A headline for testing", url: str | None = None, **fields
 ) -> Article:

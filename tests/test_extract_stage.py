@@ -1,11 +1,11 @@
 """ExtractStage through its worker pool: input order, pass-through of outcomes, counting, rejections, cleanup."""
 
 import multiprocessing
-import os
 
 from pipeline.extract import ExtractStage
 from pipeline.models import Article, Block, Duplicate, Quarantined, Skipped
 from pipeline.stage import Ledger
+from tests.conftest import is_alive
 
 TOPICS = [
     ("Library Extends Opening Hours", "The central library will open until nine on weekdays from next month"),
@@ -40,14 +40,6 @@ def stage(ledger: Ledger | None = None, timeout_s: float = 30) -> ExtractStage:
 def worker_pids() -> set[int]:
     """Live pool workers started by this process (the forkserver and resource tracker are not among them)."""
     return {p.pid for p in multiprocessing.active_children() if p.name == "WorkerPool-worker"}
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_mixed_stream_keeps_input_order_and_passes_outcomes_through_untouched():

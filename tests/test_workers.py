@@ -15,14 +15,7 @@ import pytest
 
 from pipeline.workers import TaskResult, WorkerPool
 from tests import worker_jobs as jobs
-
-
-def is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from tests.conftest import is_alive
 
 
 def assert_all_gone(pids: list[int]) -> None:
