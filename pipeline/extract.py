@@ -9,11 +9,15 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pipeline.clean import looks_like_text, normalise_line
 from pipeline.errors import Reject
 from pipeline.models import Article, Block
 from pipeline.stage import Item, Stage
+
+if TYPE_CHECKING:
+    from pipeline.workers import TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +276,7 @@ class ExtractStage(Stage):
                 yield self._from_worker(pending.popleft(), result)
             yield from pending
 
-    def _from_worker(self, article: Article, result) -> Item:
+    def _from_worker(self, article: Article, result: TaskResult) -> Item:
         """Count and turn a worker's result into the article's outcome, as `apply` does in-process."""
         self.ledger.add(self.name, "total")
         if result.ok and isinstance(result.value, Article):

@@ -14,7 +14,7 @@ Nothing is extracted from bodies here: the extract stage does that, keeping the 
 is text/html when it came from an HTML field or HTML feed content and holds markup; an "HTML" body without a
 single tag (an RSS description in plain words) is text/plain with its escapes decoded.
 
-Dates are kept only when they parse and are plausible (naive UTC, from 1990 to tomorrow); otherwise the
+Dates are kept only when they parse and are plausible (naive UTC, from 1990 up to now); otherwise the
 record says why in `Fields.date_problem`, a ledger counter name.
 """
 
@@ -346,7 +346,7 @@ def parse_date(value: Any, now: datetime | None = None) -> tuple[datetime | None
     """A date as naive UTC, or None and why: `date_unparsed`, `date_dropped_future`, `date_dropped_implausible`.
 
     Accepts ISO 8601 and RFC 822 strings, datetimes and UTC `struct_time`s; a naive value is taken as UTC.
-    Beyond `now` plus a day of clock slack is the future; before 1990 is implausible for a news article.
+    After `now` is the future (never stored); before 1990 is implausible for a news article.
     """
     moment = _to_datetime(value)
     if moment is None:
