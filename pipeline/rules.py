@@ -285,7 +285,9 @@ DANGLING_HEADING_REASON = "headings left at the very end with nothing under them
 OWN_URL_RULE = "own_url"
 OWN_URL_REASON = "the article's own address on a line of its own (share widget residue)"
 STANDFIRST_RULE = "standfirst"
-STANDFIRST_REASON = "a heading above the text repeating the page's summary (meta description)"
+STANDFIRST_REASON = (
+    "a summary set as a heading above the text (the page's meta description, or a full sentence)"
+)
 
 RULE_REASONS: dict[str, str] = {
     **{rule.name: rule.reason for rule in LINE_RULES},
