@@ -2,10 +2,12 @@
 ### article_ingest
 
 Reads news articles from the configured sources (files and folders: `.txt` with the headline on the first line,
-`.html`/`.htm` through trafilatura), strips boilerplate, dedupes against the run and everything landed before,
+`.html`/`.htm` through trafilatura, JSON/JSONL records and feed files; feed and article URLs, fetched politely
+and safely, with conditional GET), strips boilerplate, dedupes against the run and everything landed before,
 validates each row with the Great Expectations suite in `expectations/`, and loads the result into DuckDB.
 
-Runs daily over the seeds by default. **Trigger with config** to choose the sources and the database.
+Runs daily over the sources file (`sources.toml` in the project) by default. **Trigger with config** to choose
+other sources, another sources file, or the database.
 
 Tasks: `plan` checks the setup and counts inputs; `process` runs the stages and writes the run's Parquet hand-off
 files (it only reads the database); `load` publishes them in one transaction, the only task that writes.
@@ -19,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-DEFAULT_SOURCES = ["seeds"]
+DEFAULT_SOURCES_FILE = "sources.toml"
 DEFAULT_DB = "data/articles.duckdb"
 
 
@@ -39,12 +41,24 @@ def _trigger(run_type) -> str:
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
     params={
         "sources": Param(
-            DEFAULT_SOURCES,
+            [],
             type="array",
             items={"type": "string"},
-            minItems=1,
             title="Sources",
-            description="Files or folders to ingest, one per line. Relative paths are taken from the project folder.",
+            description="Files, folders or feed/page URLs to ingest, one per line, besides the sources file's. "
+            "Relative paths are taken from the project folder.",
+        ),
+        "sources_file": Param(
+            DEFAULT_SOURCES_FILE,
+            type=["string", "null"],
+            title="Sources file",
+            description="A TOML or plain-text list of sources (see sources.toml); empty for none.",
+        ),
+        "allow_private_network": Param(
+            False,
+            type="boolean",
+            title="Allow private network",
+            description="Let URLs reach loopback and private addresses (local test servers). Off for real feeds.",
         ),
         "db": Param(
             DEFAULT_DB,
@@ -66,7 +80,12 @@ def article_ingest():
 
         try:
             return plan_task(
-                params["sources"], params["db"], run_id, _trigger(getattr(dag_run, "run_type", None))
+                params["sources"],
+                params["db"],
+                run_id,
+                _trigger(getattr(dag_run, "run_type", None)),
+                sources_file=params.get("sources_file") or None,
+                allow_private_network=bool(params.get("allow_private_network")),
             )
         except SetupError as exc:  # retrying cannot fix bad setup: fail now, with the fix in the message
             raise AirflowFailException(str(exc)) from exc

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.runner import plan_run, process_run, publish_run, run_meta, safe_run_id
+from pipeline.runner import plan_run, process_run, publish_run, safe_run_id
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store
+from pipeline.web import is_url
 
 # Tasks of other runs may hold the database for a while; wait this long unless a setting says otherwise.
 DEFAULT_LOCK_TIMEOUT_S = 60.0
@@ -21,29 +22,42 @@ def _project_path(path: str) -> Path:
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
-def plan_task(sources: list[str], db: str, run_id: str, trigger: str) -> dict:
-    resolved = [str(_project_path(s)) for s in sources]
-    settings = Settings.from_env(db_path=_project_path(db))
-    files, ignored = plan_run(resolved, settings)
+def _settings(db: str, allow_private_network: bool | None = None) -> Settings:
+    return Settings.from_env(db_path=_project_path(db), allow_private_network=allow_private_network or None)
+
+
+def plan_task(
+    sources: list[str],
+    db: str,
+    run_id: str,
+    trigger: str,
+    sources_file: str | None = None,
+    allow_private_network: bool = False,
+) -> dict:
+    resolved = [s if is_url(s) else str(_project_path(s)) for s in sources]
+    sources_path = str(_project_path(sources_file)) if sources_file else None
+    settings = _settings(db, allow_private_network)
+    plan = plan_run(resolved, settings, Path(sources_path) if sources_path else None)
     return {
         "run_id": safe_run_id(run_id),
         "sources": resolved,
+        "sources_file": sources_path,
+        "allow_private_network": settings.allow_private_network,
         "db": str(settings.db_path),
         "trigger": trigger,
-        "inputs": len(files),
-        "ignored_files": len(ignored),
+        "inputs": len(plan.inputs),
+        "ignored_files": len(plan.ignored),
     }
 
 
 def process_task(planned: dict) -> dict:
-    # The files are listed again rather than passed through XCom, which should carry small references only.
-    settings = Settings.from_env(db_path=Path(planned["db"]))
-    files, ignored = plan_run(planned["sources"], settings)
+    # The inputs are listed again rather than passed through XCom, which should carry small references only.
+    settings = _settings(planned["db"], planned.get("allow_private_network"))
+    sources_file = planned.get("sources_file")
+    plan = plan_run(planned["sources"], settings, Path(sources_file) if sources_file else None)
     history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
     try:
-        folder = process_run(
-            files, settings, planned["run_id"], history, run_meta(planned["sources"], ignored)
-        )
+        folder = process_run(plan, settings, planned["run_id"], history)
     finally:
         if history is not None:
             history.close()

@@ -33,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Read SOURCES (files, or directories walked recursively: .txt as plain text with the headline on "
             "the first line, .html/.htm through trafilatura, .json/.jsonl records with url/title/html or text "
-            "fields, and .xml/.rss/.atom/JSON feeds whose entries become articles), strip boilerplate, "
-            "enrich, dedupe against the "
-            "run and the database, validate with the suite in expectations/, and load into DuckDB in one "
+            "fields, and .xml/.rss/.atom/JSON feeds whose entries become articles; and http(s) URLs of feeds "
+            "or article pages, fetched politely: robots.txt, a delay per host, timeouts, size caps, "
+            "conditional GET against the state earlier runs left), strip boilerplate, enrich, dedupe against "
+            "the run and the database, validate with the suite in expectations/, and load into DuckDB in one "
             "transaction. Every input ends landed, recorded as a duplicate, quarantined with a reason, or "
             "skipped as unchanged. Exit status: 0 when the run completed (quarantined inputs are not an "
             "error), 3 on bad setup (missing source, unwritable or locked database), 2 on bad usage."
@@ -45,7 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
         "sources",
         nargs="*",
         metavar="SOURCES",
-        help="files or directories to ingest (default: the project's seeds/)",
+        help="files, directories or http(s) URLs of feeds and pages (default: the project's seeds/)",
+    )
+    ingest.add_argument(
+        "--sources-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also ingest the sources this file lists: TOML ([[source]] with url or path, and name) or one "
+        "'location [name]' per line",
+    )
+    ingest.add_argument(
+        "--allow-private-network",
+        action="store_true",
+        default=None,
+        help="let URLs reach loopback and private addresses (local servers, tests); refused by default "
+        "(blocked_address), or PIPELINE_ALLOW_PRIVATE_NETWORK=1",
     )
     ingest.add_argument(
         "--db",
@@ -126,9 +142,13 @@ def _ingest(args: argparse.Namespace) -> int:
         extract_timeout_s=args.extract_timeout,
         extract_workers=args.workers,
         lock_timeout_s=args.lock_timeout,
+        allow_private_network=args.allow_private_network,
     )
     progress = _progress_line if sys.stderr.isatty() else None
-    summary = run_ingest(args.sources or default_sources(), settings, trigger=args.trigger, progress=progress)
+    sources = args.sources or ([] if args.sources_file else default_sources())
+    summary = run_ingest(
+        sources, settings, trigger=args.trigger, progress=progress, sources_file=args.sources_file
+    )
     if progress:
         print("\r\033[K", end="", file=sys.stderr)
     if args.json:

@@ -5,11 +5,13 @@ The CLI calls `run_ingest`, which does the three in one process; the Airflow DAG
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,12 +20,14 @@ from pipeline.dedupe import DedupeStage
 from pipeline.enrich import EnrichStage
 from pipeline.errors import SetupError
 from pipeline.extract import ExtractStage
+from pipeline.fetch import Fetcher
 from pipeline.settings import Settings
 from pipeline.sources import ReadStage, documents, expand_sources
 from pipeline.stage import Ledger
 from pipeline.staging import StagingWriter, read_ledger, write_ledger
-from pipeline.store import Store, utcnow
+from pipeline.store import FEED_STATE_FILE, Store, utcnow
 from pipeline.validate import ValidateStage
+from pipeline.web import WebReader, fetch_policy, is_url, read_sources_file
 
 log = logging.getLogger(__name__)
 
@@ -59,45 +63,86 @@ class RunSummary:
         return asdict(self)
 
 
-def plan_run(sources: list[str], settings: Settings) -> tuple[list[Path], list[Path]]:
-    """Check the setup a run needs and list its input files; raise `SetupError` with a fix otherwise."""
+@dataclass
+class Plan:
+    """What a run will read: file paths and URLs in order, files skipped for their type, names of sources."""
+
+    sources: list[str]
+    inputs: list[str]
+    ignored: list[Path]
+    names: dict[str, str] = field(default_factory=dict)  # URL -> name, from a sources file
+
+    def meta(self) -> dict:
+        """What a run's ledger says of its inputs besides the stage counts."""
+        return {
+            "sources": self.sources,
+            "ignored_files": len(self.ignored),
+            "ignored_examples": [str(p) for p in self.ignored[:3]],
+        }
+
+
+def plan_run(sources: list[str], settings: Settings, sources_file: Path | None = None) -> Plan:
+    """Check the setup a run needs and list its inputs; raise `SetupError` with a fix otherwise.
+
+    `sources_file` adds the sources it lists (see `pipeline.web.read_sources_file`) after `sources`.
+    """
+    sources = [str(s) for s in sources]
+    names: dict[str, str] = {}
+    if sources_file is not None:
+        for spec in read_sources_file(sources_file):
+            sources.append(spec.location)
+            if spec.name:
+                names[spec.location] = spec.name
     if not sources:
-        raise SetupError("no sources given; pass files or directories to ingest")
+        raise SetupError("no sources given; pass files, folders or URLs to ingest, or a sources file")
     if not settings.suite_path.is_file():
         raise SetupError(
             f"expectation suite {settings.suite_path} not found; restore expectations/ or set PIPELINE_SUITE_PATH"
         )
-    return expand_sources(sources)
-
-
-def run_meta(sources: list[str], ignored: list[Path]) -> dict:
-    """What a run's ledger says of its inputs besides the stage counts."""
-    return {
-        "sources": [str(s) for s in sources],
-        "ignored_files": len(ignored),
-        "ignored_examples": [str(p) for p in ignored[:3]],
-    }
+    inputs, ignored = expand_sources(sources)
+    return Plan(sources, inputs, ignored, names)
 
 
 def process_run(
-    files: list[Path],
+    plan: Plan,
     settings: Settings,
     run_id: str,
     history: Store | None,
-    meta: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Run every stage over `files` and write the results to the run's staging folder; return the folder.
+    """Run every stage over the plan's inputs and write the results to the run's staging folder; return it.
 
     `history` is the database as it stands (read-only is enough), or None for a first run. `progress`, if
-    given, is called with (inputs done, inputs in all) as the run goes.
+    given, is called with (documents done, inputs named) as the run goes.
     """
     ledger = Ledger()
+    with ExitStack() as resources:
+        web = None
+        if any(is_url(location) for location in plan.inputs):
+            web = WebReader(
+                resources.enter_context(Fetcher(fetch_policy(settings))),
+                history,
+                ledger_add=lambda counter: ledger.add("read", counter),
+                names=plan.names,
+                in_flight=settings.fetch_in_flight,
+            )
+        return _stream_to_staging(plan, settings, run_id, history, web, ledger, progress)
+
+
+def _stream_to_staging(
+    plan: Plan,
+    settings: Settings,
+    run_id: str,
+    history: Store | None,
+    web: WebReader | None,
+    ledger: Ledger,
+    progress: Callable[[int, int], None] | None,
+) -> Path:
     folder = settings.staging_root / run_id
     started_at = utcnow()
-    stream = documents(files)
+    stream = documents(plan.inputs)
     for stage in (
-        ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes),
+        ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes, web),
         ExtractStage(
             ledger, settings.extract_workers, settings.extract_timeout_s, settings.extract_memory_mb
         ),
@@ -108,14 +153,16 @@ def process_run(
     ):
         stream = stage.run(stream)
     tally = StagingWriter(folder, run_id).consume(
-        stream, progress and (lambda done: progress(done, len(files)))
+        stream, progress and (lambda done: progress(done, len(plan.inputs)))
     )
+    if web is not None and web.feed_states:
+        (folder / FEED_STATE_FILE).write_text(json.dumps(web.feed_states, default=str))
     if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
         raise RuntimeError(f"run {run_id} lost inputs: {tally}")
     write_ledger(
         folder,
         {
-            **(meta or {}),
+            **plan.meta(),
             "run_id": run_id,
             "started_at": started_at.isoformat(),
             "tally": asdict(tally),
@@ -167,15 +214,15 @@ def run_ingest(
     trigger: str = "cli",
     run_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    sources_file: Path | None = None,
 ) -> RunSummary:
     """The whole run in this process: the writer connection also serves as dedupe's history."""
-    files, ignored = plan_run(sources, settings)
+    plan = plan_run(sources, settings, sources_file)
     run_id = run_id or new_run_id()
-    meta = run_meta(sources, ignored)
     with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
         started_at = utcnow()
         try:
-            folder = process_run(files, settings, run_id, store, meta, progress)
+            folder = process_run(plan, settings, run_id, store, progress)
             return publish_run(folder, store, trigger)
         except Exception as exc:  # a bug, not bad input: leave a trace in the ledger, then fail loudly
             store.record_run(
@@ -185,7 +232,7 @@ def run_ingest(
                     "started_at": started_at,
                     "ended_at": utcnow(),
                     "status": "failed",
-                    "sources": meta["sources"],
+                    "sources": plan.sources,
                     "error": f"{type(exc).__name__}: {exc}"[:2000],
                 }
             )

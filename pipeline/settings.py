@@ -21,6 +21,13 @@ class Settings:
     extract_timeout_s: float = 30.0  # a page still extracting after this is stopped: extract_timeout
     extract_memory_mb: int = 2048  # address-space cap of an extraction process: extract_out_of_memory
     max_file_bytes: int = 200_000_000  # cap on a JSON, JSONL or feed file holding many articles
+    # Fetching feeds and pages (pipeline/fetch.py). Bodies are capped at max_input_bytes, decompressed.
+    allow_private_network: bool = False  # fetch from loopback/private addresses too (local use and tests)
+    fetch_deadline_s: float = 60.0  # one request, redirects and whole body included
+    fetch_retries: int = 3  # extra attempts on 429, 5xx and connection errors, with backoff
+    host_delay_s: float = 1.0  # minimum time between two requests to one host
+    fetch_in_flight: int = 4  # requests in flight at once, all hosts together
+    respect_robots: bool = True
     # Near-duplicate detection: word shingles, MinHash permutations, LSH bands (rows per band = perms / bands).
     shingle_size: int = 5
     minhash_perms: int = 128
@@ -38,6 +45,11 @@ class Settings:
         for name in (
             "max_input_bytes",
             "max_file_bytes",
+            "extract_workers",
+            "extract_timeout_s",
+            "extract_memory_mb",
+            "fetch_deadline_s",
+            "fetch_in_flight",
             "shingle_size",
             "minhash_perms",
             "lsh_bands",
@@ -45,6 +57,9 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SetupError(f"setting {name} must be positive, got {getattr(self, name)}")
+        for name in ("fetch_retries", "host_delay_s"):
+            if getattr(self, name) < 0:
+                raise SetupError(f"setting {name} must not be negative, got {getattr(self, name)}")
         for name in ("near_dup_jaccard", "near_dup_containment"):
             if not 0 < getattr(self, name) <= 1:
                 raise SetupError(f"setting {name} must be in (0, 1], got {getattr(self, name)}")
@@ -64,8 +79,18 @@ class Settings:
                 continue
             kind = Path if f.name == "staging_dir" else type(f.default)
             try:
-                values[f.name] = kind(raw)
+                values[f.name] = _flag(raw) if kind is bool else kind(raw)
             except ValueError as exc:
                 raise SetupError(f"PIPELINE_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
+
+
+def _flag(raw: str) -> bool:
+    """An on/off environment value: 1/true/yes/on or 0/false/no/off, any case."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(raw)

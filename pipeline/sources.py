@@ -18,6 +18,7 @@ from pipeline.formats import Fields, Problem, RecordOrError, container_format, i
 from pipeline.models import Article, Quarantined
 from pipeline.settings import Settings
 from pipeline.stage import Item, Ledger, Stage
+from pipeline.web import WebReader, is_url
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +30,19 @@ def readable(path: Path) -> bool:
     return path.suffix.lower() in MEDIA_TYPES or container_format(path) is not None
 
 
-def expand_sources(sources: list[str]) -> tuple[list[Path], list[Path]]:
-    """Files to read, in a stable order, and files skipped inside directories for their type.
+def expand_sources(sources: list[str]) -> tuple[list[str], list[Path]]:
+    """Inputs to read (file paths and URLs), in a stable order, and files skipped inside directories for their type.
 
     A directory is walked recursively (hidden entries skipped); a file named explicitly is always read, so an
-    unsupported type is quarantined rather than skipped. A path that does not exist is bad setup.
+    unsupported type is quarantined rather than skipped. A URL is kept as it is (the read stage fetches it). A
+    path that does not exist is bad setup.
     """
-    files: list[Path] = []
+    inputs: list[str] = []
     ignored: list[Path] = []
     for source in sources:
-        if "://" in source:
-            raise SetupError(
-                f"{source}: fetching URLs is not supported by this version; save the page and pass the file"
-            )
+        if is_url(source):
+            inputs.append(source)
+            continue
         path = Path(source).expanduser()
         if path.is_dir():
             for root, dirs, names in os.walk(path):
@@ -50,19 +51,21 @@ def expand_sources(sources: list[str]) -> tuple[list[Path], list[Path]]:
                     if name.startswith("."):
                         continue
                     file = Path(root, name)
-                    (files if readable(file) else ignored).append(file)
+                    if readable(file):
+                        inputs.append(str(file.resolve()))
+                    else:
+                        ignored.append(file)
         elif path.exists():
-            files.append(path)
+            inputs.append(str(path.resolve()))
         else:
-            raise SetupError(f"source {source!r} does not exist; pass existing files or directories")
-    unique = list(dict.fromkeys(f.resolve() for f in files))
-    return unique, ignored
+            raise SetupError(f"source {source!r} does not exist; pass existing files, folders or URLs")
+    return list(dict.fromkeys(inputs)), ignored
 
 
-def documents(files: list[Path]) -> Iterator[Article]:
-    """One `Article` stub per file: the reader stage fills in its bytes, or expands it into records."""
-    for file in files:
-        yield Article(source_uri=str(file))
+def documents(inputs: list[str]) -> Iterator[Article]:
+    """One `Article` stub per input: the reader stage fills in its bytes, or expands it into records."""
+    for location in inputs:
+        yield Article(source_uri=str(location))
 
 
 def record_article(source_uri: str, fields: Fields) -> Article:
@@ -110,22 +113,48 @@ class ReadStage(Stage):
 
     name = "read"
 
-    def __init__(self, ledger: Ledger, max_bytes: int, max_file_bytes: int | None = None):
+    def __init__(
+        self, ledger: Ledger, max_bytes: int, max_file_bytes: int | None = None, web: WebReader | None = None
+    ):
         super().__init__(ledger)
         self.max_bytes = max_bytes
         self.max_file_bytes = Settings().max_file_bytes if max_file_bytes is None else max_file_bytes
         self.records = RecordCheck(ledger, max_bytes)
+        self.web = web
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
         for item in items:
             if not isinstance(item, Article):
                 yield item
                 continue
+            if is_url(item.source_uri):
+                self.ledger.add(self.name, "urls")
+                yield from self.fetch(item)
+                continue
             self.ledger.add(self.name, "files")
             if container_format(Path(item.source_uri)) is None:
                 yield self.apply(item)
             else:
                 yield from self.expand(item)
+
+    def fetch(self, stub: Article) -> Iterator[Item]:
+        """The items a URL gives (a page, or a feed's entries), counted like a file's; a bug quarantines the URL."""
+        if self.web is None:
+            yield self.quarantine(stub, "no_fetcher", "this run was not set up to fetch URLs")
+            return
+        try:
+            for item in self.web.read(stub.source_uri):
+                self.ledger.add(self.name, "total")
+                if isinstance(item, Article):
+                    self.ledger.add(self.name, "forwarded")
+                elif isinstance(item, Quarantined):
+                    self.ledger.add(self.name, f"dropped_{item.reasons[0]}")
+                else:
+                    self.ledger.add(self.name, "dropped_already_landed")
+                yield item
+        except Exception as exc:
+            log.exception("%s failed on %s", self.name, stub.source_uri)
+            yield self.quarantine(stub, f"error_{type(exc).__name__}", str(exc)[:500])
 
     def expand(self, stub: Article) -> Iterator[Item]:
         """One item per record of a container file, in file order; a bug here quarantines the file."""

@@ -20,7 +20,7 @@ from pipeline.errors import SetupError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the feeds table
 
 # Column name -> DuckDB type. The staging Parquet files use the same names and types.
 ARTICLE_COLUMNS: dict[str, str] = {
@@ -68,6 +68,20 @@ QUARANTINE_COLUMNS: dict[str, str] = {
     "payload": "JSON",
     "quarantined_at": "TIMESTAMP",
 }
+
+FEED_COLUMNS = (
+    "feed_url",
+    "name",
+    "etag",
+    "last_modified",
+    "last_fetch_at",
+    "last_status",
+    "last_error",
+    "consecutive_failures",
+    "last_success_at",
+    "entries_last_fetch",
+)
+FEED_STATE_FILE = "feeds.json"  # in a run's staging folder: the feed states it leaves
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
@@ -136,6 +150,18 @@ CREATE TABLE IF NOT EXISTS runs (
     skipped INTEGER,
     counts JSON,                     -- every stage counter of the run
     error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_url VARCHAR PRIMARY KEY,    -- as configured
+    name VARCHAR,
+    etag VARCHAR,                    -- validators for the next conditional GET
+    last_modified VARCHAR,
+    last_fetch_at TIMESTAMP,         -- UTC
+    last_status INTEGER,             -- HTTP status of the last fetch (304: unchanged); NULL: no response
+    last_error VARCHAR,              -- the reason of the last failure (timeout, http_404, not_a_feed, ...)
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_success_at TIMESTAMP,
+    entries_last_fetch INTEGER       -- entries the last successful fetch listed
 );
 CREATE OR REPLACE VIEW stories AS
     SELECT story_id,
@@ -213,7 +239,7 @@ class Store:
         try:
             self.con.execute(_DDL)
             current = self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-            if current is None:
+            if current is None or current < SCHEMA_VERSION:  # the DDL above added what was missing
                 self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, utcnow()])
             elif current > SCHEMA_VERSION:
                 raise SetupError(
@@ -256,6 +282,21 @@ class Store:
             [band_keys],
         ).fetchall()
 
+    def article_exists(self, article_id: str) -> bool:
+        return (
+            self.con.execute("SELECT 1 FROM articles WHERE article_id = ?", [article_id]).fetchone()
+            is not None
+        )
+
+    def feed_state(self, feed_url: str) -> dict | None:
+        """What the last fetch of a feed left: validators for a conditional GET, status, failures."""
+        try:
+            rel = self.con.execute("SELECT * FROM feeds WHERE feed_url = ?", [feed_url])
+        except duckdb.CatalogException:  # a database from before the feeds table, opened read-only
+            return None
+        row = rel.fetchone()
+        return dict(zip([d[0] for d in rel.description], row, strict=True)) if row else None
+
     # The load: one transaction per run.
 
     def load(self, staged: Path, run: dict) -> dict[str, int]:
@@ -273,6 +314,7 @@ class Store:
             landed = self._load_articles(parts["articles"])
             self._upsert(parts["duplicates"], "article_duplicates", "duplicate_id", DUPLICATE_COLUMNS)
             self._upsert(parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS)
+            self._save_feed_states(staged / FEED_STATE_FILE)
             self.record_run(run)
             con.execute("COMMIT")
         except BaseException:
@@ -319,6 +361,20 @@ class Store:
                 QUALIFY row_number() OVER (PARTITION BY {key}) = 1
                 ON CONFLICT ({key}) DO UPDATE SET {updates}"""
         )
+
+    def _save_feed_states(self, file: Path) -> None:
+        """Upsert the feed states a run staged (one JSON object per fetched feed)."""
+        if not file.exists():
+            return
+        for state in json.loads(file.read_text()):
+            row = {k: state.get(k) for k in FEED_COLUMNS}
+            names = ", ".join(FEED_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in FEED_COLUMNS if c != "feed_url")
+            self.con.execute(
+                f"INSERT INTO feeds ({names}) VALUES ({', '.join('?' for _ in FEED_COLUMNS)}) "
+                f"ON CONFLICT (feed_url) DO UPDATE SET {updates}",
+                [row[c] for c in FEED_COLUMNS],
+            )
 
     def record_run(self, run: dict) -> None:
         """Insert or update the run's ledger row."""

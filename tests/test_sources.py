@@ -331,7 +331,7 @@ def test_bad_container_files_are_quarantined_whole_and_the_run_goes_on(tmp_path)
     ]
     reasons = {uri: i.reasons for uri, i in by_uri.items() if isinstance(i, Quarantined)}
     assert reasons == {
-        str(malformed): ("bad_feed",),
+        str(malformed): ("not_a_feed",),
         str(empty_feed): ("no_entries",),
         str(bad_json): ("bad_json",),
         str(latin1): ("bad_encoding",),
@@ -390,7 +390,7 @@ def test_expand_sources_lists_container_files_in_folders(tmp_path):
     write(tmp_path / "sub" / "feed.xml", "x")
     write(tmp_path / ".hidden.json", "x")
     files, ignored = expand_sources([str(tmp_path)])
-    assert files == [tmp_path / n for n in names[:8]] + [tmp_path / "sub" / "feed.xml"]
+    assert files == [str(tmp_path / n) for n in names[:8]] + [str(tmp_path / "sub" / "feed.xml")]
     assert ignored == [tmp_path / "notes.md", tmp_path / "x.csv"]
 
 

@@ -66,12 +66,12 @@ def test_expand_sources_walks_folders_in_order_and_skips_hidden(tmp_path):
     (tmp_path / ".hidden.txt").write_text("x")
     (tmp_path / "notes.md").write_text("x")
     files, ignored = expand_sources([str(tmp_path), str(tmp_path / "a.txt")])
-    assert files == [tmp_path / "a.txt", tmp_path / "b" / "c.html"]
+    assert files == [str(tmp_path / "a.txt"), str(tmp_path / "b" / "c.html")]
     assert ignored == [tmp_path / "notes.md"]
+    url = "https://news.example/feed.xml"  # URLs are kept as they are, in the order given
+    assert expand_sources([url, str(tmp_path / "a.txt")])[0] == [url, str(tmp_path / "a.txt")]
     with pytest.raises(SetupError, match="does not exist"):
         expand_sources([str(tmp_path / "missing")])
-    with pytest.raises(SetupError, match="URLs"):
-        expand_sources(["https://news.example/feed.xml"])
 
 
 def test_settings_from_environment_and_validation():

@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from pipeline.errors import SetupError
-from pipeline.runner import new_run_id, process_run, publish_run
+from pipeline.runner import new_run_id, plan_run, process_run, publish_run
 from pipeline.settings import Settings
 from pipeline.store import SCHEMA_VERSION, Store
 
@@ -37,7 +37,7 @@ def test_loading_the_same_staged_run_twice_converges(seeds_copy, db_path):
     settings = Settings.from_env(db_path=db_path)
     run_id = new_run_id()
     with Store(db_path) as store:
-        folder = process_run(sorted(seeds_copy.glob("*.txt")), settings, run_id, store)
+        folder = process_run(plan_run([str(seeds_copy)], settings), settings, run_id, store)
         backup = folder.with_name("copy")
         import shutil
 

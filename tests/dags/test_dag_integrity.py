@@ -33,8 +33,9 @@ def test_article_ingest_shape_and_params(dagbag):
     dag = dagbag.dags["article_ingest"]
     assert [t.task_id for t in dag.topological_sort()] == ["plan", "process", "load"]
     assert dag.catchup is False
-    assert dag.params["sources"] == ["seeds"] and dag.params["db"] == "data/articles.duckdb"
-    for name in ("sources", "db"):
+    assert dag.params["sources"] == [] and dag.params["db"] == "data/articles.duckdb"
+    assert dag.params["sources_file"] == "sources.toml" and dag.params["allow_private_network"] is False
+    for name in ("sources", "sources_file", "allow_private_network", "db"):
         assert dag.params.get_param(name).description
 
 

@@ -28,7 +28,7 @@ def test_dag_test_ingests_the_sources_into_the_given_db(dag, seeds_copy, tmp_pat
     from airflow.utils.state import DagRunState
 
     db = tmp_path / "dag.duckdb"
-    run = dag.test(run_conf={"sources": [str(seeds_copy)], "db": str(db)})
+    run = dag.test(run_conf={"sources": [str(seeds_copy)], "sources_file": None, "db": str(db)})
     assert run.state == DagRunState.SUCCESS
     summary = xcom(run, "load")
     assert (summary["read"], summary["landed"], summary["quarantined"]) == (5, 5, 0)
@@ -45,8 +45,24 @@ def test_dag_test_ingests_the_sources_into_the_given_db(dag, seeds_copy, tmp_pat
 def test_dag_fails_fast_on_a_missing_source(dag, tmp_path):
     from airflow.utils.state import DagRunState
 
-    run = dag.test(run_conf={"sources": [str(tmp_path / "missing")], "db": str(tmp_path / "x.duckdb")})
+    run = dag.test(
+        run_conf={
+            "sources": [str(tmp_path / "missing")],
+            "sources_file": None,
+            "db": str(tmp_path / "x.duckdb"),
+        }
+    )
     assert run.state == DagRunState.FAILED
     plan = run.get_task_instance("plan")
     assert plan.state == "failed" and plan.try_number == 1  # bad setup is not retried
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_by_default_the_dag_reads_the_projects_sources_file(dag, tmp_path):
+    from airflow.utils.state import DagRunState
+
+    run = dag.test(run_conf={"db": str(tmp_path / "daily.duckdb")})  # what the daily schedule runs
+    assert run.state == DagRunState.SUCCESS
+    planned = xcom(run, "plan")
+    assert planned["sources_file"].endswith("sources.toml") and planned["inputs"] == 5  # sources.toml: seeds/
+    assert xcom(run, "load")["landed"] == 5
