@@ -182,6 +182,15 @@ def format_summary(s) -> str:
         dropped = {k.removeprefix("dropped_"): v for k, v in counts.items() if k.startswith("dropped_")}
         shown = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"
         lines.append(f"  {stage:<10}{counts.get('total', 0):>7}{counts.get('forwarded', 0):>8}  {shown}")
+    read = s.stages.get("read", {})
+    if read.get("urls"):
+        lines.append("")
+        lines.append(
+            f"  fetched: {read['urls']} URL(s); feeds {read.get('feeds', 0)} changed, "
+            f"{read.get('feeds_unchanged', 0)} unchanged (304), {read.get('feeds_empty', 0)} empty, "
+            f"{read.get('feeds_failed', 0)} failed; entries {read.get('entries', 0)} "
+            f"({read.get('entries_already_landed', 0)} already landed); pages {read.get('pages', 0)}"
+        )
     removed = {
         k.removeprefix("removed_"): v
         for k, v in s.stages.get("clean", {}).items()

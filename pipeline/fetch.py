@@ -441,7 +441,11 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         resolver: Resolver | None = None,
+        robots: Mapping[str, str | None] | None = None,
     ):
+        """`robots` seeds the robots.txt cache from an earlier run: origin ("https://host[:port]") -> the
+        robots.txt text, or None for "no robots.txt: everything allowed". `robots_fetched` holds the answers
+        this Fetcher got itself, in the same form, for the caller to keep (unreachable ones are not kept)."""
         self.policy = policy
         self._sleep, self._clock = sleep, clock
         self._resolver: Resolver = resolver or socket.getaddrinfo
@@ -450,7 +454,11 @@ class Fetcher:
         self._lock = threading.Lock()  # the counter, the host schedule and the robots table
         self._sent = 0
         self._next_start: dict[str, float] = {}
-        self._robots: dict[tuple[str, str, int | None], _RobotsEntry] = {}
+        self._robots: dict[str, _RobotsEntry] = {}
+        self.robots_fetched: dict[str, str | None] = {}
+        for origin, text in (robots or {}).items():
+            self._robots[origin] = entry = _RobotsEntry()
+            entry.rules = _robots_rules(origin, text)
         self._slots = threading.BoundedSemaphore(policy.max_in_flight)
         limits = httpx.Limits(
             max_connections=policy.max_in_flight + 2,
@@ -752,7 +760,7 @@ class Fetcher:
     # --- robots.txt ---------------------------------------------------------------------------------------
 
     def _robots_allow(self, url: httpx.URL) -> bool:
-        key = (url.scheme, url.raw_host.decode("ascii"), url.port)
+        key = robots_origin(url)
         with self._lock:
             entry = self._robots.setdefault(key, _RobotsEntry())
         with entry.lock:  # one fetch per host; other threads wait for its answer
@@ -774,6 +782,8 @@ class Fetcher:
             ) or (error.reason in ("redirect_loop", "too_many_redirects", "bad_redirect"))
             if unavailable:  # RFC 9309: no robots.txt, no rules
                 rules.allow_all = True
+                with self._lock:
+                    self.robots_fetched[robots_origin(robots_url)] = None
             else:  # unreachable: the whole site is off limits
                 log.warning(
                     "robots.txt %s unreachable (%s: %s): not fetching from this host",
@@ -785,4 +795,22 @@ class Fetcher:
             return rules
         text = response.body.decode("utf-8", errors="replace").lstrip("\ufeff")
         rules.parse(text.splitlines())
+        with self._lock:
+            self.robots_fetched[robots_origin(robots_url)] = text
         return rules
+
+
+def robots_origin(url: httpx.URL | str) -> str:
+    """The key robots.txt rules are kept under: scheme, host and explicit port."""
+    url = httpx.URL(str(url))
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{url.raw_host.decode('ascii')}{port}"
+
+
+def _robots_rules(origin: str, text: str | None) -> RobotFileParser:
+    rules = RobotFileParser(f"{origin}/robots.txt")
+    if text is None:
+        rules.allow_all = True
+    else:
+        rules.parse(text.splitlines())
+    return rules

@@ -25,7 +25,7 @@ from pipeline.settings import Settings
 from pipeline.sources import ReadStage, documents, expand_sources
 from pipeline.stage import Ledger
 from pipeline.staging import StagingWriter, read_ledger, write_ledger
-from pipeline.store import FEED_STATE_FILE, Store, utcnow
+from pipeline.store import FEED_STATE_FILE, ROBOTS_FILE, Store, utcnow
 from pipeline.validate import ValidateStage
 from pipeline.web import WebReader, fetch_policy, is_url, read_sources_file
 
@@ -119,8 +119,9 @@ def process_run(
     with ExitStack() as resources:
         web = None
         if any(is_url(location) for location in plan.inputs):
+            robots = history.fresh_robots() if history is not None else {}
             web = WebReader(
-                resources.enter_context(Fetcher(fetch_policy(settings))),
+                resources.enter_context(Fetcher(fetch_policy(settings), robots=robots)),
                 history,
                 ledger_add=lambda counter: ledger.add("read", counter),
                 names=plan.names,
@@ -155,8 +156,8 @@ def _stream_to_staging(
     tally = StagingWriter(folder, run_id).consume(
         stream, progress and (lambda done: progress(done, len(plan.inputs)))
     )
-    if web is not None and web.feed_states:
-        (folder / FEED_STATE_FILE).write_text(json.dumps(web.feed_states, default=str))
+    if web is not None:
+        _stage_fetch_state(folder, web)
     if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
         raise RuntimeError(f"run {run_id} lost inputs: {tally}")
     write_ledger(
@@ -170,6 +171,16 @@ def _stream_to_staging(
         },
     )
     return folder
+
+
+def _stage_fetch_state(folder: Path, web: WebReader) -> None:
+    """What fetching learnt, for the load step to keep: feed states and robots.txt answers."""
+    if web.feed_states:
+        (folder / FEED_STATE_FILE).write_text(json.dumps(web.feed_states, default=str))
+    if web.fetcher.robots_fetched:
+        now = utcnow().isoformat()
+        robots = {o: {"robots_txt": t, "fetched_at": now} for o, t in web.fetcher.robots_fetched.items()}
+        (folder / ROBOTS_FILE).write_text(json.dumps(robots))
 
 
 def publish_run(folder: Path, store: Store, trigger: str) -> RunSummary:

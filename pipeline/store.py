@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -20,7 +20,8 @@ from pipeline.errors import SetupError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: the feeds table
+SCHEMA_VERSION = 2  # 2: the feeds and robots tables
+ROBOTS_MAX_AGE = timedelta(hours=24)  # a host's robots.txt is asked for again after this
 
 # Column name -> DuckDB type. The staging Parquet files use the same names and types.
 ARTICLE_COLUMNS: dict[str, str] = {
@@ -82,6 +83,7 @@ FEED_COLUMNS = (
     "entries_last_fetch",
 )
 FEED_STATE_FILE = "feeds.json"  # in a run's staging folder: the feed states it leaves
+ROBOTS_FILE = "robots.json"  # ... and the robots.txt answers it got
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
@@ -162,6 +164,11 @@ CREATE TABLE IF NOT EXISTS feeds (
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     last_success_at TIMESTAMP,
     entries_last_fetch INTEGER       -- entries the last successful fetch listed
+);
+CREATE TABLE IF NOT EXISTS robots (
+    origin VARCHAR PRIMARY KEY,      -- scheme://host[:port]
+    robots_txt VARCHAR,              -- NULL: the host has none (4xx), everything is allowed
+    fetched_at TIMESTAMP NOT NULL    -- UTC
 );
 CREATE OR REPLACE VIEW stories AS
     SELECT story_id,
@@ -297,6 +304,16 @@ class Store:
         row = rel.fetchone()
         return dict(zip([d[0] for d in rel.description], row, strict=True)) if row else None
 
+    def fresh_robots(self, max_age: timedelta = ROBOTS_MAX_AGE) -> dict[str, str | None]:
+        """robots.txt answers younger than `max_age`, by origin, so a run does not ask a host again."""
+        try:
+            rows = self.con.execute(
+                "SELECT origin, robots_txt FROM robots WHERE fetched_at >= ?", [utcnow() - max_age]
+            ).fetchall()
+        except duckdb.CatalogException:  # a database from before the robots table, opened read-only
+            return {}
+        return dict(rows)
+
     # The load: one transaction per run.
 
     def load(self, staged: Path, run: dict) -> dict[str, int]:
@@ -315,6 +332,7 @@ class Store:
             self._upsert(parts["duplicates"], "article_duplicates", "duplicate_id", DUPLICATE_COLUMNS)
             self._upsert(parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS)
             self._save_feed_states(staged / FEED_STATE_FILE)
+            self._save_robots(staged / ROBOTS_FILE)
             self.record_run(run)
             con.execute("COMMIT")
         except BaseException:
@@ -374,6 +392,17 @@ class Store:
                 f"INSERT INTO feeds ({names}) VALUES ({', '.join('?' for _ in FEED_COLUMNS)}) "
                 f"ON CONFLICT (feed_url) DO UPDATE SET {updates}",
                 [row[c] for c in FEED_COLUMNS],
+            )
+
+    def _save_robots(self, file: Path) -> None:
+        if not file.exists():
+            return
+        staged = json.loads(file.read_text())
+        for origin, entry in staged.items():
+            self.con.execute(
+                "INSERT INTO robots VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET "
+                "robots_txt = excluded.robots_txt, fetched_at = excluded.fetched_at",
+                [origin, entry["robots_txt"], entry["fetched_at"]],
             )
 
     def record_run(self, run: dict) -> None:
