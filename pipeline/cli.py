@@ -191,11 +191,7 @@ def format_summary(s) -> str:
             f"{read.get('feeds_failed', 0)} failed; entries {read.get('entries', 0)} "
             f"({read.get('entries_already_landed', 0)} already landed); pages {read.get('pages', 0)}"
         )
-    removed = {
-        k.removeprefix("removed_"): v
-        for k, v in s.stages.get("clean", {}).items()
-        if k.startswith("removed_")
-    }
+    removed = s.removed_by_rule()
     if removed:
         lines.append("")
         lines.append(

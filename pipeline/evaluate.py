@@ -238,11 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         f"pipeline run: {summary.landed} landed, {summary.duplicates} duplicates, {summary.quarantined} "
         f"quarantined {summary.quarantine_reasons or ''} (pages without a landed body score as empty)"
     )
-    fired = {
-        key.removeprefix("removed_"): n
-        for key, n in summary.stages.get("clean", {}).items()
-        if key.startswith("removed_")
-    }
+    fired = summary.removed_by_rule()
     print("\nboilerplate rules fired on these pages (lines removed):")
     for rule, n in sorted(fired.items(), key=lambda kv: -kv[1]):
         print(f"  {rule:<20} {n:>5}  {RULE_REASONS.get(rule, '')}")

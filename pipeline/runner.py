@@ -62,6 +62,11 @@ class RunSummary:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def removed_by_rule(self) -> dict[str, int]:
+        """Boilerplate lines the clean stage removed, by rule name."""
+        clean = self.stages.get("clean", {})
+        return {k.removeprefix("removed_"): n for k, n in clean.items() if k.startswith("removed_")}
+
 
 @dataclass
 class Plan:
