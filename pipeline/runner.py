@@ -25,7 +25,8 @@ from pipeline.settings import Settings
 from pipeline.sources import ReadStage, documents, expand_sources
 from pipeline.stage import Ledger
 from pipeline.staging import StagingWriter, read_ledger, write_ledger
-from pipeline.store import FEED_STATE_FILE, ROBOTS_FILE, Store, utcnow
+from pipeline.store import FEED_STATE_FILE, ROBOTS_FILE, STORIES_FILE, Store, utcnow
+from pipeline.stories import StoryStage
 from pipeline.validate import ValidateStage
 from pipeline.web import WebReader, fetch_policy, is_url, read_sources_file
 
@@ -156,6 +157,7 @@ def _stream_to_staging(
         EnrichStage(ledger, run_id),
         DedupeStage(ledger, settings, history),
         ValidateStage(ledger, settings),
+        stories := StoryStage(ledger, history, utcnow()),
     ):
         stream = stage.run(stream)
     tally = StagingWriter(folder, run_id).consume(
@@ -163,6 +165,8 @@ def _stream_to_staging(
     )
     if web is not None:
         _stage_fetch_state(folder, web)
+    with (folder / STORIES_FILE).open("w") as f:
+        f.writelines(json.dumps(row) + "\n" for row in stories.rows())
     if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
         raise RuntimeError(f"run {run_id} lost inputs: {tally}")
     write_ledger(

@@ -20,7 +20,7 @@ from pipeline.errors import SetupError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: the feeds and robots tables
+SCHEMA_VERSION = 2  # 2: the feeds, robots and story tables
 ROBOTS_MAX_AGE = timedelta(hours=24)  # a host's robots.txt is asked for again after this
 
 # Column name -> DuckDB type. The staging Parquet files use the same names and types.
@@ -84,6 +84,7 @@ FEED_COLUMNS = (
 )
 FEED_STATE_FILE = "feeds.json"  # in a run's staging folder: the feed states it leaves
 ROBOTS_FILE = "robots.json"  # ... and the robots.txt answers it got
+STORIES_FILE = "stories.jsonl"  # ... and the stories it started or extended
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
@@ -170,6 +171,14 @@ CREATE TABLE IF NOT EXISTS robots (
     robots_txt VARCHAR,              -- NULL: the host has none (4xx), everything is allowed
     fetched_at TIMESTAMP NOT NULL    -- UTC
 );
+CREATE TABLE IF NOT EXISTS story_index (
+    story_id VARCHAR PRIMARY KEY,    -- the article_id of the story's first article, its representative
+    terms JSON NOT NULL,             -- the representative's lead terms and their weights
+    first_seen TIMESTAMP NOT NULL,
+    last_seen TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_terms (term VARCHAR NOT NULL, story_id VARCHAR NOT NULL);
+CREATE INDEX IF NOT EXISTS story_terms_term ON story_terms (term);
 CREATE OR REPLACE VIEW stories AS
     SELECT story_id,
            count(*) AS article_count,
@@ -314,6 +323,21 @@ class Store:
             return {}
         return dict(rows)
 
+    def story_candidates(self, terms: list[str], start: datetime, end: datetime) -> list:
+        """Stories sharing a lead term with an article and seen between `start` and `end`."""
+        from pipeline.stories import StoryRow
+
+        try:
+            rows = self.con.execute(
+                """SELECT story_id, terms, first_seen, last_seen FROM story_index
+                   WHERE last_seen >= ? AND first_seen <= ?
+                     AND story_id IN (SELECT story_id FROM story_terms WHERE term IN (SELECT unnest(?)))""",
+                [start, end, terms],
+            ).fetchall()
+        except duckdb.CatalogException:  # a database from before the story tables, opened read-only
+            return []
+        return [StoryRow(sid, json.loads(t), first, last) for sid, t, first, last in rows]
+
     # The load: one transaction per run.
 
     def load(self, staged: Path, run: dict) -> dict[str, int]:
@@ -333,6 +357,7 @@ class Store:
             self._upsert(parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS)
             self._save_feed_states(staged / FEED_STATE_FILE)
             self._save_robots(staged / ROBOTS_FILE)
+            self._save_stories(staged / STORIES_FILE)
             self.record_run(run)
             con.execute("COMMIT")
         except BaseException:
@@ -393,6 +418,31 @@ class Store:
                 f"ON CONFLICT (feed_url) DO UPDATE SET {updates}",
                 [row[c] for c in FEED_COLUMNS],
             )
+
+    def _save_stories(self, file: Path) -> None:
+        """Upsert the stories a run started or extended, and index the terms of new ones."""
+        if not file.exists():
+            return
+        con = self.con
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE staged_stories AS
+                SELECT story_id, to_json(terms) AS terms, CAST(first_seen AS TIMESTAMP) AS first_seen,
+                       CAST(last_seen AS TIMESTAMP) AS last_seen
+                FROM read_json({_paths([file])}, format = 'newline_delimited',
+                               columns = {{story_id: 'VARCHAR', terms: 'JSON', first_seen: 'VARCHAR',
+                                           last_seen: 'VARCHAR'}})"""
+        )
+        con.execute(
+            """INSERT INTO story_terms SELECT DISTINCT unnest(json_keys(terms)), story_id FROM staged_stories
+               WHERE story_id NOT IN (SELECT story_id FROM story_index)"""
+        )
+        con.execute(
+            """INSERT INTO story_index SELECT * FROM staged_stories
+               ON CONFLICT (story_id) DO UPDATE SET
+                   first_seen = least(story_index.first_seen, excluded.first_seen),
+                   last_seen = greatest(story_index.last_seen, excluded.last_seen)"""
+        )
+        con.execute("DROP TABLE staged_stories")
 
     def _save_robots(self, file: Path) -> None:
         if not file.exists():

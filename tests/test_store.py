@@ -61,7 +61,7 @@ def test_views_answer_analysis_questions(seeds_copy, db_path):
 
     run_ingest([str(seeds_copy)], Settings.from_env(db_path=db_path), trigger="test")
     con = duckdb.connect(str(db_path), read_only=True)
-    assert con.execute("SELECT sum(article_count), count(*) FROM stories").fetchone() == (5, 5)
+    assert con.execute("SELECT sum(article_count), count(*) FROM stories").fetchone() == (5, 3)  # 3 events
     assert con.execute("SELECT sum(articles) FROM daily_source_counts").fetchone() == (5,)
     assert con.execute("SELECT count(*) FROM quarantine_reasons").fetchone() == (0,)
     con.close()
