@@ -14,15 +14,19 @@ articles (index lookups, one query per article), never by loading the history.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from pipeline.clean import looks_like_text
 from pipeline.models import Article
 from pipeline.stage import Stage
 from pipeline.store import Store
+
+log = logging.getLogger(__name__)
 
 STORY_THRESHOLD = 0.5  # measured on the seeds: same event 0.54-0.62 with the first article, others <= 0.39
 STORY_WINDOW = timedelta(days=3)  # an event's coverage clusters within days; older stories are closed
@@ -90,18 +94,37 @@ def lead_sentence(body: str) -> str:
 
 def lead_terms(body: str, language: str | None) -> dict[str, float]:
     """The lead sentence's words (crudely stemmed to 6 letters), weighted by rarity: 7.5 - Zipf frequency."""
-    from wordfreq import available_languages, zipf_frequency
-
-    known = language in available_languages()
     terms: dict[str, float] = {}
     for token in _WORD.findall(lead_sentence(body)):
         word = token.lower().strip("'’-")
         if len(word) < 3 or word in _STOP:
             continue
-        weight = max(0.5, 7.5 - zipf_frequency(word, language)) if known else 1.0
         stem = word[:6]
-        terms[stem] = max(terms.get(stem, 0.0), weight)
+        terms[stem] = max(terms.get(stem, 0.0), _rarity(word, language))
     return dict(sorted(terms.items(), key=lambda kv: -kv[1])[:TERMS_KEPT])
+
+
+def _rarity(word: str, language: str | None) -> float:
+    """7.5 minus the word's Zipf frequency; 1.0 (all words equal) for a language wordfreq cannot read here.
+
+    Chinese, Japanese and Korean need tokenizers (jieba, MeCab) that are not installed, so their words are
+    weighed equally rather than failing the article.
+    """
+    if language not in _weighable_languages():
+        return 1.0
+    from wordfreq import zipf_frequency
+
+    return max(0.5, 7.5 - zipf_frequency(word, language))
+
+
+@cache
+def _weighable_languages() -> frozenset[str]:
+    from wordfreq import available_languages
+
+    return frozenset(available_languages()) - _NEEDS_TOKENIZER
+
+
+_NEEDS_TOKENIZER = frozenset({"zh", "ja", "ko"})
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -133,6 +156,17 @@ class StoryStage(Stage):
         self.by_term: dict[str, set[str]] = {}  # this run's stories by term
 
     def process(self, article: Article) -> Article:
+        """Never rejects: the article already passed validation, and copies may point at it. A failure to
+        group it leaves it a story of its own (logged and counted as `failed`)."""
+        try:
+            return self._group(article)
+        except Exception:
+            log.exception("story grouping failed on %s; it stays a story of its own", article.source_uri)
+            article.story_id = article.article_id
+            self.ledger.add(self.name, "failed")
+            return article
+
+    def _group(self, article: Article) -> Article:
         terms = lead_terms(article.body, article.language)
         when = article.published_at or self.now
         best, best_score = None, 0.0

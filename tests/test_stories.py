@@ -79,3 +79,12 @@ def test_a_story_older_than_the_window_is_not_joined():
     assert first.story_id == again.story_id == "a1" and late.story_id == "a3"
     assert stage.ledger.by_stage()["stories"] == {"total": 3, "forwarded": 3, "joined": 1, "started": 2}
     assert STORY_THRESHOLD < 1
+
+
+def test_languages_wordfreq_cannot_tokenize_here_still_get_stories():
+    korean = (
+        "서울시 의회는 화요일 새 교통 예산을 승인했으며 북부 지역에 버스 노선 열두 개를 추가한다고 밝혔다."
+    )
+    for language in ("ko", "ja", "zh"):
+        terms = lead_terms(korean, language)
+        assert terms and set(terms.values()) == {1.0}
