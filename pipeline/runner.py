@@ -24,8 +24,8 @@ from pipeline.fetch import Fetcher
 from pipeline.settings import Settings
 from pipeline.sources import ReadStage, documents, expand_sources
 from pipeline.stage import Ledger
-from pipeline.staging import StagingWriter, read_ledger, write_ledger
-from pipeline.store import FEED_STATE_FILE, ROBOTS_FILE, STORIES_FILE, Store, utcnow
+from pipeline.staging import StagingWriter, read_ledger, write_ledger, write_paragraphs
+from pipeline.store import FEED_STATE_FILE, PARAGRAPHS_FILE, ROBOTS_FILE, STORIES_FILE, Store, utcnow
 from pipeline.stories import StoryStage
 from pipeline.validate import ValidateStage
 from pipeline.web import WebReader, fetch_policy, is_url, read_sources_file
@@ -155,8 +155,8 @@ def _stream_to_staging(
         ),
         CleanStage(ledger),
         EnrichStage(ledger, run_id),
-        DedupeStage(ledger, settings, history),
-        ValidateStage(ledger, settings),
+        ValidateStage(ledger, settings),  # before dedupe: a copy of a rejected input is judged on its own
+        dedupe := DedupeStage(ledger, settings, history),
         stories := StoryStage(ledger, history, utcnow()),
     ):
         stream = stage.run(stream)
@@ -167,6 +167,7 @@ def _stream_to_staging(
         _stage_fetch_state(folder, web)
     with (folder / STORIES_FILE).open("w") as f:
         f.writelines(json.dumps(row) + "\n" for row in stories.rows())
+    write_paragraphs(folder / PARAGRAPHS_FILE, dedupe.templates.rows())
     if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
         raise RuntimeError(f"run {run_id} lost inputs: {tally}")
     write_ledger(

@@ -31,9 +31,9 @@ class Settings:
     # Near-duplicate detection: word shingles, MinHash permutations, LSH bands (rows per band = perms / bands).
     shingle_size: int = 5
     minhash_perms: int = 128
-    lsh_bands: int = 32
+    lsh_bands: int = 64  # 2 rows a band: a half-length copy (Jaccard 0.3-0.5) still meets its original
     near_dup_jaccard: float = 0.6  # verified Jaccard at or above this is a near duplicate ...
-    near_dup_containment: float = 0.8  # ... and so is a copy this much contained in a landed article
+    near_dup_containment: float = 0.7  # ... and so is a copy this much contained in a landed article
     validate_chunk: int = 2000  # articles per Great Expectations batch
     lock_timeout_s: float = 0.0  # how long to retry a DB locked by another process
 

@@ -159,3 +159,17 @@ def write_ledger(folder: Path, data: dict) -> None:
 
 def read_ledger(folder: Path) -> dict:
     return json.loads((folder / LEDGER_FILE).read_text())
+
+
+def write_paragraphs(path: Path, rows: list[tuple[str, int, int]]) -> None:
+    """The (host, paragraph key, articles) counts of a run, as Parquet for the load step."""
+    if not rows:
+        return
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=["host", "paragraph_key", "articles"]).astype(
+        {"paragraph_key": "int64", "articles": "int32"}
+    )
+    with duckdb.connect() as con:
+        con.register("paragraphs", frame)
+        con.execute(f"COPY paragraphs TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")

@@ -85,6 +85,7 @@ FEED_COLUMNS = (
 FEED_STATE_FILE = "feeds.json"  # in a run's staging folder: the feed states it leaves
 ROBOTS_FILE = "robots.json"  # ... and the robots.txt answers it got
 STORIES_FILE = "stories.jsonl"  # ... and the stories it started or extended
+PARAGRAPHS_FILE = "host_paragraphs.parquet"  # ... and the paragraphs each site's articles carried
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
@@ -170,6 +171,12 @@ CREATE TABLE IF NOT EXISTS robots (
     origin VARCHAR PRIMARY KEY,      -- scheme://host[:port]
     robots_txt VARCHAR,              -- NULL: the host has none (4xx), everything is allowed
     fetched_at TIMESTAMP NOT NULL    -- UTC
+);
+CREATE TABLE IF NOT EXISTS host_paragraphs (
+    host VARCHAR NOT NULL,
+    paragraph_key BIGINT NOT NULL,   -- hash of the folded paragraph
+    articles INTEGER NOT NULL,       -- landed or seen articles of the host that carried it
+    PRIMARY KEY (host, paragraph_key)
 );
 CREATE TABLE IF NOT EXISTS story_index (
     story_id VARCHAR PRIMARY KEY,    -- the article_id of the story's first article, its representative
@@ -323,6 +330,18 @@ class Store:
             return {}
         return dict(rows)
 
+    def paragraph_counts(self, host: str, keys: list[int]) -> dict[int, int]:
+        """How many earlier articles of `host` carried each of these paragraphs (site template detection)."""
+        try:
+            rows = self.con.execute(
+                "SELECT paragraph_key, articles FROM host_paragraphs WHERE host = ? "
+                "AND paragraph_key IN (SELECT unnest(?))",
+                [host, keys],
+            ).fetchall()
+        except duckdb.CatalogException:  # a database from before the table, opened read-only
+            return {}
+        return dict(rows)
+
     def story_candidates(self, terms: list[str], start: datetime, end: datetime) -> list:
         """Stories sharing a lead term with an article and seen between `start` and `end`."""
         from pipeline.stories import StoryRow
@@ -358,6 +377,7 @@ class Store:
             self._save_feed_states(staged / FEED_STATE_FILE)
             self._save_robots(staged / ROBOTS_FILE)
             self._save_stories(staged / STORIES_FILE)
+            self._save_paragraphs(staged / PARAGRAPHS_FILE)
             self.record_run(run)
             con.execute("COMMIT")
         except BaseException:
@@ -418,6 +438,16 @@ class Store:
                 f"ON CONFLICT (feed_url) DO UPDATE SET {updates}",
                 [row[c] for c in FEED_COLUMNS],
             )
+
+    def _save_paragraphs(self, file: Path) -> None:
+        if not file.exists():
+            return
+        self.con.execute(
+            f"""INSERT INTO host_paragraphs
+                SELECT host, paragraph_key, articles FROM read_parquet({_paths([file])})
+                ON CONFLICT (host, paragraph_key) DO UPDATE SET
+                    articles = host_paragraphs.articles + excluded.articles"""
+        )
 
     def _save_stories(self, file: Path) -> None:
         """Upsert the stories a run started or extended, and index the terms of new ones."""

@@ -145,7 +145,10 @@ class ValidateStage(Stage):
         if articles:
             if self._validator is None:
                 self._validator = Validator(self.settings.suite_path)
-            rows = [{c: getattr(a, c) for c in FRAME_COLUMNS} for a in articles]
+            # One row per id: two inputs of one URL in a chunk are one article (dedupe drops the second as
+            # a `url` duplicate after validation); both get that row's verdict.
+            unique = {a.article_id: a for a in reversed(articles)}.values()
+            rows = [{c: getattr(a, c) for c in FRAME_COLUMNS} for a in unique]
             failures, table_level = self._validator.validate(rows)
             for name in table_level:
                 self.ledger.add(self.name, f"batch_failed_{name}")

@@ -102,6 +102,6 @@ def test_rows_failing_in_a_run_are_quarantined_with_names_and_their_copies_too(t
     con.close()
     assert rows == [
         ("a_short.txt", "validate", ["body_min_200_chars", "body_min_30_words"], "Tiny Story Headline"),
-        ("b_short_copy.txt", "validate", ["duplicate_of_rejected"], "Tiny Story Headline"),
+        ("b_short_copy.txt", "validate", ["body_min_200_chars", "body_min_30_words"], "Tiny Story Headline"),
         ("c_residue.txt", "validate", ["body_no_boilerplate"], "Pier Opens At Last"),
     ]

@@ -1,6 +1,7 @@
 """Feeds and article URLs end to end: real HTTP servers on 127.0.0.1, real runs into a real DuckDB file."""
 
 import json
+import random
 
 import duckdb
 import pytest
@@ -10,44 +11,28 @@ from pipeline.runner import run_ingest
 from pipeline.settings import Settings
 from tests.conftest import run_cli
 
-WORDS = [
-    "harbour",
-    "ferry",
-    "terminal",
-    "council",
-    "budget",
-    "dredging",
-    "channel",
-    "contract",
-    "winter",
-    "timetable",
-    "passengers",
-    "tickets",
-    "workers",
-    "strike",
-    "union",
-    "engineers",
-    "bridge",
-    "repairs",
-    "weekend",
-    "traffic",
-    "station",
-    "platform",
-    "signal",
-    "delays",
-    "commuters",
-]
+COMMON_WORDS = """
+harbour ferry terminal council budget dredging channel contract winter timetable passengers tickets workers
+strike union engineers bridge repairs weekend traffic station platform signal delays mayor river flood tunnel
+airport runway pilots cargo port crane shipping rail freight tram depot schools teachers hospital nurses clinic
+patients election voters ballot turnout market prices tenants
+"""
+COMMON = COMMON_WORDS.split()
 
 
 def prose(seed: int, sentences: int = 6) -> str:
-    """Distinct, plausible article text (so near-duplicate detection keeps articles apart)."""
-    out = []
-    for i in range(sentences):
-        words = [WORDS[(seed * 7 + i * 3 + k * k) % len(WORDS)] for k in range(14)]
-        out.append(
-            f"Story {seed} sentence {i}: the " + " ".join(words) + f" were discussed on day {seed + i}."
-        )
-    return " ".join(out)
+    """Distinct, plausible article text: each seed draws its own words (near-duplicate detection keeps apart)."""
+    rng = random.Random(seed)
+    vocabulary = [
+        f"{stem}{rng.randrange(1000)}" for stem in ("harbour", "ferry", "council", "budget", "union")
+    ]
+    vocabulary += rng.sample(COMMON, 30)
+    return " ".join(
+        f"Story {seed} sentence {i}: the "
+        + " ".join(rng.choice(vocabulary) for _ in range(14))
+        + " were discussed."
+        for i in range(sentences)
+    )
 
 
 def page(title: str, seed: int) -> str:
