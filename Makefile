@@ -11,7 +11,7 @@ AEB ?= ../shared/corpora/aeb
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test eval bench lint format airflow clean
+.PHONY: help setup run test eval lint format airflow clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,9 +39,6 @@ test: $(STAMP)  ## lint, then the whole test suite
 eval: $(STAMP)  ## extraction vs plain trafilatura, then dedupe and stories, on AEB (AEB=path/to/aeb)
 	$(PY) -m pipeline.evaluate --corpus $(AEB)
 	$(PY) -m pipeline.dedupe_eval --corpus $(AEB)
-
-bench: $(STAMP)  ## time and peak memory of dedupe on 10k/100k articles vs an empty and a 100k-row database
-	$(PY) -m pipeline.bench
 
 lint: $(STAMP)  ## ruff lint + format check, and Airflow 3 rules on dags/
 	$(BIN)/ruff check .
