@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.errors import SetupError
-from pipeline.models import Article, Duplicate, Quarantined
+from pipeline.models import Article
 from pipeline.settings import Settings
 from pipeline.stage import Item, Ledger, Stage
 from pipeline.store import utcnow
@@ -124,7 +124,6 @@ class ValidateStage(Stage):
     def __init__(self, ledger: Ledger, settings: Settings):
         super().__init__(ledger)
         self.settings = settings
-        self.rejected: set[str] = set()  # ids that failed: their copies must not point at them
         self._validator: Validator | None = None
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
@@ -158,19 +157,9 @@ class ValidateStage(Stage):
                 self.ledger.add(self.name, "total")
                 names = failures.get(item.article_id)
                 if names:
-                    self.rejected.add(item.article_id)
                     yield self.reject(item, tuple(names), "failed expectations: " + ", ".join(names))
                 else:
                     self.ledger.add(self.name, "forwarded")
                     yield item
-            elif isinstance(item, Duplicate) and item.duplicate_of in self.rejected:
-                self.ledger.add(self.name, "dropped_duplicate_of_rejected")
-                yield Quarantined(
-                    source_uri=item.source_uri,
-                    stage=self.name,
-                    reasons=("duplicate_of_rejected",),
-                    detail=f"a copy of {item.duplicate_of}, which failed validation in this run",
-                    payload={"title": item.title, "duplicate_of": item.duplicate_of, "method": item.method},
-                )
             else:
                 yield item
