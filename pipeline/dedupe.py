@@ -10,6 +10,8 @@ The first article to land keeps its id; later copies are recorded in `article_du
 from __future__ import annotations
 
 import hashlib
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -18,7 +20,7 @@ import numpy as np
 from pipeline.clean import fold
 from pipeline.models import Article, Duplicate, Skipped
 from pipeline.settings import Settings
-from pipeline.stage import Stage
+from pipeline.stage import Item, Stage
 from pipeline.store import Store
 
 MIN_CONTAINED_SHARE = 0.3  # measured on the dedupe eval set (make eval): below it, containment is noise
@@ -90,42 +92,137 @@ def similarity(a: Signature, b: Signature) -> tuple[float, float]:
     return jaccard, min(containment, 1.0)
 
 
+class _Lookup:
+    """A bulk query memoised per key: `prefetch` asks for many keys at once, `get` for one (a miss queries)."""
+
+    def __init__(self, fetch: Callable[[list], dict]):
+        self.fetch = fetch
+        self.values: dict = {}
+        self.asked: set = set()
+
+    def prefetch(self, keys: Iterable) -> None:
+        missing = [k for k in dict.fromkeys(keys) if k not in self.asked]
+        if missing:
+            self.values.update(self.fetch(missing))
+            self.asked.update(missing)
+
+    def get(self, key):
+        self.prefetch((key,))
+        return self.values.get(key)
+
+
+class HistoryCache:
+    """The landed history's answers to dedupe's questions, fetched a chunk of articles at a time.
+
+    History does not change during a run (the load comes after), so a bulk answer is the one a query per
+    article would give. `clear` drops the answers between chunks: memory stays bounded by the chunk.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.queries = 0
+        self.clear()
+
+    def clear(self) -> None:
+        self.landed = _Lookup(self._counted(self.store.landed_hashes))
+        self.first_by_hash = _Lookup(self._counted(self.store.ids_for_hashes))
+        self.known = _Lookup(self._counted(self._known_by_uri))
+        self.paragraphs = _Lookup(self._counted(self.store.paragraph_counts))
+        self.bands = _Lookup(self._counted(self.store.band_members))
+        self.signatures = _Lookup(self._counted(self.store.signatures))
+
+    def _counted(self, fetch):
+        def counted(keys):
+            self.queries += 1
+            return fetch(keys)
+
+        return counted
+
+    def _known_by_uri(self, uris: list[str]) -> dict[str, dict[str, str]]:
+        by_uri: dict[str, dict[str, str]] = {}
+        for (uri, chash), original in self.store.known_duplicates(uris).items():
+            by_uri.setdefault(uri, {})[chash] = original
+        return by_uri
+
+    def landed_hash(self, article_id: str) -> str | None:
+        return self.landed.get(article_id)
+
+    def id_for_hash(self, content_hash: str) -> str | None:
+        return self.first_by_hash.get(content_hash)
+
+    def known_duplicate(self, source_uri: str, content_hash: str) -> str | None:
+        return (self.known.get(source_uri) or {}).get(content_hash)
+
+    def paragraph_counts(self, host: str, keys: list[int]) -> dict[int, int]:
+        pairs = [(host, k) for k in keys]
+        self.paragraphs.prefetch(pairs)
+        return {k: n for (h, k) in pairs if (n := self.paragraphs.values.get((h, k))) is not None}
+
+    def near_candidates(self, band_keys: list[int]) -> list[tuple[str, int, bytes]]:
+        """Landed articles sharing at least one LSH band: (article_id, shingles, minhash)."""
+        self.bands.prefetch(band_keys)
+        ids = list(dict.fromkeys(aid for key in band_keys for aid in self.bands.values.get(key, ())))
+        self.signatures.prefetch(ids)
+        return [(aid, *self.signatures.values[aid]) for aid in ids if aid in self.signatures.values]
+
+
 class SiteTemplates:
     """Paragraphs a site repeats across its articles (an "About us" box, a list of sections): its template.
 
     Boilerplate the rules did not remove would otherwise weigh in near-duplicate similarity: two different
     articles of one site look alike, and a copy on another site looks less like its original. A paragraph is
-    template once `TEMPLATE_MIN_ARTICLES` other articles of the same host carried it, counting this run and
+    template once `TEMPLATE_MIN_ARTICLES` other landed articles of the same host carried it, counting this run and
     everything landed before (`host_paragraphs` in DuckDB); signatures are computed without such paragraphs.
     The stored body keeps them: this only decides what is compared.
     """
 
-    def __init__(self, history: Store | None):
+    def __init__(self, history: HistoryCache | None):
         self.history = history
         self.counts: dict[str, dict[int, int]] = {}  # host -> paragraph key -> articles this run
 
-    def own_text(self, article: Article) -> str:
-        host = _host(article)
+    @staticmethod
+    def paragraphs(article: Article) -> tuple[str, list[str], list[int]]:
+        """The article's host, its paragraphs and their keys."""
         paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
-        keys = [_paragraph_key(p) for p in paragraphs]
-        seen = self.counts.setdefault(host, {})
+        return _host(article), paragraphs, [_paragraph_key(p) for p in paragraphs]
+
+    def own_text(self, article: Article, overlay: dict[tuple[str, int], int] | None = None) -> str:
+        """The body without its site's template paragraphs.
+
+        With `overlay` (a look-ahead over a chunk), the article's paragraphs are counted there as if it
+        landed, and the run's counts are left as they were.
+        """
+        host, paragraphs, keys = self.paragraphs(article)
+        seen = self.counts.get(host, {})
+        extra = overlay if overlay is not None else {}
         stored = self.history.paragraph_counts(host, keys) if self.history is not None and host else {}
         own = [
             p
             for p, k in zip(paragraphs, keys, strict=True)
-            if seen.get(k, 0) + stored.get(k, 0) < TEMPLATE_MIN_ARTICLES
+            if seen.get(k, 0) + extra.get((host, k), 0) + stored.get(k, 0) < TEMPLATE_MIN_ARTICLES
         ]
-        for key in set(keys):
-            seen[key] = seen.get(key, 0) + 1
+        if overlay is not None:
+            for key in set(keys):
+                overlay[host, key] = overlay.get((host, key), 0) + 1
         text = "\n\n".join(own)
         return text if len(text.split()) >= MIN_OWN_WORDS else article.body
+
+    def count(self, article: Article) -> None:
+        """Count a landed article's paragraphs. Only landed ones count: three copies of one story on a site
+        must not make the story's paragraphs look like the site's template."""
+        host, _, keys = self.paragraphs(article)
+        seen = self.counts.setdefault(host, {})
+        for key in set(keys):
+            seen[key] = seen.get(key, 0) + 1
 
     def rows(self) -> list[tuple[str, int, int]]:
         """(host, paragraph key, articles) this run saw, for the load step to add up."""
         return [(host, key, n) for host, counts in self.counts.items() for key, n in counts.items()]
 
 
-TEMPLATE_MIN_ARTICLES = 2  # a paragraph two other articles of the site carried is the site's, not the story's
+TEMPLATE_MIN_ARTICLES = (
+    2  # a paragraph two other landed articles of the site carried is the site's, not the story's
+)
 MIN_OWN_WORDS = 30  # if less than this is left, compare the whole body
 
 
@@ -146,14 +243,74 @@ class DedupeStage(Stage):
     def __init__(self, ledger, settings: Settings, history: Store | None):
         super().__init__(ledger)
         self.settings = settings
-        self.history = history
+        self.history = HistoryCache(history) if history is not None else None
         self.hasher = MinHasher(settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
         # This run's articles: enough to dedupe within the run without holding bodies.
         self.run_ids: set[str] = set()
         self.run_hashes: dict[str, str] = {}
         self.run_buckets: dict[int, list[str]] = {}
         self.run_signatures: dict[str, Signature] = {}
-        self.templates = SiteTemplates(history)
+        self.templates = SiteTemplates(self.history)
+        self._lookahead: dict[
+            int, tuple[str, Signature, list[int]]
+        ] = {}  # id(article) -> own text, sig, keys
+
+    def run(self, items: Iterable[Item]) -> Iterator[Item]:
+        """Chunk by chunk: the history's answers for a whole chunk first, then each article in order."""
+        if self.history is None:
+            yield from super().run(items)
+            return
+        it = iter(items)
+        while chunk := list(itertools.islice(it, self.settings.dedupe_chunk)):
+            self.history.clear()
+            self._prefetch([item for item in chunk if isinstance(item, Article)])
+            yield from super().run(chunk)
+        self._lookahead.clear()
+
+    def _prefetch(self, articles: list[Article]) -> None:
+        """Ask the history everything the chunk will ask, in one query per kind of question.
+
+        Band keys depend on the signature, which depends on the site's template paragraphs seen so far; they
+        are computed here looking ahead (counting the chunk's articles in order, as `process` will) and
+        reused by `process` when its text is the same. Any question not foreseen is still answered, by
+        its own query.
+        """
+        h = self.history
+        h.landed.prefetch(a.article_id for a in articles)
+        h.known.prefetch(a.source_uri for a in articles)
+        h.first_by_hash.prefetch(a.content_hash for a in articles)
+        settled = {
+            id(a)
+            for a in articles
+            if h.landed.values.get(a.article_id) == a.content_hash
+            or a.content_hash in (h.known.values.get(a.source_uri) or {})
+            or h.first_by_hash.values.get(a.content_hash) not in (None, a.article_id)
+        }
+        need = [a for a in articles if id(a) not in settled]
+        pairs = []
+        for article in need:
+            host, _, keys = SiteTemplates.paragraphs(article)
+            if host:
+                pairs.extend((host, k) for k in keys)
+        h.paragraphs.prefetch(pairs)
+        overlay: dict[tuple[str, int], int] = {}
+        self._lookahead.clear()
+        all_keys: list[int] = []
+        for article in need:
+            text = self.templates.own_text(article, overlay)
+            sig = self.hasher.signature(text)
+            keys = self.hasher.band_keys(sig)
+            self._lookahead[id(article)] = (text, sig, keys)
+            all_keys.extend(keys)
+        h.near_candidates(all_keys)
+
+    def _signature(self, article: Article) -> tuple[Signature, list[int]]:
+        text = self.templates.own_text(article)
+        ahead = self._lookahead.pop(id(article), None)
+        if ahead is not None and ahead[0] == text:
+            return ahead[1], ahead[2]
+        sig = self.hasher.signature(text)
+        return sig, self.hasher.band_keys(sig)
 
     def process(self, article: Article) -> Article | Duplicate | Skipped:
         aid, chash = article.article_id, article.content_hash
@@ -168,12 +325,12 @@ class DedupeStage(Stage):
         if original is not None and original != aid:
             return self._duplicate(article, original, "exact", 1.0)
 
-        sig = self.hasher.signature(self.templates.own_text(article))
-        keys = self.hasher.band_keys(sig)
+        sig, keys = self._signature(article)
         match = self._near_match(aid, sig, keys)
         if match is not None:
             return self._duplicate(article, *match)
 
+        self.templates.count(article)
         self.run_ids.add(aid)
         self.run_hashes[chash] = aid
         self.run_signatures[aid] = sig

@@ -34,6 +34,7 @@ class Settings:
     lsh_bands: int = 64  # 2 rows a band: a half-length copy (Jaccard 0.3-0.5) still meets its original
     near_dup_jaccard: float = 0.6  # verified Jaccard at or above this is a near duplicate ...
     near_dup_containment: float = 0.7  # ... and so is a copy this much contained in a landed article
+    dedupe_chunk: int = 1000  # articles whose history lookups dedupe answers with one query per kind
     validate_chunk: int = 2000  # articles per Great Expectations batch
     lock_timeout_s: float = 0.0  # how long to retry a DB locked by another process
 
@@ -53,6 +54,7 @@ class Settings:
             "shingle_size",
             "minhash_perms",
             "lsh_bands",
+            "dedupe_chunk",
             "validate_chunk",
         ):
             if getattr(self, name) <= 0:
