@@ -10,7 +10,10 @@ Runs daily over the sources file (`sources.toml` in the project) by default. **T
 other sources, another sources file, or the database.
 
 Tasks: `plan` checks the setup and counts inputs; `process` runs the stages and writes the run's Parquet hand-off
-files (it only reads the database); `load` publishes them in one transaction, the only task that writes.
+files (it only reads the database); `audit` checks the run's batch-level expectations
+(`expectations/run_audit.json`: shares of quarantined and duplicate inputs); `load` publishes the run in one
+transaction, the only task that writes. A run that fails its audit publishes nothing: `load` records it as
+`audit_failed` and fails without retrying; the run waits in staging for `python -m pipeline release RUN_ID`.
 Every input ends landed, as a recorded duplicate, quarantined with a reason, or skipped as unchanged: see the
 `runs`, `article_duplicates` and `quarantine` tables.
 """
@@ -60,6 +63,13 @@ def _trigger(run_type) -> str:
             title="Allow private network",
             description="Let URLs reach loopback and private addresses (local test servers). Off for real feeds.",
         ),
+        "data_docs": Param(
+            True,
+            type="boolean",
+            title="Write the quality report",
+            description="Write the run's validation report (Great Expectations Data Docs: each chunk's "
+            "row-level results and the audit) as HTML to quality/index.html beside the database.",
+        ),
         "db": Param(
             DEFAULT_DB,
             type="string",
@@ -86,6 +96,7 @@ def article_ingest():
                 _trigger(getattr(dag_run, "run_type", None)),
                 sources_file=params.get("sources_file") or None,
                 allow_private_network=bool(params.get("allow_private_network")),
+                data_docs=bool(params.get("data_docs")),
             )
         except SetupError as exc:  # retrying cannot fix bad setup: fail now, with the fix in the message
             raise AirflowFailException(str(exc)) from exc
@@ -98,13 +109,26 @@ def article_ingest():
         return process_task(planned)
 
     @task
-    def load(staged: dict) -> dict:
-        """Publish the staged run into DuckDB in one transaction and record the run's ledger row."""
+    def audit(staged: dict) -> dict:
+        """Check the staged run's batch-level expectations; reads staging only."""
+        from pipeline.airflow_tasks import audit_task
+
+        return audit_task(staged)
+
+    @task
+    def load(audited: dict) -> dict:
+        """Publish the audited run into DuckDB in one transaction and record the run's ledger row."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from pipeline.airflow_tasks import load_task
+        from pipeline.errors import AuditFailed
 
-        return load_task(staged)
+        try:
+            return load_task(audited)
+        except AuditFailed as exc:  # the same inputs fail the same audit: no retry
+            raise AirflowFailException(str(exc)) from exc
 
-    load(process(plan()))
+    load(audit(process(plan())))
 
 
 article_ingest()

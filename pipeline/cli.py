@@ -11,7 +11,7 @@ from pathlib import Path
 from pipeline.errors import SetupError
 from pipeline.settings import PROJECT_ROOT, Settings
 
-EXIT_OK, EXIT_USAGE, EXIT_SETUP = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_SETUP, EXIT_AUDIT = 0, 2, 3, 4
 EXAMPLE_QUERY = "SELECT title, author, word_count, language FROM articles ORDER BY ingested_at"
 
 
@@ -38,8 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
             "conditional GET against the state earlier runs left), strip boilerplate, enrich, dedupe against "
             "the run and the database, validate with the suite in expectations/, and load into DuckDB in one "
             "transaction. Every input ends landed, recorded as a duplicate, quarantined with a reason, or "
-            "skipped as unchanged. Exit status: 0 when the run completed (quarantined inputs are not an "
-            "error), 3 on bad setup (missing source, unwritable or locked database), 2 on bad usage."
+            "skipped as unchanged. Before anything is published the run is audited (expectations/"
+            "run_audit.json: shares of quarantined and duplicate inputs, at least one input kept); a run that "
+            "fails its audit publishes nothing and waits in staging for `release`. Exit status: 0 when the "
+            "run was published (quarantined inputs are not an error), 4 when it failed its audit, 3 on bad "
+            "setup (missing source, unwritable or locked database), 2 on bad usage."
         ),
     )
     ingest.add_argument(
@@ -101,10 +104,87 @@ def build_parser() -> argparse.ArgumentParser:
         help="when another process holds the database, retry this long before failing (default: 0)",
     )
     ingest.add_argument(
+        "--data-docs",
+        type=Path,
+        nargs="?",
+        const=Path("data/quality"),
+        default=None,
+        metavar="DIR",
+        help="write the run's validation report (GX Data Docs: each chunk's row-level results and the audit) "
+        "as HTML to DIR/index.html (default DIR: data/quality)",
+    )
+    ingest.add_argument(
+        "--max-quarantined-share",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="audit: a run of at least 10 inputs with a larger quarantined share is not published "
+        "(default: 0.5, or PIPELINE_MAX_QUARANTINED_SHARE)",
+    )
+    ingest.add_argument(
+        "--max-duplicate-share",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="audit: a run of at least 10 inputs with a larger duplicate share is not published "
+        "(default: 0.9, or PIPELINE_MAX_DUPLICATE_SHARE)",
+    )
+    ingest.add_argument(
         "--trigger",
         default="cli",
         choices=["cli", "scheduled", "manual", "test"],
         help="what started the run, as recorded in the runs table (default: cli)",
+    )
+
+    release = sub.add_parser(
+        "release",
+        help="publish a run that failed its audit and waits in staging",
+        description=(
+            "Publish RUN_ID, a run held in staging by a failed audit (see `ingest`), as it was staged: its "
+            "articles, duplicates and quarantine rows are loaded in one transaction and the run is recorded "
+            "as `released`. Inspect it first: the staging folder holds Parquet files and audit.json."
+        ),
+    )
+    release.add_argument("run_id", metavar="RUN_ID", help="the run id ingest printed")
+    release.add_argument("--db", type=Path, default=None, help="DuckDB file (default: data/articles.duckdb)")
+    release.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    release.add_argument(
+        "--lock-timeout", type=float, default=None, metavar="SECONDS", help="retry a locked DB"
+    )
+
+    reprocess = sub.add_parser(
+        "reprocess",
+        help="run extraction, cleaning, dedupe and validation again over the stored raw inputs",
+        description=(
+            "Every input a run reads is kept, compressed, in raw_documents. reprocess runs the stages after "
+            "reading again over the latest stored version of each input, without fetching or reading the "
+            "sources: after a rule change, articles whose text changes are updated in place and the rest are "
+            "skipped as unchanged; inputs quarantined before that pass now land (their quarantine rows are "
+            "marked resolved). The run is audited and published like an ingest run. Exit status as ingest."
+        ),
+    )
+    reprocess.add_argument(
+        "--quarantined",
+        action="store_true",
+        help="replay only the inputs whose latest outcome was quarantine (after fixing a rule or the suite)",
+    )
+    reprocess.add_argument("--run", metavar="RUN_ID", help="only the inputs this run read")
+    reprocess.add_argument(
+        "--data-docs",
+        type=Path,
+        nargs="?",
+        const=Path("data/quality"),
+        default=None,
+        metavar="DIR",
+        help="write the validation report (GX Data Docs) to DIR/index.html (default DIR: data/quality)",
+    )
+    reprocess.add_argument(
+        "--db", type=Path, default=None, help="DuckDB file (default: data/articles.duckdb)"
+    )
+    reprocess.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    reprocess.add_argument("--workers", type=int, default=None, help="extraction processes (as ingest)")
+    reprocess.add_argument(
+        "--lock-timeout", type=float, default=None, metavar="SECONDS", help="retry a locked DB"
     )
 
     sql = sub.add_parser(
@@ -127,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ingest":
             return _ingest(args)
+        if args.command == "release":
+            return _release(args)
+        if args.command == "reprocess":
+            return _reprocess(args)
         return _sql(args)
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -143,6 +227,9 @@ def _ingest(args: argparse.Namespace) -> int:
         extract_workers=args.workers,
         lock_timeout_s=args.lock_timeout,
         allow_private_network=args.allow_private_network,
+        max_quarantined_share=args.max_quarantined_share,
+        max_duplicate_share=args.max_duplicate_share,
+        data_docs_dir=args.data_docs,
     )
     progress = _progress_line if sys.stderr.isatty() else None
     sources = args.sources or ([] if args.sources_file else default_sources())
@@ -151,10 +238,45 @@ def _ingest(args: argparse.Namespace) -> int:
     )
     if progress:
         print("\r\033[K", end="", file=sys.stderr)
-    if args.json:
+    return _report(summary, args.json)
+
+
+def _release(args: argparse.Namespace) -> int:
+    from pipeline.runner import release_run
+
+    settings = Settings.from_env(db_path=args.db, lock_timeout_s=args.lock_timeout)
+    return _report(release_run(args.run_id, settings), args.json)
+
+
+def _reprocess(args: argparse.Namespace) -> int:
+    from pipeline.runner import reprocess_run
+
+    settings = Settings.from_env(
+        db_path=args.db, lock_timeout_s=args.lock_timeout, extract_workers=args.workers
+    )
+    if not settings.db_path.exists():
+        raise SetupError(f"database {settings.db_path} does not exist; nothing to reprocess")
+    summary = reprocess_run(settings, quarantined_only=args.quarantined, run_filter=args.run)
+    return _report(summary, args.json)
+
+
+def _report(summary, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(summary.to_dict(), sort_keys=True))
     else:
         print(format_summary(summary))
+    if summary.data_docs:
+        print(f"Validation report: {summary.data_docs}", file=sys.stderr)
+    if summary.status == "audit_failed":
+        failed = summary.audit["failed"] if summary.audit else []
+        print(
+            f"error: run {summary.run_id} failed its audit, nothing was published: "
+            + "; ".join(f"{f['name']} ({f['value']}, expected {f['expected']})" for f in failed)
+            + f". Inspect {summary.staging}, then publish it with: python -m pipeline release {summary.run_id}"
+            + f" --db {summary.db}",
+            file=sys.stderr,
+        )
+        return EXIT_AUDIT
     return EXIT_OK
 
 
@@ -201,6 +323,14 @@ def format_summary(s) -> str:
         lines.append(
             "  quarantined, by reason: " + ", ".join(f"{k} {v}" for k, v in s.quarantine_reasons.items())
         )
+    if s.audit and s.audit.get("failed"):
+        lines.append("")
+        lines.append("  AUDIT FAILED, nothing published:")
+        lines += [
+            f"    {f['name']}: {f['says']} ({f['value']}, expected {f['expected']})"
+            for f in s.audit["failed"]
+        ]
+        lines.append(f"    staged in {s.staging}")
     lines += [
         "",
         f"Database: {s.db}",

@@ -8,6 +8,13 @@ class SetupError(Exception):
     """
 
 
+class AuditFailed(Exception):
+    """A run failed its batch-level expectations: nothing was published, it waits in staging for release.
+
+    Not an error to retry: the same inputs fail the same audit.
+    """
+
+
 class Reject(Exception):
     """Bad input: raised by a stage hook for one document; the stage base quarantines it with `reason`.
 

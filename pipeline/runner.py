@@ -10,27 +10,31 @@ import logging
 import re
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipeline.audit import AUDIT_FILE, Audit, audit_run
 from pipeline.clean import CleanStage
 from pipeline.dedupe import DedupeStage
 from pipeline.enrich import EnrichStage
 from pipeline.errors import SetupError
 from pipeline.extract import ExtractStage
 from pipeline.fetch import Fetcher
+from pipeline.models import Article
+from pipeline.raw import RetainStage, raw_articles
 from pipeline.settings import Settings
 from pipeline.sources import ReadStage, documents, expand_sources
 from pipeline.stage import Ledger
-from pipeline.staging import StagingWriter, read_ledger, write_ledger, write_paragraphs
+from pipeline.staging import LEDGER_FILE, StagingWriter, read_ledger, write_ledger, write_paragraphs
 from pipeline.store import FEED_STATE_FILE, PARAGRAPHS_FILE, ROBOTS_FILE, STORIES_FILE, Store, utcnow
 from pipeline.stories import StoryStage
 from pipeline.validate import ValidateStage
 from pipeline.web import WebReader, fetch_policy, is_url, read_sources_file
 
 log = logging.getLogger(__name__)
+VALIDATION_FILE = "validation.json"  # the chunks' GX results, kept when a Data Docs report is asked for
 
 
 def new_run_id() -> str:
@@ -59,6 +63,9 @@ class RunSummary:
     ended_at: str = ""
     stages: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    audit: dict | None = None  # the batch-level checks: metrics, thresholds, failed expectations
+    staging: str | None = None  # where a run held by a failed audit waits for `release`
+    data_docs: str | None = None  # the run's validation report (index.html), when one was written
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,30 +151,39 @@ def _stream_to_staging(
     web: WebReader | None,
     ledger: Ledger,
     progress: Callable[[int, int], None] | None,
+    stored: Iterable[Article] | None = None,
 ) -> Path:
     folder = settings.staging_root / run_id
     started_at = utcnow()
-    stream = documents(plan.inputs)
+    writer = StagingWriter(folder, run_id)
+    if stored is None:  # read the plan's inputs, and keep their raw bytes
+        stream = ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes, web).run(
+            documents(plan.inputs)
+        )
+        stream = RetainStage(ledger, writer, run_id, started_at).run(stream)
+    else:  # reprocess: documents as reading made them, from raw_documents
+        stream = stored
     for stage in (
-        ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes, web),
         ExtractStage(
             ledger, settings.extract_workers, settings.extract_timeout_s, settings.extract_memory_mb
         ),
         CleanStage(ledger),
         EnrichStage(ledger, run_id),
-        ValidateStage(ledger, settings),  # before dedupe: a copy of a rejected input is judged on its own
+        validate := ValidateStage(
+            ledger, settings
+        ),  # before dedupe: a copy of a rejected input is judged alone
         dedupe := DedupeStage(ledger, settings, history),
         stories := StoryStage(ledger, history, utcnow()),
     ):
         stream = stage.run(stream)
-    tally = StagingWriter(folder, run_id).consume(
-        stream, progress and (lambda done: progress(done, len(plan.inputs)))
-    )
+    tally = writer.consume(stream, progress and (lambda done: progress(done, len(plan.inputs))))
     if web is not None:
         _stage_fetch_state(folder, web)
     with (folder / STORIES_FILE).open("w") as f:
         f.writelines(json.dumps(row) + "\n" for row in stories.rows())
     write_paragraphs(folder / PARAGRAPHS_FILE, dedupe.templates.rows())
+    if validate.results is not None:
+        (folder / VALIDATION_FILE).write_text(json.dumps(validate.results, default=str))
     if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
         raise RuntimeError(f"run {run_id} lost inputs: {tally}")
     write_ledger(
@@ -193,27 +209,75 @@ def _stage_fetch_state(folder: Path, web: WebReader) -> None:
         (folder / ROBOTS_FILE).write_text(json.dumps(robots))
 
 
-def publish_run(folder: Path, store: Store, trigger: str) -> RunSummary:
+def publish_run(folder: Path, store: Store, trigger: str, status: str = "success") -> RunSummary:
     """Load a staged run into the database in one transaction and record its ledger row."""
+    run = _run_row(folder, trigger, status)
+    store.load(folder, run)
+    summary = _summary(folder, run, store)
+    shutil.rmtree(folder, ignore_errors=True)  # published: the database now holds everything it had
+    return summary
+
+
+def write_docs(folder: Path, settings: Settings, audit: Audit) -> Path | None:
+    """The run's Data Docs (row-level results per chunk, then the audit) in `settings.data_docs_dir`."""
+    if settings.data_docs_dir is None:
+        return None
+    from pipeline.quality import write_run_docs
+
+    index = write_run_docs(folder / VALIDATION_FILE, audit.result, settings.data_docs_dir)
+    log.info("Data Docs written: %s", index)
+    return index
+
+
+def hold_run(folder: Path, store: Store, trigger: str, audit: Audit) -> RunSummary:
+    """A run that failed its audit: record it as `audit_failed` and publish nothing; staging keeps it."""
+    run = _run_row(folder, trigger, "audit_failed")
+    run["error"] = f"audit failed: {audit.message()}"
+    store.record_run(run)
+    store.con.execute("CHECKPOINT")
+    return _summary(folder, run, store)
+
+
+def release_run(run_id: str, settings: Settings) -> RunSummary:
+    """Publish a run held in staging by a failed audit, as it was staged (`python -m pipeline release`)."""
+    folder = settings.staging_root / run_id
+    if not (folder / LEDGER_FILE).is_file():
+        held = sorted(p.name for p in settings.staging_root.glob("*") if (p / LEDGER_FILE).is_file())
+        raise SetupError(
+            f"no staged run {run_id!r} in {settings.staging_root}"
+            + (f"; staged runs: {', '.join(held)}" if held else "; nothing is staged")
+        )
+    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
+        recorded = store.run_summary(run_id)
+        if recorded is not None and recorded["status"] in ("success", "released"):
+            raise SetupError(f"run {run_id} was already published ({recorded['status']})")
+        return publish_run(folder, store, "release", status="released")
+
+
+def _run_row(folder: Path, trigger: str, status: str) -> dict:
     ledger = read_ledger(folder)
     tally = ledger["tally"]
-    run = {
+    return {
         "run_id": ledger["run_id"],
         "trigger": trigger,
         "started_at": ledger["started_at"],
         "ended_at": utcnow(),
-        "status": "success",
+        "status": status,
         "sources": ledger.get("sources", []),
         **{k: tally[k] for k in ("read", "landed", "duplicates", "quarantined", "skipped")},
         "counts": ledger["counts"],
         "error": None,
     }
-    store.load(folder, run)
-    shutil.rmtree(folder, ignore_errors=True)  # published: the database now holds everything it had
+
+
+def _summary(folder: Path, run: dict, store: Store) -> RunSummary:
+    ledger = read_ledger(folder)
+    tally = ledger["tally"]
+    audit_file = folder / AUDIT_FILE
     return RunSummary(
         run_id=run["run_id"],
         status=run["status"],
-        trigger=trigger,
+        trigger=run["trigger"],
         db=str(store.path),
         read=tally["read"],
         landed=tally["landed"],
@@ -226,6 +290,8 @@ def publish_run(folder: Path, store: Store, trigger: str) -> RunSummary:
         ended_at=run["ended_at"].isoformat(),
         stages=ledger["counts"],
         quarantine_reasons=tally["quarantine_reasons"],
+        audit=json.loads(audit_file.read_text()) if audit_file.is_file() else None,
+        staging=str(folder) if run["status"] == "audit_failed" else None,
     )
 
 
@@ -244,12 +310,74 @@ def run_ingest(
         started_at = utcnow()
         try:
             folder = process_run(plan, settings, run_id, store, progress)
-            return publish_run(folder, store, trigger)
+            audit = audit_run(folder, settings)
+            docs = write_docs(folder, settings, audit)
+            summary = (
+                hold_run(folder, store, trigger, audit)
+                if not audit.passed
+                else publish_run(folder, store, trigger)
+            )
+            summary.data_docs = str(docs) if docs else None
+            return summary
         except Exception as exc:  # a bug, not bad input: leave a trace in the ledger, then fail loudly
             store.record_run(
                 {
                     "run_id": run_id,
                     "trigger": trigger,
+                    "started_at": started_at,
+                    "ended_at": utcnow(),
+                    "status": "failed",
+                    "sources": plan.sources,
+                    "error": f"{type(exc).__name__}: {exc}"[:2000],
+                }
+            )
+            raise
+
+
+def reprocess_run(
+    settings: Settings,
+    quarantined_only: bool = False,
+    run_filter: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Run extraction, cleaning, dedupe and validation again over stored raw documents, then audit and publish.
+
+    The latest stored version of each input is used; nothing is fetched or read from the sources. An article
+    whose text comes out as before is skipped as unchanged; one that changes (a rule was added, say) is
+    updated in place; an input quarantined before and valid now lands, and its quarantine rows are marked
+    resolved. `quarantined_only` replays only inputs whose last outcome was quarantine; `run_filter` only the
+    inputs a given run read.
+    """
+    run_id = new_run_id()
+    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
+        uris = store.raw_source_uris(quarantined_only=quarantined_only, run_id=run_filter)
+        if not uris:
+            what = (
+                "quarantined inputs with stored raw documents" if quarantined_only else "stored raw documents"
+            )
+            raise SetupError(f"nothing to reprocess: no {what} in {settings.db_path}")
+        plan = Plan(
+            sources=[f"reprocess:{'quarantined' if quarantined_only else 'all'}"], inputs=uris, ignored=[]
+        )
+        ledger = Ledger()
+        started_at = utcnow()
+        try:
+            stored = raw_articles(store.raw_rows(uris))
+            folder = _stream_to_staging(plan, settings, run_id, store, None, ledger, progress, stored)
+            audit = audit_run(folder, settings)
+            docs = write_docs(folder, settings, audit)
+            summary = (
+                hold_run(folder, store, "reprocess", audit)
+                if not audit.passed
+                else publish_run(folder, store, "reprocess")
+            )
+            summary.data_docs = str(docs) if docs else None
+            return summary
+        except Exception as exc:
+            store.record_run(
+                {
+                    "run_id": run_id,
+                    "trigger": "reprocess",
                     "started_at": started_at,
                     "ended_at": utcnow(),
                     "status": "failed",

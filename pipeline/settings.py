@@ -16,6 +16,12 @@ class Settings:
     db_path: Path = Path("data/articles.duckdb")
     staging_dir: Path | None = None  # where a run's Parquet hand-off files live; default: beside the DB
     suite_path: Path = PROJECT_ROOT / "expectations" / "articles.json"
+    audit_suite_path: Path = PROJECT_ROOT / "expectations" / "run_audit.json"
+    # The audit (write-audit-publish): a run over these shares is not published; it waits in staging.
+    max_quarantined_share: float = 0.5
+    max_duplicate_share: float = 0.9
+    data_docs_dir: Path | None = None  # write the run's GX Data Docs report here (index.html)
+    audit_min_read: int = 10  # shares are judged from this many inputs on (a hand-run of 2 files is not)
     max_input_bytes: int = 5_000_000  # larger inputs are quarantined as too_large before extraction
     extract_workers: int = min(os.cpu_count() or 1, 4)  # processes extracting HTML in parallel
     extract_timeout_s: float = 30.0  # a page still extracting after this is stopped: extract_timeout
@@ -62,7 +68,12 @@ class Settings:
         for name in ("fetch_retries", "host_delay_s"):
             if getattr(self, name) < 0:
                 raise SetupError(f"setting {name} must not be negative, got {getattr(self, name)}")
-        for name in ("near_dup_jaccard", "near_dup_containment"):
+        for name in (
+            "near_dup_jaccard",
+            "near_dup_containment",
+            "max_quarantined_share",
+            "max_duplicate_share",
+        ):
             if not 0 < getattr(self, name) <= 1:
                 raise SetupError(f"setting {name} must be in (0, 1], got {getattr(self, name)}")
 
@@ -79,7 +90,7 @@ class Settings:
             raw = environ.get(f"PIPELINE_{f.name.upper()}")
             if raw is None:
                 continue
-            kind = Path if f.name == "staging_dir" else type(f.default)
+            kind = Path if f.name in ("staging_dir", "data_docs_dir") else type(f.default)
             try:
                 values[f.name] = _flag(raw) if kind is bool else kind(raw)
             except ValueError as exc:

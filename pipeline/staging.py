@@ -96,7 +96,7 @@ class StagingWriter:
         self.run_id = run_id
         self.part_rows = part_rows
         self.tally = Tally()
-        self._buffers: dict[str, list[dict]] = {"articles": [], "duplicates": [], "quarantine": []}
+        self._buffers: dict[str, list[dict]] = {"articles": [], "duplicates": [], "quarantine": [], "raw": []}
         self._parts: dict[str, int] = dict.fromkeys(self._buffers, 0)
         self._con = duckdb.connect()
 
@@ -128,6 +128,10 @@ class StagingWriter:
         self._con.close()
         return self.tally
 
+    def add_raw(self, row: dict) -> None:
+        """A document's raw bytes, from `RetainStage` (they land in raw_documents)."""
+        self._add("raw", row)
+
     def _add(self, kind: str, row: dict) -> None:
         self._buffers[kind].append(row)
         if len(self._buffers[kind]) >= self.part_rows:
@@ -139,10 +143,13 @@ class StagingWriter:
             return
         import pandas as pd
 
+        from pipeline.raw import RAW_COLUMNS
+
         columns = {
             "articles": ARTICLE_COLUMNS,
             "duplicates": DUPLICATE_COLUMNS,
             "quarantine": QUARANTINE_COLUMNS,
+            "raw": RAW_COLUMNS,
         }[kind]
         self._con.register("frame", pd.DataFrame(rows, columns=list(columns)))
         select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())

@@ -7,10 +7,12 @@ writer's own connection when the whole run is one process, as in the CLI).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +22,6 @@ from pipeline.errors import SetupError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: the feeds, robots and story tables
 ROBOTS_MAX_AGE = timedelta(hours=24)  # a host's robots.txt is asked for again after this
 
 # Column name -> DuckDB type. The staging Parquet files use the same names and types.
@@ -87,7 +88,12 @@ ROBOTS_FILE = "robots.json"  # ... and the robots.txt answers it got
 STORIES_FILE = "stories.jsonl"  # ... and the stories it started or extended
 PARAGRAPHS_FILE = "host_paragraphs.parquet"  # ... and the paragraphs each site's articles carried
 
-_DDL = """
+# Schema migrations: version -> what brings a database from the version before to it, in order. Each is applied
+# in one transaction together with its `schema_version` row, so a file is always at one version or the next.
+# A released migration is never edited: the next change is a new version. The statements are idempotent
+# (IF NOT EXISTS), which lets `_restore_missing_tables` apply one again (see there). A migration may also be a
+# callable taking the connection, for changes SQL alone cannot make (backfills computed in Python).
+_V1_WALKING_SKELETON = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     article_id VARCHAR PRIMARY KEY,
@@ -155,6 +161,8 @@ CREATE TABLE IF NOT EXISTS runs (
     counts JSON,                     -- every stage counter of the run
     error VARCHAR
 );
+"""
+_V2_FETCH_STATE_STORIES_TEMPLATES = """
 CREATE TABLE IF NOT EXISTS feeds (
     feed_url VARCHAR PRIMARY KEY,    -- as configured
     name VARCHAR,
@@ -186,6 +194,42 @@ CREATE TABLE IF NOT EXISTS story_index (
 );
 CREATE TABLE IF NOT EXISTS story_terms (term VARCHAR NOT NULL, story_id VARCHAR NOT NULL);
 CREATE INDEX IF NOT EXISTS story_terms_term ON story_terms (term);
+"""
+_V3_RUNS_LOADED_AT = """
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS loaded_at TIMESTAMP;  -- UTC, when a load first published the run
+UPDATE runs SET loaded_at = ended_at WHERE status = 'success' AND loaded_at IS NULL;  -- until now, only loads
+"""
+_V4_RAW_DOCUMENTS = """
+CREATE TABLE IF NOT EXISTS raw_documents (
+    raw_id VARCHAR PRIMARY KEY,      -- one row per version (content) of an input
+    source_uri VARCHAR NOT NULL,
+    media_type VARCHAR,
+    url VARCHAR,
+    source VARCHAR,
+    title VARCHAR,                   -- what the source said before extraction (feed entry, record fields)
+    author VARCHAR,
+    published_at TIMESTAMP,
+    sha256 VARCHAR NOT NULL,         -- of the raw bytes
+    bytes BIGINT NOT NULL,
+    content BLOB NOT NULL,           -- the raw bytes, zlib-compressed
+    run_id VARCHAR,                  -- the run that first read this version ...
+    fetched_at TIMESTAMP             -- ... and when (UTC)
+);
+CREATE INDEX IF NOT EXISTS raw_documents_source_uri ON raw_documents (source_uri);
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS resolved_by_run VARCHAR;  -- the run that landed it later
+"""
+Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: tuple[tuple[int, Migration], ...] = (
+    (1, _V1_WALKING_SKELETON),  # articles, signatures, duplicates, quarantine, runs
+    (2, _V2_FETCH_STATE_STORIES_TEMPLATES),  # feeds, robots, host_paragraphs, story_index, story_terms
+    (3, _V3_RUNS_LOADED_AT),  # runs.loaded_at: a retried load adds a run's template counts once
+    (4, _V4_RAW_DOCUMENTS),  # raw_documents (raw retention, reprocess), quarantine.resolved_by_run
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+_CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
+
+# Views hold no data: every read-write open replaces them after migrating, so changing one needs no version.
+_VIEWS = """
 CREATE OR REPLACE VIEW stories AS
     SELECT story_id,
            count(*) AS article_count,
@@ -198,9 +242,18 @@ CREATE OR REPLACE VIEW daily_source_counts AS
     SELECT CAST(coalesce(published_at, ingested_at) AS DATE) AS day, source, count(*) AS articles
     FROM articles GROUP BY ALL;
 CREATE OR REPLACE VIEW quarantine_reasons AS
-    SELECT stage, reason, count(*) AS inputs, max(quarantined_at) AS last_seen
-    FROM (SELECT stage, unnest(reasons) AS reason, quarantined_at FROM quarantine) GROUP BY ALL;
+    SELECT source, stage, reason, count(*) AS inputs, max(quarantined_at) AS last_seen
+    FROM (SELECT coalesce(json_extract_string(payload, '$.source'),
+                          nullif(regexp_extract(source_uri, '^https?://([^/]+)', 1), ''),
+                          nullif(regexp_extract(source_uri, '([^/]+)/[^/#]+(#.*)?$', 1), ''),
+                          source_uri) AS source,
+                 stage, unnest(reasons) AS reason, quarantined_at
+          FROM quarantine WHERE resolved_by_run IS NULL)
+    GROUP BY ALL;
 """
+# The whole schema as one script (pipeline.bench keys its cached databases by it).
+_DDL = "".join(m for _, m in MIGRATIONS if isinstance(m, str)) + _VIEWS
+LOCK_RETRY_INTERVAL_S = 0.5  # how often a locked database is tried again, within `lock_timeout_s`
 
 
 def utcnow() -> datetime:
@@ -208,30 +261,60 @@ def utcnow() -> datetime:
 
 
 def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 0.0) -> duckdb.DuckDBPyConnection:
-    """Open the database, turning lock and permission failures into `SetupError`s that say what to do."""
+    """Open the database, turning lock and permission failures into `SetupError`s that say what to do.
+
+    DuckDB lets one process open a file read-write, or any number read-only, never both. While another
+    process holds the file, the open is tried again every `LOCK_RETRY_INTERVAL_S` for up to `lock_timeout_s`
+    (each retry logged); then it fails saying who holds the lock.
+    """
     if not read_only:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SetupError(f"cannot create the database folder {path.parent}: {exc.strerror}") from exc
     deadline = time.monotonic() + lock_timeout_s
+    attempts = 0
     while True:
+        attempts += 1
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            # DuckDB draws a progress bar on stdout for statements over 2 s (a big load's COMMIT): not into
+            # `ingest --json` output or task logs
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as exc:
             message = str(exc)
-            if "lock" in message.lower():
-                if time.monotonic() < deadline:
-                    time.sleep(0.5)
-                    continue
-                holder = message.split("Conflicting lock is held in", 1)[-1].strip().split("\n")[0]
-                raise SetupError(
-                    f"database {path} is locked by another process ({holder.rstrip('.')}); "
-                    "wait for it to finish or pass another --db"
-                ) from exc
-            raise SetupError(f"cannot open database {path}: {message.splitlines()[0]}") from exc
+            if "lock" not in message.lower():
+                raise SetupError(f"cannot open database {path}: {message.splitlines()[0]}") from exc
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                log.info(
+                    "database %s is locked by another process; attempt %d failed, retrying for %.1f s more",
+                    path,
+                    attempts,
+                    remaining,
+                )
+                time.sleep(min(LOCK_RETRY_INTERVAL_S, remaining))
+                continue
+            raise SetupError(_locked_message(path, message, attempts, lock_timeout_s)) from exc
         except (duckdb.Error, OSError) as exc:
             raise SetupError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def _locked_message(path: Path, duckdb_message: str, attempts: int, lock_timeout_s: float) -> str:
+    # DuckDB says: ... Conflicting lock is held in /usr/bin/python3 (PID 123). See also https://...
+    holder = duckdb_message.split("Conflicting lock is held in", 1)[-1].split("\n")[0]
+    holder = holder.split(". See also", 1)[0].strip().rstrip(".")
+    if attempts > 1:
+        return (
+            f"database {path} is locked by another process ({holder}), and still was after retrying for "
+            f"{lock_timeout_s:g} s ({attempts} attempts); wait for it to finish, pass another --db, or wait "
+            "longer with --lock-timeout (PIPELINE_LOCK_TIMEOUT_S)"
+        )
+    return (
+        f"database {path} is locked by another process ({holder}); wait for it to finish, pass another --db, "
+        "or let the open retry with --lock-timeout SECONDS (PIPELINE_LOCK_TIMEOUT_S)"
+    )
 
 
 class Store:
@@ -259,18 +342,80 @@ class Store:
         self.close()
 
     def migrate(self) -> None:
+        """Bring the file to `SCHEMA_VERSION`: each missing migration in its own transaction, then the views.
+
+        A file made by an earlier version upgrades in place; one made by a newer pipeline is refused untouched.
+        """
         try:
-            self.con.execute(_DDL)
-            current = self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-            if current is None or current < SCHEMA_VERSION:  # the DDL above added what was missing
-                self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, utcnow()])
-            elif current > SCHEMA_VERSION:
+            current = self.schema_version()
+            if current > SCHEMA_VERSION:
                 raise SetupError(
                     f"database {self.path} has schema version {current}, newer than this pipeline's "
                     f"{SCHEMA_VERSION}; upgrade the pipeline"
                 )
+            self._restore_missing_tables(current)
+            for version, migration in MIGRATIONS:
+                if version > current:
+                    self._apply(version, migration)
+                    log.info("database %s: schema version %d -> %d", self.path, current, version)
+                    current = version
+            self._in_transaction(lambda: self.con.execute(_VIEWS))
         except duckdb.Error as exc:
             raise SetupError(f"cannot set up database {self.path}: {str(exc).splitlines()[0]}") from exc
+
+    def schema_version(self) -> int:
+        """The highest migration applied to the file; 0 for a new (empty) file."""
+        try:
+            return self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        except duckdb.CatalogException:
+            return 0
+
+    def _apply(self, version: int, migration: Migration, record: bool = True) -> None:
+        def run() -> None:
+            if isinstance(migration, str):
+                self.con.execute(migration)
+            else:
+                migration(self.con)
+            if record:
+                self.con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, utcnow()])
+
+        self._in_transaction(run)
+
+    def _in_transaction(self, work: Callable[[], object]) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            work()
+            self.con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # the error that got us here is the one to report
+                self.con.execute("ROLLBACK")
+            raise
+
+    def _restore_missing_tables(self, current: int) -> None:
+        """Apply again an applied migration one of whose tables is missing.
+
+        Version 2 grew while it was the newest (feeds first, then robots, the story tables, host_paragraphs),
+        and a file stamped 2 by an early build lacks the later tables; the old schema-as-one-script setup
+        created them on the next open, so this keeps doing it. The statements are idempotent.
+        """
+        present = {
+            name
+            for (name,) in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+        }
+        for version, migration in MIGRATIONS:
+            if version > current or not isinstance(migration, str):
+                continue
+            missing = set(_CREATED_TABLE.findall(migration)) - present
+            if missing:
+                log.warning(
+                    "database %s: schema version %d lacks %s; creating them",
+                    self.path,
+                    version,
+                    ", ".join(sorted(missing)),
+                )
+                self._apply(version, migration, record=False)
 
     # History lookups used by dedupe, in bulk: one query answers a whole chunk of articles.
 
@@ -335,6 +480,50 @@ class Store:
         wanted = set(keys)
         return {(host, key): n for host, key, n in rows if (host, key) in wanted}
 
+    # Raw retention: the inputs as read, for reprocess and replay.
+
+    def raw_source_uris(self, quarantined_only: bool = False, run_id: str | None = None) -> list[str]:
+        """Inputs with a stored raw document, first read first; optionally only those whose latest outcome
+        was quarantine, or only those a given run read."""
+        where = []
+        if quarantined_only:
+            where.append(
+                "source_uri IN (SELECT source_uri FROM quarantine WHERE resolved_by_run IS NULL) "
+                "AND source_uri NOT IN (SELECT source_uri FROM articles) "
+                "AND source_uri NOT IN (SELECT source_uri FROM article_duplicates)"
+            )
+        if run_id:
+            where.append(
+                "source_uri IN (SELECT source_uri FROM raw_documents WHERE run_id = $run "
+                "UNION ALL SELECT source_uri FROM articles WHERE run_id = $run "
+                "UNION ALL SELECT source_uri FROM article_duplicates WHERE run_id = $run "
+                "UNION ALL SELECT source_uri FROM quarantine WHERE run_id = $run)"
+            )
+        sql = "SELECT source_uri FROM raw_documents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " GROUP BY source_uri ORDER BY min(fetched_at), source_uri"
+        return [u for (u,) in self.con.execute(sql, {"run": run_id} if run_id else {}).fetchall()]
+
+    def raw_rows(self, source_uris: list[str], batch: int = 500) -> Iterator[tuple]:
+        """The latest stored version of each input, in `RAW_COLUMNS` order, streamed on a cursor of its own
+        (dedupe's lookups use the main connection meanwhile)."""
+        from pipeline.raw import RAW_COLUMNS
+
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                f"""SELECT {", ".join(RAW_COLUMNS)} FROM raw_documents
+                    WHERE source_uri IN (SELECT unnest($uris))
+                    QUALIFY row_number() OVER (PARTITION BY source_uri ORDER BY fetched_at DESC, raw_id) = 1
+                    ORDER BY fetched_at, source_uri""",
+                {"uris": source_uris},
+            )
+            while rows := cur.fetchmany(batch):
+                yield from rows
+        finally:
+            cur.close()
+
     def article_exists(self, article_id: str) -> bool:
         return (
             self.con.execute("SELECT 1 FROM articles WHERE article_id = ?", [article_id]).fetchone()
@@ -380,73 +569,132 @@ class Store:
     def load(self, staged: Path, run: dict) -> dict[str, int]:
         """Publish a run's staged Parquet files into the tables in one transaction, then CHECKPOINT.
 
-        Re-loading the same staging folder converges: every table is upserted on its key.
+        Each batch is deduplicated on its key, then MERGEd into its table. Re-loading the same staging folder
+        converges: every table is upserted on its key, and host_paragraphs, whose counts add up, takes a run's
+        counts once (a retry after a load that committed, e.g. one killed in its CHECKPOINT, adds nothing). A
+        process that dies inside the load leaves the database as it was: the transaction never committed.
         """
         parts = {
             kind: sorted(staged.glob(f"{kind}-*.parquet"))
-            for kind in ("articles", "duplicates", "quarantine")
+            for kind in ("articles", "duplicates", "quarantine", "raw")
         }
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        started = time.monotonic()
+        landed = 0
+
+        def publish() -> None:
+            nonlocal landed
+            loaded_before = self._run_loaded(run["run_id"])
             landed = self._load_articles(parts["articles"])
-            self._upsert(parts["duplicates"], "article_duplicates", "duplicate_id", DUPLICATE_COLUMNS)
-            self._upsert(parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS)
+            self._upsert(
+                parts["duplicates"], "article_duplicates", "duplicate_id", DUPLICATE_COLUMNS, "detected_at"
+            )
+            self._upsert(
+                parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS, "quarantined_at"
+            )
+            self._save_raw(parts["raw"])
+            self._resolve_quarantine(parts["articles"] + parts["duplicates"], run["run_id"])
             self._save_feed_states(staged / FEED_STATE_FILE)
             self._save_robots(staged / ROBOTS_FILE)
             self._save_stories(staged / STORIES_FILE)
-            self._save_paragraphs(staged / PARAGRAPHS_FILE)
+            if not loaded_before:
+                self._save_paragraphs(staged / PARAGRAPHS_FILE)
             self.record_run(run)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("CHECKPOINT")
+            self.con.execute(
+                "UPDATE runs SET loaded_at = coalesce(loaded_at, ?) WHERE run_id = ?",
+                [utcnow(), run["run_id"]],
+            )
+            log.debug("load %s: committing after %.1f s", run["run_id"], time.monotonic() - started)
+
+        self._in_transaction(publish)
+        log.debug("load %s: committed after %.1f s; checkpointing", run["run_id"], time.monotonic() - started)
+        self.con.execute("CHECKPOINT")  # the WAL into the file now, not at some later open
+        log.debug("load %s: checkpointed, done in %.1f s", run["run_id"], time.monotonic() - started)
         return {"landed": landed}
+
+    def _save_raw(self, files: list[Path]) -> None:
+        """Raw documents: a version already stored keeps its first run and fetch time."""
+        if not files:
+            return
+        from pipeline.raw import RAW_COLUMNS
+
+        names = ", ".join(RAW_COLUMNS)
+        self.con.execute(
+            f"""MERGE INTO raw_documents AS t
+                USING (SELECT {names} FROM read_parquet({_paths(files)})
+                       QUALIFY row_number() OVER (PARTITION BY raw_id ORDER BY fetched_at) = 1) AS s
+                ON t.raw_id = s.raw_id
+                WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({", ".join(f"s.{c}" for c in RAW_COLUMNS)})"""
+        )
+
+    def _resolve_quarantine(self, files: list[Path], run_id: str) -> None:
+        """Quarantine rows of inputs this run landed or recorded as duplicates (a replay after a fix)."""
+        if not files:
+            return
+        self.con.execute(
+            f"""UPDATE quarantine SET resolved_by_run = ?
+                WHERE resolved_by_run IS NULL AND run_id <> ?
+                  AND source_uri IN (SELECT source_uri FROM read_parquet({_paths(files)}, union_by_name = true))""",
+            [run_id, run_id],
+        )
+
+    def _run_loaded(self, run_id: str) -> bool:
+        """Whether a load of this run committed already (it sets the run's loaded_at in its transaction)."""
+        row = self.con.execute("SELECT loaded_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return row is not None and row[0] is not None
 
     def _load_articles(self, files: list[Path]) -> int:
         if not files:
             return 0
         con = self.con
+        # The batch, one row per article (its first ingestion); MERGE refuses to touch a row twice.
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE staged_articles AS
                 SELECT * FROM read_parquet({_paths(files)})
                 QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY ingested_at) = 1"""
         )
         cols = [c for c in ARTICLE_COLUMNS if c not in ("shingle_count", "minhash", "lsh_bands")]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("article_id", "ingested_at"))
+        # A landed article keeps its first ingested_at; updated_at says when a later run last rewrote it
+        updates = ", ".join(f"{c} = s.{c}" for c in cols if c not in ("article_id", "ingested_at"))
         con.execute(
-            f"""INSERT INTO articles ({", ".join(cols)}, updated_at)
-                SELECT {", ".join(cols)}, ingested_at FROM staged_articles
-                ON CONFLICT (article_id) DO UPDATE SET {updates}, updated_at = excluded.updated_at"""
+            f"""MERGE INTO articles USING staged_articles AS s ON articles.article_id = s.article_id
+                WHEN MATCHED THEN UPDATE SET {updates}, updated_at = s.ingested_at
+                WHEN NOT MATCHED THEN INSERT ({", ".join(cols)}, updated_at)
+                    VALUES ({", ".join(f"s.{c}" for c in cols)}, s.ingested_at)"""
         )
         con.execute("DELETE FROM article_lsh WHERE article_id IN (SELECT article_id FROM staged_articles)")
         con.execute("INSERT INTO article_lsh SELECT unnest(lsh_bands), article_id FROM staged_articles")
         con.execute(
-            """INSERT INTO article_minhash SELECT article_id, shingle_count, minhash FROM staged_articles
-               ON CONFLICT (article_id) DO UPDATE SET shingle_count = excluded.shingle_count,
-                                                     minhash = excluded.minhash"""
+            """MERGE INTO article_minhash USING staged_articles AS s ON article_minhash.article_id = s.article_id
+               WHEN MATCHED THEN UPDATE SET shingle_count = s.shingle_count, minhash = s.minhash
+               WHEN NOT MATCHED THEN INSERT (article_id, shingle_count, minhash)
+                   VALUES (s.article_id, s.shingle_count, s.minhash)"""
         )
         landed = con.execute("SELECT count(*) FROM staged_articles").fetchone()[0]
         con.execute("DROP TABLE staged_articles")
         return landed
 
-    def _upsert(self, files: list[Path], table: str, key: str, columns: dict[str, str]) -> None:
+    def _upsert(self, files: list[Path], table: str, key: str, columns: dict[str, str], newest: str) -> None:
+        """MERGE a batch into `table` on `key`, one row per key (the `newest` by that timestamp column)."""
         if not files:
             return
         names = ", ".join(columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+        updates = ", ".join(f"{c} = s.{c}" for c in columns if c != key)
         self.con.execute(
-            f"""INSERT INTO {table} ({names})
-                SELECT {names} FROM read_parquet({_paths(files)})
-                QUALIFY row_number() OVER (PARTITION BY {key}) = 1
-                ON CONFLICT ({key}) DO UPDATE SET {updates}"""
+            f"""MERGE INTO {table} USING (
+                    SELECT {names} FROM read_parquet({_paths(files)})
+                    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {newest} DESC) = 1
+                ) AS s ON {table}.{key} = s.{key}
+                WHEN MATCHED THEN UPDATE SET {updates}
+                WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({", ".join(f"s.{c}" for c in columns)})"""
         )
 
     def _save_feed_states(self, file: Path) -> None:
         """Upsert the feed states a run staged (one JSON object per fetched feed)."""
         if not file.exists():
             return
+        # Feeds, robots and the run's ledger row are upserted one row per statement, with bound values: there
+        # is no batch to deduplicate, and ON CONFLICT is the plain single-row upsert (MERGE would need each row
+        # wrapped as a one-row USING subquery, and would do the same).
         for state in json.loads(file.read_text()):
             row = {k: state.get(k) for k in FEED_COLUMNS}
             names = ", ".join(FEED_COLUMNS)
@@ -458,13 +706,17 @@ class Store:
             )
 
     def _save_paragraphs(self, file: Path) -> None:
+        """Add a run's per-site paragraph counts to those of earlier runs."""
         if not file.exists():
             return
         self.con.execute(
-            f"""INSERT INTO host_paragraphs
-                SELECT host, paragraph_key, articles FROM read_parquet({_paths([file])})
-                ON CONFLICT (host, paragraph_key) DO UPDATE SET
-                    articles = host_paragraphs.articles + excluded.articles"""
+            f"""MERGE INTO host_paragraphs USING (
+                    SELECT host, paragraph_key, sum(articles) AS articles FROM read_parquet({_paths([file])})
+                    GROUP BY host, paragraph_key
+                ) AS s ON host_paragraphs.host = s.host AND host_paragraphs.paragraph_key = s.paragraph_key
+                WHEN MATCHED THEN UPDATE SET articles = host_paragraphs.articles + s.articles
+                WHEN NOT MATCHED THEN INSERT (host, paragraph_key, articles)
+                    VALUES (s.host, s.paragraph_key, s.articles)"""
         )
 
     def _save_stories(self, file: Path) -> None:
@@ -474,21 +726,24 @@ class Store:
         con = self.con
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE staged_stories AS
-                SELECT story_id, to_json(terms) AS terms, CAST(first_seen AS TIMESTAMP) AS first_seen,
-                       CAST(last_seen AS TIMESTAMP) AS last_seen
+                SELECT story_id, arg_min(to_json(terms), CAST(first_seen AS TIMESTAMP)) AS terms,
+                       min(CAST(first_seen AS TIMESTAMP)) AS first_seen,
+                       max(CAST(last_seen AS TIMESTAMP)) AS last_seen
                 FROM read_json({_paths([file])}, format = 'newline_delimited',
                                columns = {{story_id: 'VARCHAR', terms: 'JSON', first_seen: 'VARCHAR',
-                                           last_seen: 'VARCHAR'}})"""
+                                           last_seen: 'VARCHAR'}})
+                GROUP BY story_id"""
         )
         con.execute(
             """INSERT INTO story_terms SELECT DISTINCT unnest(json_keys(terms)), story_id FROM staged_stories
                WHERE story_id NOT IN (SELECT story_id FROM story_index)"""
         )
         con.execute(
-            """INSERT INTO story_index SELECT * FROM staged_stories
-               ON CONFLICT (story_id) DO UPDATE SET
-                   first_seen = least(story_index.first_seen, excluded.first_seen),
-                   last_seen = greatest(story_index.last_seen, excluded.last_seen)"""
+            """MERGE INTO story_index USING staged_stories AS s ON story_index.story_id = s.story_id
+               WHEN MATCHED THEN UPDATE SET first_seen = least(story_index.first_seen, s.first_seen),
+                                            last_seen = greatest(story_index.last_seen, s.last_seen)
+               WHEN NOT MATCHED THEN INSERT (story_id, terms, first_seen, last_seen)
+                   VALUES (s.story_id, s.terms, s.first_seen, s.last_seen)"""
         )
         con.execute("DROP TABLE staged_stories")
 

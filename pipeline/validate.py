@@ -34,6 +34,9 @@ FRAME_COLUMNS = (
     "body",
     "word_count",
     "content_hash",
+    "run_id",
+    "ingested_at",
+    "extractor",
 )
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": [ID_COLUMN]}
 
@@ -85,17 +88,22 @@ class Validator:
         )
 
     def validate(self, rows: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
-        """Failed expectation names per article_id, and failed expectations without row detail."""
+        """Failed expectation names per article_id, and failed expectations without row detail.
+
+        The whole GX result stays in `last_result` (the Data Docs report is made of them).
+        """
         import pandas as pd
 
         frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
         frame["published_at"] = pd.to_datetime(frame["published_at"])
+        frame["ingested_at"] = pd.to_datetime(frame["ingested_at"])
         now = pd.Timestamp(utcnow())
         result = self.definition.run(
             batch_parameters={"dataframe": frame},
             expectation_parameters={"now": now},
             result_format=RESULT_FORMAT,
         )
+        self.last_result = result
         by_row: dict[str, list[str]] = {}
         table_level: list[str] = []
         for r in result.results:
@@ -125,6 +133,8 @@ class ValidateStage(Stage):
         super().__init__(ledger)
         self.settings = settings
         self._validator: Validator | None = None
+        # With a Data Docs folder set, each chunk's GX result is kept (as JSON) for the report.
+        self.results: list[dict] | None = [] if settings.data_docs_dir is not None else None
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
         chunk: list[Item] = []
@@ -149,6 +159,8 @@ class ValidateStage(Stage):
             unique = {a.article_id: a for a in reversed(articles)}.values()
             rows = [{c: getattr(a, c) for c in FRAME_COLUMNS} for a in unique]
             failures, table_level = self._validator.validate(rows)
+            if self.results is not None:
+                self.results.append(self._validator.last_result.to_json_dict())
             for name in table_level:
                 self.ledger.add(self.name, f"batch_failed_{name}")
                 log.warning("batch-level expectation failed: %s", name)

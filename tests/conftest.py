@@ -70,3 +70,30 @@ def ingest_json(*args: str, **kwargs) -> dict:
     proc = run_cli("ingest", *args, "--json", **kwargs)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(autouse=True)
+def every_run_accounts_for_its_inputs(request):
+    """After each test, every run recorded in any database the test made balances:
+    read = landed + duplicates + quarantined + skipped (a run that crashed records no counts)."""
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is None:
+        return
+    import duckdb
+
+    for db in tmp.rglob("*.duckdb"):
+        try:
+            con = duckdb.connect(str(db), read_only=True)
+        except duckdb.Error:
+            continue  # not a database (a test's deliberately broken file), or still held by a child
+        try:
+            unbalanced = con.execute(
+                """SELECT run_id, "read", landed, duplicates, quarantined, skipped FROM runs
+                   WHERE status <> 'failed' AND "read" <> landed + duplicates + quarantined + skipped"""
+            ).fetchall()
+        except duckdb.Error:
+            unbalanced = []  # no runs table
+        finally:
+            con.close()
+        assert not unbalanced, f"{db}: runs whose inputs do not add up: {unbalanced}"

@@ -6,13 +6,15 @@ import pytest
 from pipeline.errors import SetupError
 from pipeline.runner import new_run_id, plan_run, process_run, publish_run
 from pipeline.settings import Settings
-from pipeline.store import SCHEMA_VERSION, Store
+from pipeline.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 def test_schema_is_created_once_and_versioned(db_path):
     Store(db_path).close()
     with Store(db_path) as store:
-        assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        # one row per migration, each applied once
+        versions = store.con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert versions == [(v,) for v, _ in MIGRATIONS] and versions[-1] == (SCHEMA_VERSION,)
         tables = {
             r[0] for r in store.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }

@@ -30,6 +30,9 @@ def row(**changes):
         "body": LONG,
         "word_count": len(LONG.split()),
         "content_hash": "a" * 64,
+        "run_id": "r1",
+        "ingested_at": datetime(2026, 5, 1, 12, 0),
+        "extractor": "text",
     }
     base.update(changes)
     assert set(base) == set(FRAME_COLUMNS)

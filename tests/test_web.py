@@ -213,7 +213,9 @@ def test_a_broken_feed_is_recorded_and_never_stops_the_others(httpserver, settin
         (f"{base}/gone.xml", "http_404", 1),
         (f"{base}/good.xml", None, 0),
     ]
-    run_ingest([f"{base}/gone.xml"], settings, trigger="test")
+    # Next day: the good feed has nothing new, the broken one fails again.
+    again = run_ingest([f"{base}/gone.xml", f"{base}/good.xml"], settings, trigger="test")
+    assert again.status == "success"
     assert rows(
         settings.db_path, f"SELECT consecutive_failures FROM feeds WHERE feed_url = '{base}/gone.xml'"
     ) == [(2,)]
@@ -259,7 +261,8 @@ def test_cli_ingests_a_local_feed_with_the_private_network_flag(httpserver, tmp_
     httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
     db = tmp_path / "cli.duckdb"
     refused = run_cli("ingest", f"{base}/feed.xml", "--db", str(db), "--json")
-    assert refused.returncode == 0 and json.loads(refused.stdout.splitlines()[-1])["quarantine_reasons"] == {
+    # Its only input refused: the run kept nothing, so it fails its audit (status 4) and publishes nothing.
+    assert refused.returncode == 4 and json.loads(refused.stdout.splitlines()[-1])["quarantine_reasons"] == {
         "blocked_address": 1
     }
     allowed = run_cli("ingest", f"{base}/feed.xml", "--db", str(db), "--json", "--allow-private-network")

@@ -31,11 +31,12 @@ def test_every_dag_is_tagged_documented_and_retries(dagbag):
 
 def test_article_ingest_shape_and_params(dagbag):
     dag = dagbag.dags["article_ingest"]
-    assert [t.task_id for t in dag.topological_sort()] == ["plan", "process", "load"]
+    assert [t.task_id for t in dag.topological_sort()] == ["plan", "process", "audit", "load"]
     assert dag.catchup is False
     assert dag.params["sources"] == [] and dag.params["db"] == "data/articles.duckdb"
     assert dag.params["sources_file"] == "sources.toml" and dag.params["allow_private_network"] is False
-    for name in ("sources", "sources_file", "allow_private_network", "db"):
+    assert dag.params["data_docs"] is True
+    for name in ("sources", "sources_file", "allow_private_network", "data_docs", "db"):
         assert dag.params.get_param(name).description
 
 

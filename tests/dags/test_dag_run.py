@@ -40,6 +40,8 @@ def test_dag_test_ingests_the_sources_into_the_given_db(dag, seeds_copy, tmp_pat
     ]
     con.close()
     assert not (tmp_path / "staging" / summary["run_id"]).exists()  # published, so the hand-off is gone
+    assert xcom(run, "audit")["data_docs"] == str(tmp_path / "quality" / "index.html")
+    assert (tmp_path / "quality" / "index.html").is_file()  # the quality report, on by default
 
 
 def test_dag_fails_fast_on_a_missing_source(dag, tmp_path):
@@ -66,3 +68,22 @@ def test_by_default_the_dag_reads_the_projects_sources_file(dag, tmp_path):
     planned = xcom(run, "plan")
     assert planned["sources_file"].endswith("sources.toml") and planned["inputs"] == 5  # sources.toml: seeds/
     assert xcom(run, "load")["landed"] == 5
+
+
+def test_a_run_that_fails_its_audit_publishes_nothing_and_is_not_retried(dag, tmp_path):
+    from airflow.utils.state import DagRunState
+
+    source = tmp_path / "broken"
+    source.mkdir()
+    (source / "a.txt").write_bytes(b"\x00binary\x00" * 20)  # the only input is quarantined: kept nothing
+    db = tmp_path / "audit.duckdb"
+    run = dag.test(run_conf={"sources": [str(source)], "sources_file": None, "db": str(db)})
+    assert run.state == DagRunState.FAILED
+    assert xcom(run, "audit")["audit_failed"] == ["some_input_kept"]
+    load = run.get_task_instance("load")
+    assert load.state == "failed" and load.try_number == 1
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
+    (run_id, status) = con.execute("SELECT run_id, status FROM runs").fetchone()
+    con.close()
+    assert status == "audit_failed" and (tmp_path / "staging" / run_id / "audit.json").is_file()
