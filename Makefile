@@ -11,7 +11,7 @@ AEB ?= ../shared/corpora/aeb
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test eval lint format airflow clean
+.PHONY: help setup run test eval bench quality lint format airflow clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ test: $(STAMP)  ## lint, then the whole test suite
 eval: $(STAMP)  ## extraction vs plain trafilatura, then dedupe and stories, on AEB (AEB=path/to/aeb)
 	$(PY) -m pipeline.evaluate --corpus $(AEB)
 	$(PY) -m pipeline.dedupe_eval --corpus $(AEB)
+
+bench: $(STAMP)  ## dedupe of 10k and 100k generated articles vs an empty and a 100k-row DB: time, peak RSS, ratios
+	$(PY) -m pipeline.bench --json data/bench/report.json
+
+quality: $(STAMP)  ## ingest $(SOURCES) into $(DB) and write the validation report (GX Data Docs) to data/quality/
+	$(PY) -m pipeline ingest $(SOURCES) --db $(DB) --data-docs data/quality
 
 lint: $(STAMP)  ## ruff lint + format check, and Airflow 3 rules on dags/
 	$(BIN)/ruff check .
