@@ -11,7 +11,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -306,32 +306,44 @@ def run_ingest(
     """The whole run in this process: the writer connection also serves as dedupe's history."""
     plan = plan_run(sources, settings, sources_file)
     run_id = run_id or new_run_id()
-    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
-        started_at = utcnow()
-        try:
-            folder = process_run(plan, settings, run_id, store, progress)
-            audit = audit_run(folder, settings)
-            docs = write_docs(folder, settings, audit)
-            summary = (
-                hold_run(folder, store, trigger, audit)
-                if not audit.passed
-                else publish_run(folder, store, trigger)
-            )
-            summary.data_docs = str(docs) if docs else None
-            return summary
-        except Exception as exc:  # a bug, not bad input: leave a trace in the ledger, then fail loudly
-            store.record_run(
-                {
-                    "run_id": run_id,
-                    "trigger": trigger,
-                    "started_at": started_at,
-                    "ended_at": utcnow(),
-                    "status": "failed",
-                    "sources": plan.sources,
-                    "error": f"{type(exc).__name__}: {exc}"[:2000],
-                }
-            )
-            raise
+    with (
+        Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store,
+        _failures_recorded(store, run_id, trigger, plan.sources),
+    ):
+        folder = process_run(plan, settings, run_id, store, progress)
+        return audit_and_publish(folder, settings, store, trigger)
+
+
+def audit_and_publish(folder: Path, settings: Settings, store: Store, trigger: str) -> RunSummary:
+    """Audit a staged run, write its report if asked, then publish it, or hold it when the audit failed."""
+    audit = audit_run(folder, settings)
+    docs = write_docs(folder, settings, audit)
+    summary = (
+        hold_run(folder, store, trigger, audit) if not audit.passed else publish_run(folder, store, trigger)
+    )
+    summary.data_docs = str(docs) if docs else None
+    return summary
+
+
+@contextmanager
+def _failures_recorded(store: Store, run_id: str, trigger: str, sources: list[str]):
+    """A bug, not bad input, stopped the run: leave a trace in the ledger, then fail loudly."""
+    started_at = utcnow()
+    try:
+        yield
+    except Exception as exc:
+        store.record_run(
+            {
+                "run_id": run_id,
+                "trigger": trigger,
+                "started_at": started_at,
+                "ended_at": utcnow(),
+                "status": "failed",
+                "sources": sources,
+                "error": f"{type(exc).__name__}: {exc}"[:2000],
+            }
+        )
+        raise
 
 
 def reprocess_run(
@@ -359,30 +371,7 @@ def reprocess_run(
         plan = Plan(
             sources=[f"reprocess:{'quarantined' if quarantined_only else 'all'}"], inputs=uris, ignored=[]
         )
-        ledger = Ledger()
-        started_at = utcnow()
-        try:
+        with _failures_recorded(store, run_id, "reprocess", plan.sources):
             stored = raw_articles(store.raw_rows(uris))
-            folder = _stream_to_staging(plan, settings, run_id, store, None, ledger, progress, stored)
-            audit = audit_run(folder, settings)
-            docs = write_docs(folder, settings, audit)
-            summary = (
-                hold_run(folder, store, "reprocess", audit)
-                if not audit.passed
-                else publish_run(folder, store, "reprocess")
-            )
-            summary.data_docs = str(docs) if docs else None
-            return summary
-        except Exception as exc:
-            store.record_run(
-                {
-                    "run_id": run_id,
-                    "trigger": "reprocess",
-                    "started_at": started_at,
-                    "ended_at": utcnow(),
-                    "status": "failed",
-                    "sources": plan.sources,
-                    "error": f"{type(exc).__name__}: {exc}"[:2000],
-                }
-            )
-            raise
+            folder = _stream_to_staging(plan, settings, run_id, store, None, Ledger(), progress, stored)
+            return audit_and_publish(folder, settings, store, "reprocess")
