@@ -7,25 +7,36 @@ and safely, with conditional GET), strips boilerplate, dedupes against the run a
 validates each row with the Great Expectations suite in `expectations/`, and loads the result into DuckDB.
 
 Runs daily over the sources file (`sources.toml` in the project) by default. **Trigger with config** to choose
-other sources, another sources file, or the database.
+other sources, another sources file, the database, a `since` date, a cap on items per source, or a dry run.
 
-Tasks: `plan` checks the setup and counts inputs; `process` runs the stages and writes the run's Parquet hand-off
-files (it only reads the database); `audit` checks the run's batch-level expectations
-(`expectations/run_audit.json`: shares of quarantined and duplicate inputs); `load` publishes the run in one
-transaction, the only task that writes. A run that fails its audit publishes nothing: `load` records it as
-`audit_failed` and fails without retrying; the run waits in staging for `python -m pipeline release RUN_ID`.
-Every input ends landed, as a recorded duplicate, quarantined with a reason, or skipped as unchanged: see the
-`runs`, `article_duplicates` and `quarantine` tables.
+Tasks:
+- `plan` checks the setup and lists the sources;
+- `extract` is mapped, one task per source: read (raw bytes kept), extract, clean, enrich into the source's
+  Parquet partition; it reads the database only;
+- `dedupe` takes every partition, in source order, through validation, dedupe and story grouping into the run's
+  staging folder;
+- `audit` checks the run's batch-level expectations (`expectations/run_audit.json`) and writes the quality report;
+- `load` publishes the run in one transaction: the only task that writes DuckDB, in the one-slot pool
+  `duckdb_writer`; it updates the `articles` asset, which `article_quality` is scheduled on.
+
+A run that fails its audit publishes nothing: `load` records it as `audit_failed` and fails without retrying; the
+run waits in staging for `python -m pipeline release RUN_ID`. XCom carries paths and counts, never article text.
+Every input ends landed, as a recorded duplicate, quarantined with a reason, or skipped as unchanged.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
 
 DEFAULT_SOURCES_FILE = "sources.toml"
 DEFAULT_DB = "data/articles.duckdb"
+WRITER_POOL = (
+    "duckdb_writer"  # one slot: one process writes a DuckDB file at a time (make airflow creates it)
+)
+# The articles table as an Airflow asset (the same name and URI in article_quality.py).
+ARTICLES = Asset(name="articles", uri="duckdb://localhost/articles")
 
 
 def _trigger(run_type) -> str:
@@ -41,7 +52,13 @@ def _trigger(run_type) -> str:
     max_active_runs=1,  # one writer per database file
     tags=["articles", "ingest", "duckdb"],
     doc_md=__doc__,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True},
+    default_args={
+        "owner": "article-pipeline",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(hours=2),
+    },
     params={
         "sources": Param(
             [],
@@ -57,6 +74,36 @@ def _trigger(run_type) -> str:
             title="Sources file",
             description="A TOML or plain-text list of sources (see sources.toml); empty for none.",
         ),
+        "db": Param(
+            DEFAULT_DB,
+            type="string",
+            minLength=1,
+            title="Database",
+            description="DuckDB file to load into. Relative paths are taken from the project folder.",
+        ),
+        "since": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Since",
+            description="Only articles published on or after this date (YYYY-MM-DD); older ones are skipped. "
+            "Empty for no limit. Articles without a date are kept.",
+        ),
+        "max_items_per_source": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Max items per source",
+            description="Read at most this many documents from each source (a folder's files, a feed's "
+            "entries); the rest are not read this run. Empty for no limit.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Do everything but publish: the summary shows what would land; the database is not "
+            "changed and the staged files are removed.",
+        ),
         "allow_private_network": Param(
             False,
             type="boolean",
@@ -70,19 +117,12 @@ def _trigger(run_type) -> str:
             description="Write the run's validation report (Great Expectations Data Docs: each chunk's "
             "row-level results and the audit) as HTML to quality/index.html beside the database.",
         ),
-        "db": Param(
-            DEFAULT_DB,
-            type="string",
-            minLength=1,
-            title="Database",
-            description="DuckDB file to load into. Relative paths are taken from the project folder.",
-        ),
     },
 )
 def article_ingest():
-    @task
+    @task(execution_timeout=timedelta(minutes=10))
     def plan(params=None, run_id=None, dag_run=None) -> dict:
-        """Check the setup (sources exist, suite present) and name the run; fails fast on bad setup."""
+        """Check the setup (sources exist, suite present), list the sources; fails fast on bad setup."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from pipeline.airflow_tasks import plan_task
@@ -97,26 +137,43 @@ def article_ingest():
                 sources_file=params.get("sources_file") or None,
                 allow_private_network=bool(params.get("allow_private_network")),
                 data_docs=bool(params.get("data_docs")),
+                since=params.get("since") or None,
+                max_items=params.get("max_items_per_source"),
+                dry_run=bool(params.get("dry_run")),
             )
         except SetupError as exc:  # retrying cannot fix bad setup: fail now, with the fix in the message
             raise AirflowFailException(str(exc)) from exc
 
-    @task
-    def process(planned: dict) -> dict:
-        """Run the stages over every input and stage the results as Parquet; reads the database only."""
-        from pipeline.airflow_tasks import process_task
+    @task(execution_timeout=timedelta(minutes=5))
+    def partitions(planned: dict) -> list[dict]:
+        """One small dict per source for `extract` to map over."""
+        from pipeline.airflow_tasks import partitions_task
 
-        return process_task(planned)
+        return partitions_task(planned)
+
+    @task(max_active_tis_per_dagrun=4)
+    def extract(planned: dict, partition: dict) -> dict:
+        """One source: read, extract, clean, enrich into its Parquet partition; reads the database only."""
+        from pipeline.airflow_tasks import extract_task
+
+        return extract_task(planned, partition)
 
     @task
+    def dedupe(planned: dict, parts: list[dict]) -> dict:
+        """Every partition, in source order: validate, dedupe, group into stories; stage the run."""
+        from pipeline.airflow_tasks import dedupe_task
+
+        return dedupe_task(planned, list(parts))
+
+    @task(execution_timeout=timedelta(minutes=30))
     def audit(staged: dict) -> dict:
-        """Check the staged run's batch-level expectations; reads staging only."""
+        """Check the staged run's batch-level expectations and write the quality report; reads staging only."""
         from pipeline.airflow_tasks import audit_task
 
         return audit_task(staged)
 
-    @task
-    def load(audited: dict) -> dict:
+    @task(pool=WRITER_POOL, outlets=[ARTICLES])
+    def load(audited: dict, outlet_events=None) -> dict:
         """Publish the audited run into DuckDB in one transaction and record the run's ledger row."""
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -124,11 +181,17 @@ def article_ingest():
         from pipeline.errors import AuditFailed
 
         try:
-            return load_task(audited)
+            summary = load_task(audited)
         except AuditFailed as exc:  # the same inputs fail the same audit: no retry
             raise AirflowFailException(str(exc)) from exc
+        if outlet_events is not None:
+            outlet_events[ARTICLES].extra = {"db": audited["db"], "run_id": summary["run_id"],
+                                             "landed": summary.get("landed", 0)}  # fmt: skip
+        return summary
 
-    load(audit(process(plan())))
+    planned = plan()
+    parts = extract.partial(planned=planned).expand(partition=partitions(planned))
+    load(audit(dedupe(planned, parts)))
 
 
 article_ingest()

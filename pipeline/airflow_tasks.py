@@ -5,11 +5,22 @@ Nothing here imports Airflow; the DAG file only wires these together.
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.audit import audit_run
-from pipeline.errors import AuditFailed
-from pipeline.runner import hold_run, plan_run, process_run, publish_run, safe_run_id, write_docs
+from pipeline.errors import AuditFailed, SetupError
+from pipeline.runner import (
+    hold_run,
+    merge_partitions,
+    plan_run,
+    process_partition,
+    process_run,
+    publish_run,
+    safe_run_id,
+    write_docs,
+)
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store
 from pipeline.web import is_url
@@ -42,25 +53,83 @@ def plan_task(
     sources_file: str | None = None,
     allow_private_network: bool = False,
     data_docs: bool = False,
+    since: str | None = None,
+    max_items: int | None = None,
+    dry_run: bool = False,
 ) -> dict:
+    """Check the setup and list the run's sources, one partition each (the extract step maps over them)."""
     resolved = [s if is_url(s) else str(_project_path(s)) for s in sources]
     sources_path = str(_project_path(sources_file)) if sources_file else None
     settings = _settings(db, allow_private_network)
     plan = plan_run(resolved, settings, Path(sources_path) if sources_path else None)
+    if since:
+        try:
+            datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise SetupError(f"since must be a date like 2026-11-01, not {since!r}") from exc
+    if max_items is not None and max_items < 1:
+        raise SetupError(f"max items per source must be at least 1, not {max_items}")
     return {
         "run_id": safe_run_id(run_id),
-        "sources": resolved,
+        "sources": plan.sources,
+        "names": plan.names,
         "sources_file": sources_path,
         "allow_private_network": settings.allow_private_network,
         "db": str(settings.db_path),
         "data_docs_dir": str(settings.db_path.parent / "quality") if data_docs else None,
         "trigger": trigger,
+        "since": since or None,
+        "max_items": max_items,
+        "dry_run": bool(dry_run),
         "inputs": len(plan.inputs),
         "ignored_files": len(plan.ignored),
     }
 
 
+def partitions_task(planned: dict) -> list[dict]:
+    """One small dict per source, for the extract step to map over."""
+    return [{"index": i, "source": source} for i, source in enumerate(planned["sources"])]
+
+
+def extract_task(planned: dict, partition: dict) -> dict:
+    """Mapped, one per source: read, extract, clean and enrich into the source's partition (reads the DB only)."""
+    settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
+    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
+    since = datetime.fromisoformat(planned["since"]) if planned.get("since") else None
+    if since is not None and since.tzinfo is not None:
+        since = since.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return process_partition(
+            partition["source"],
+            partition["index"],
+            settings,
+            planned["run_id"],
+            history,
+            names=planned.get("names"),
+            since=since,
+            max_items=planned.get("max_items"),
+        )
+    finally:
+        if history is not None:
+            history.close()
+
+
+def dedupe_task(planned: dict, parts: list[dict]) -> dict:
+    """All partitions, in source order, through validate, dedupe and stories into the run's staging folder."""
+    settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
+    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
+    try:
+        folder = merge_partitions(
+            [Path(p["folder"]) for p in parts], settings, planned["run_id"], history, planned["sources"]
+        )
+    finally:
+        if history is not None:
+            history.close()
+    return {**planned, "staging": str(folder)}
+
+
 def process_task(planned: dict) -> dict:
+    """The whole stage chain in one task (no partitions): kept for callers of the one-task layout."""
     # The inputs are listed again rather than passed through XCom, which should carry small references only.
     settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
     sources_file = planned.get("sources_file")
@@ -102,6 +171,11 @@ def load_task(staged: dict) -> dict:
                     f"staging folder {folder} is gone and run {staged['run_id']} was never loaded"
                 )
             return recorded
+        if staged.get("dry_run"):  # everything but the publish: drop what was staged, report the counts
+            summary = _dry_run_summary(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder.with_name(folder.name + ".parts"), ignore_errors=True)
+            return summary
         if not staged.get("audit_passed", True):
             audit = Audit(**{k: v for k, v in _audit_file(folder).items() if k != "result"})
             summary = hold_run(folder, store, staged["trigger"], audit)
@@ -116,9 +190,44 @@ def load_task(staged: dict) -> dict:
     return result
 
 
+def _dry_run_summary(folder: Path) -> dict:
+    from pipeline.staging import read_ledger
+
+    ledger = read_ledger(folder)
+    return {"run_id": ledger["run_id"], "status": "dry_run", **ledger["tally"]}
+
+
 def _audit_file(folder: Path) -> dict:
     import json
 
     from pipeline.audit import AUDIT_FILE
 
     return json.loads((folder / AUDIT_FILE).read_text())
+
+
+def quality_task(db: str, day: str | None = None) -> dict:
+    """article_quality's report: the day's articles validated again, Data Docs and a summary beside the DB."""
+    from pipeline.quality import daily_report
+
+    path = _project_path(db)
+    summary = daily_report(path, path.parent / "quality" / "daily", day)
+    return {
+        k: summary.get(k)
+        for k in ("day", "articles", "docs", "summary_file", "expectations_failed")
+        if summary.get(k) is not None
+    }
+
+
+def stream_task(inbox: str, db: str, sources_file: str | None = None, wait_s: float = 30.0) -> dict:
+    """article_stream's micro-batch: the inbox's ready files and the sources file's due feeds, as one run."""
+    from pipeline.stream import micro_batch
+    from pipeline.web import read_sources_file
+
+    settings = Settings.from_env(db_path=_project_path(db))
+    settings = Settings.from_env(
+        db_path=settings.db_path, lock_timeout_s=settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S
+    )
+    feeds = []
+    if sources_file:
+        feeds = [s.location for s in read_sources_file(_project_path(sources_file)) if is_url(s.location)]
+    return micro_batch(_project_path(inbox), settings, feeds=feeds, wait_s=wait_s)

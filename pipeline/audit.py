@@ -54,7 +54,9 @@ def run_metrics(tally: dict) -> dict[str, float]:
 def thresholds(settings: Settings, metrics: dict[str, float]) -> dict[str, float]:
     judged = metrics["read"] >= settings.audit_min_read
     return {
-        "min_kept": 1 if metrics["read"] else 0,
+        # "kept nothing" is judged on any run that read something, or only from audit_min_read inputs on
+        # when audit_require_kept is off (streaming micro-batches: one broken file alone is published)
+        "min_kept": 1 if metrics["read"] and (settings.audit_require_kept or judged) else 0,
         "max_quarantined_share": settings.max_quarantined_share if judged else 1.0,
         "max_duplicate_share": settings.max_duplicate_share if judged else 1.0,
     }

@@ -5,14 +5,16 @@ The CLI calls `run_ingest`, which does the three in one process; the Airflow DAG
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from pipeline.audit import AUDIT_FILE, Audit, audit_run
@@ -22,11 +24,11 @@ from pipeline.enrich import EnrichStage
 from pipeline.errors import SetupError
 from pipeline.extract import ExtractStage
 from pipeline.fetch import Fetcher
-from pipeline.models import Article
+from pipeline.models import Article, Skipped
 from pipeline.raw import RetainStage, raw_articles
 from pipeline.settings import Settings
 from pipeline.sources import ReadStage, documents, expand_sources
-from pipeline.stage import Ledger
+from pipeline.stage import Item, Ledger, Stage
 from pipeline.staging import LEDGER_FILE, StagingWriter, read_ledger, write_ledger, write_paragraphs
 from pipeline.store import FEED_STATE_FILE, PARAGRAPHS_FILE, ROBOTS_FILE, STORIES_FILE, Store, utcnow
 from pipeline.stories import StoryStage
@@ -130,17 +132,24 @@ def process_run(
     """
     ledger = Ledger()
     with ExitStack() as resources:
-        web = None
-        if any(is_url(location) for location in plan.inputs):
-            robots = history.fresh_robots() if history is not None else {}
-            web = WebReader(
-                resources.enter_context(Fetcher(fetch_policy(settings), robots=robots)),
-                history,
-                ledger_add=lambda counter: ledger.add("read", counter),
-                names=plan.names,
-                in_flight=settings.fetch_in_flight,
-            )
+        web = _web_reader(plan, settings, history, ledger, resources)
         return _stream_to_staging(plan, settings, run_id, history, web, ledger, progress)
+
+
+def _web_reader(
+    plan: Plan, settings: Settings, history: Store | None, ledger: Ledger, resources: ExitStack
+) -> WebReader | None:
+    """A fetcher for the plan's URLs (None when it has none), closed with `resources`."""
+    if not any(is_url(location) for location in plan.inputs):
+        return None
+    robots = history.fresh_robots() if history is not None else {}
+    return WebReader(
+        resources.enter_context(Fetcher(fetch_policy(settings), robots=robots)),
+        history,
+        ledger_add=lambda counter: ledger.add("read", counter),
+        names=plan.names,
+        in_flight=settings.fetch_in_flight,
+    )
 
 
 def _stream_to_staging(
@@ -156,34 +165,12 @@ def _stream_to_staging(
     folder = settings.staging_root / run_id
     started_at = utcnow()
     writer = StagingWriter(folder, run_id)
-    if stored is None:  # read the plan's inputs, and keep their raw bytes
-        stream = ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes, web).run(
-            documents(plan.inputs)
-        )
-        stream = RetainStage(ledger, writer, run_id, started_at).run(stream)
-    else:  # reprocess: documents as reading made them, from raw_documents
-        stream = stored
-    for stage in (
-        ExtractStage(
-            ledger, settings.extract_workers, settings.extract_timeout_s, settings.extract_memory_mb
-        ),
-        CleanStage(ledger),
-        EnrichStage(ledger, run_id),
-        validate := ValidateStage(
-            ledger, settings
-        ),  # before dedupe: a copy of a rejected input is judged alone
-        dedupe := DedupeStage(ledger, settings, history),
-        stories := StoryStage(ledger, history, utcnow()),
-    ):
-        stream = stage.run(stream)
+    stream = _front(plan, settings, run_id, web, ledger, writer, started_at, stored)
+    stream, finish = _back(stream, settings, history, ledger)
     tally = writer.consume(stream, progress and (lambda done: progress(done, len(plan.inputs))))
     if web is not None:
         _stage_fetch_state(folder, web)
-    with (folder / STORIES_FILE).open("w") as f:
-        f.writelines(json.dumps(row) + "\n" for row in stories.rows())
-    write_paragraphs(folder / PARAGRAPHS_FILE, dedupe.templates.rows())
-    if validate.results is not None:
-        (folder / VALIDATION_FILE).write_text(json.dumps(validate.results, default=str))
+    finish(folder)
     if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
         raise RuntimeError(f"run {run_id} lost inputs: {tally}")
     write_ledger(
@@ -197,6 +184,61 @@ def _stream_to_staging(
         },
     )
     return folder
+
+
+def _front(
+    plan: Plan,
+    settings: Settings,
+    run_id: str,
+    web: WebReader | None,
+    ledger: Ledger,
+    writer: StagingWriter,
+    started_at,
+    stored: Iterable[Article] | None = None,
+    max_items: int | None = None,
+) -> Iterator[Item]:
+    """The stages up to enrich: read (keeping raw bytes), or stored raw documents; extract, clean, enrich."""
+    if stored is None:  # read the plan's inputs, and keep their raw bytes
+        stream = ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes, web).run(
+            documents(plan.inputs)
+        )
+        if max_items is not None:
+            stream = itertools.islice(stream, max_items)
+        stream = RetainStage(ledger, writer, run_id, started_at).run(stream)
+    else:  # reprocess: documents as reading made them, from raw_documents
+        stream = stored
+    for stage in (
+        ExtractStage(
+            ledger, settings.extract_workers, settings.extract_timeout_s, settings.extract_memory_mb
+        ),
+        CleanStage(ledger),
+        EnrichStage(ledger, run_id),
+    ):
+        stream = stage.run(stream)
+    return stream
+
+
+def _back(
+    stream: Iterable[Item], settings: Settings, history: Store | None, ledger: Ledger
+) -> tuple[Iterator[Item], Callable[[Path], None]]:
+    """Validate, dedupe, stories; and a function that stages what they learnt once the stream is consumed."""
+    for stage in (
+        validate := ValidateStage(
+            ledger, settings
+        ),  # before dedupe: a copy of a rejected input is judged alone
+        dedupe := DedupeStage(ledger, settings, history),
+        stories := StoryStage(ledger, history, utcnow()),
+    ):
+        stream = stage.run(stream)
+
+    def finish(folder: Path) -> None:
+        with (folder / STORIES_FILE).open("w") as f:
+            f.writelines(json.dumps(row) + "\n" for row in stories.rows())
+        write_paragraphs(folder / PARAGRAPHS_FILE, dedupe.templates.rows())
+        if validate.results is not None:
+            (folder / VALIDATION_FILE).write_text(json.dumps(validate.results, default=str))
+
+    return stream, finish
 
 
 def _stage_fetch_state(folder: Path, web: WebReader) -> None:
@@ -215,6 +257,7 @@ def publish_run(folder: Path, store: Store, trigger: str, status: str = "success
     store.load(folder, run)
     summary = _summary(folder, run, store)
     shutil.rmtree(folder, ignore_errors=True)  # published: the database now holds everything it had
+    shutil.rmtree(folder.with_name(folder.name + PARTS_SUFFIX), ignore_errors=True)  # and its partitions
     return summary
 
 
@@ -375,3 +418,159 @@ def reprocess_run(
             stored = raw_articles(store.raw_rows(uris))
             folder = _stream_to_staging(plan, settings, run_id, store, None, Ledger(), progress, stored)
             return audit_and_publish(folder, settings, store, "reprocess")
+
+
+# Partitioned runs (the Airflow DAG): one mapped task per source reads, extracts, cleans and enriches into a
+# partition of its own; one task then takes every partition's articles, in source order, through validate,
+# dedupe and stories into the run's staging folder, which audit and load handle as usual.
+
+PARTS_SUFFIX = ".parts"
+
+
+def partitions_root(settings: Settings, run_id: str) -> Path:
+    return settings.staging_root / f"{run_id}{PARTS_SUFFIX}"
+
+
+class SinceStage(Stage):
+    """Leave out articles published before a date (the DAG's `since`): skipped, counted `since.before_since`."""
+
+    name = "since"
+
+    def __init__(self, ledger: Ledger, since: datetime):
+        super().__init__(ledger)
+        self.since = since
+
+    def process(self, article: Article) -> Article | Skipped:
+        if article.published_at is not None and article.published_at < self.since:
+            self.ledger.add(self.name, "before_since")
+            return Skipped(article.source_uri, article.article_id)
+        return article
+
+
+def process_partition(
+    source: str,
+    index: int,
+    settings: Settings,
+    run_id: str,
+    history: Store | None,
+    names: dict | None = None,
+    since: datetime | None = None,
+    max_items: int | None = None,
+) -> dict:
+    """Read, keep raw, extract, clean and enrich one source; stage its articles before dedupe. Small counts out.
+
+    `max_items` stops reading the source after that many documents (the rest are not read, so not counted);
+    `since` skips articles published before it. Rerunning it (a retried task) rewrites the partition.
+    """
+    plan = plan_run([source], settings)
+    plan.names = dict(names or {})
+    folder = partitions_root(settings, run_id) / f"{index:04d}"
+    ledger = Ledger()
+    started_at = utcnow()
+    with ExitStack() as resources:
+        web = _web_reader(plan, settings, history, ledger, resources)
+        writer = StagingWriter(folder, run_id)
+        stream = _front(plan, settings, run_id, web, ledger, writer, started_at, max_items=max_items)
+        if since is not None:
+            stream = SinceStage(ledger, since).run(stream)
+        tally = writer.consume(stream)
+        if web is not None:
+            _stage_fetch_state(folder, web)
+    write_ledger(
+        folder,
+        {**plan.meta(), "run_id": run_id, "started_at": started_at.isoformat(), "tally": asdict(tally),
+         "counts": ledger.by_stage()},
+    )  # fmt: skip
+    return {
+        "index": index,
+        "source": source,
+        "folder": str(folder),
+        "read": tally.read,
+        "articles": tally.landed,
+        "quarantined": tally.quarantined,
+        "skipped": tally.skipped,
+    }
+
+
+def merge_partitions(
+    folders: list[Path], settings: Settings, run_id: str, history: Store | None, sources: list[str]
+) -> Path:
+    """The partitions' articles, in order, through validate, dedupe and stories, into the run's staging folder.
+
+    Their quarantine rows, raw documents and fetch state are carried over as they are; the tally adds up.
+    """
+    folders = sorted(Path(f) for f in folders)
+    ledgers = [read_ledger(f) for f in folders]
+    ledger = Ledger()
+    for part in ledgers:
+        for stage, counters in part["counts"].items():
+            for counter, n in counters.items():
+                ledger.add(stage, counter, n)
+    folder = settings.staging_root / run_id
+    writer = StagingWriter(folder, run_id)
+    stream, finish = _back(_staged_articles(folders), settings, history, ledger)
+    tally = writer.consume(stream)
+    finish(folder)
+    reasons = dict(tally.quarantine_reasons)
+    feeds, robots = [], {}
+    for i, (part, meta) in enumerate(zip(folders, ledgers, strict=True)):
+        t = meta["tally"]
+        tally.read += t["read"] - t["landed"]  # its articles were read again from the partition just now
+        tally.quarantined += t["quarantined"]
+        tally.skipped += t["skipped"]
+        for reason, n in t["quarantine_reasons"].items():
+            reasons[reason] = reasons.get(reason, 0) + n
+        for kind in ("quarantine", "raw"):
+            for f in sorted(part.glob(f"{kind}-*.parquet")):
+                shutil.copyfile(f, folder / f"{kind}-p{i:04d}-{f.name.split('-', 1)[1]}")
+        if (part / FEED_STATE_FILE).is_file():
+            feeds += json.loads((part / FEED_STATE_FILE).read_text())
+        if (part / ROBOTS_FILE).is_file():
+            robots.update(json.loads((part / ROBOTS_FILE).read_text()))
+    tally.quarantine_reasons = dict(sorted(reasons.items()))
+    if feeds:
+        (folder / FEED_STATE_FILE).write_text(json.dumps(feeds))
+    if robots:
+        (folder / ROBOTS_FILE).write_text(json.dumps(robots))
+    if not tally.balanced():
+        raise RuntimeError(f"run {run_id} lost inputs merging partitions: {tally}")
+    write_ledger(
+        folder,
+        {
+            "sources": sources,
+            "ignored_files": sum(m.get("ignored_files", 0) for m in ledgers),
+            "ignored_examples": [e for m in ledgers for e in m.get("ignored_examples", [])][:3],
+            "run_id": run_id,
+            "started_at": min((m["started_at"] for m in ledgers), default=utcnow().isoformat()),
+            "tally": asdict(tally),
+            "counts": ledger.by_stage(),
+        },
+    )
+    return folder
+
+
+def _staged_articles(folders: list[Path]) -> Iterator[Article]:
+    """Enriched articles back from partitions' Parquet files, in partition and part order."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for part in folders:
+            for f in sorted(part.glob("articles-*.parquet")):
+                rel = con.execute(f"SELECT * FROM read_parquet('{f}')")
+                names = [d[0] for d in rel.description]
+                while rows := rel.fetchmany(500):
+                    for values in rows:
+                        yield _article_from_row(dict(zip(names, values, strict=True)))
+    finally:
+        con.close()
+
+
+def _article_from_row(row: dict) -> Article:
+    fields = {
+        k: row[k]
+        for k in ("source_uri", "url", "source", "title", "title_source", "author", "published_at", "language",
+                  "body", "word_count", "content_hash", "article_id", "story_id", "run_id", "ingested_at",
+                  "extractor")
+    }  # fmt: skip
+    return Article(**fields, removed=json.loads(row["removed_rules"] or "{}"))

@@ -21,6 +21,7 @@ class Settings:
     max_quarantined_share: float = 0.5
     max_duplicate_share: float = 0.9
     data_docs_dir: Path | None = None  # write the run's GX Data Docs report here (index.html)
+    audit_require_kept: bool = True  # a run that read inputs must keep one, whatever its size
     audit_min_read: int = 10  # shares are judged from this many inputs on (a hand-run of 2 files is not)
     max_input_bytes: int = 5_000_000  # larger inputs are quarantined as too_large before extraction
     extract_workers: int = min(os.cpu_count() or 1, 4)  # processes extracting HTML in parallel

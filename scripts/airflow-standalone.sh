@@ -24,11 +24,16 @@ export GX_ANALYTICS_ENABLED=false
 export PYTHONPATH="$PROJECT_DIR${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$AIRFLOW_HOME"
 
+# The metadata DB first, then the one-slot pool the load tasks share: one process writes DuckDB at a time.
+airflow db migrate >/dev/null
+airflow pools set duckdb_writer 1 "One writer per DuckDB file: the load tasks of all DAGs" >/dev/null
+
 cat <<MSG
 Starting Airflow standalone (AIRFLOW_HOME=$AIRFLOW_HOME)
-  UI:     http://127.0.0.1:$PORT/   (no login: every local visitor is an admin)
-  DAG:    article_ingest, daily; "Trigger" with config to choose sources and database
+  UI:     http://127.0.0.1:$PORT/   (no login: every local visitor is an admin; nothing to type)
+  DAGs:   article_ingest (daily; "Trigger" opens a form: sources, database, since, max items, dry run),
+          article_quality (runs after each load: quality report and the day's summary)
   Stop:   Ctrl-C
-It takes about 30 s to come up; the DAG appears after the first parse.
+It takes about 30 s to come up; the DAGs appear after the first parse (unpause them to schedule).
 MSG
 exec airflow standalone

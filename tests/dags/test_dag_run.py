@@ -87,3 +87,117 @@ def test_a_run_that_fails_its_audit_publishes_nothing_and_is_not_retried(dag, tm
     (run_id, status) = con.execute("SELECT run_id, status FROM runs").fetchone()
     con.close()
     assert status == "audit_failed" and (tmp_path / "staging" / run_id / "audit.json").is_file()
+
+
+def test_one_extract_task_per_source_and_the_form_options(dag, seeds_copy, tmp_path):
+    from airflow.utils.state import DagRunState
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for i, f in enumerate(sorted(seeds_copy.iterdir())[:3]):  # the same articles again: duplicates
+        (other / f"copy{i}.txt").write_text(f.read_text())
+    db = tmp_path / "form.duckdb"
+    conf = {"sources": [str(seeds_copy), str(other)], "sources_file": None, "db": str(db), "data_docs": False}
+    run = dag.test(run_conf={**conf, "max_items_per_source": 2, "dry_run": True})
+    assert run.state == DagRunState.SUCCESS
+    extracts = [ti for ti in run.get_task_instances() if ti.task_id == "extract"]
+    assert sorted(ti.map_index for ti in extracts) == [0, 1]
+    summary = xcom(run, "load")
+    assert summary["status"] == "dry_run" and summary["read"] == 4  # 2 per source
+    assert not db.exists() or _count(db, "articles") == 0  # a dry run publishes nothing
+
+    # Every key again: dag.test() keeps the last run's values on the DAG's Param objects.
+    run = dag.test(run_conf={**conf, "max_items_per_source": None, "dry_run": False})
+    assert run.state == DagRunState.SUCCESS
+    summary = xcom(run, "load")
+    assert (summary["read"], summary["landed"], summary["duplicates"]) == (8, 5, 3)
+    assert _count(db, "articles") == 5 and _count(db, "raw_documents") == 8
+
+
+def test_since_skips_older_articles(dag, tmp_path):
+    from airflow.utils.state import DagRunState
+
+    source = tmp_path / "records"
+    source.mkdir()
+    body = " ".join(f"Sentence {i} about the harbour works and the new pier opening." for i in range(12))
+    records = [
+        {"url": "https://ex.example/old", "title": "Old pier story", "date": "2020-01-05", "text": body},
+        {
+            "url": "https://ex.example/new",
+            "title": "New pier story",
+            "date": "2026-03-01",
+            "text": body + " New.",
+        },
+    ]
+    (source / "feed.jsonl").write_text("\n".join(__import__("json").dumps(r) for r in records))
+    db = tmp_path / "since.duckdb"
+    run = dag.test(
+        run_conf={"sources": [str(source)], "sources_file": None, "db": str(db), "since": "2026-01-01"}
+    )
+    assert run.state == DagRunState.SUCCESS
+    summary = xcom(run, "load")
+    assert (summary["read"], summary["landed"], summary["skipped"]) == (2, 1, 1)
+
+
+def _count(db, table):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def quality_dag(airflow_db):
+    spec = importlib.util.spec_from_file_location(
+        "article_quality_under_test", DAGS_FOLDER / "article_quality.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.article_quality()
+
+
+def test_quality_dag_writes_the_days_report(quality_dag, seeds_copy, tmp_path):
+    from airflow.utils.state import DagRunState
+
+    from pipeline.runner import run_ingest
+    from pipeline.settings import Settings
+
+    db = tmp_path / "q.duckdb"
+    run_ingest([str(seeds_copy)], Settings.from_env(db_path=db), trigger="test")
+    run = quality_dag.test(run_conf={"db": str(db)})
+    assert run.state == DagRunState.SUCCESS
+    report = xcom(run, "report")
+    assert report["articles"] == 5 and report["expectations_failed"] == []
+    assert (tmp_path / "quality" / "daily" / "docs" / "index.html").is_file()
+    summary = (tmp_path / "quality" / "daily" / f"summary-{report['day']}.md").read_text()
+    assert "5 articles landed" in summary and "| test | success | 5 | 5 | 0 | 0 | 0 |" in summary
+
+
+@pytest.fixture
+def stream_dag(airflow_db):
+    spec = importlib.util.spec_from_file_location(
+        "article_stream_under_test", DAGS_FOLDER / "article_stream.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.article_stream()
+
+
+def test_stream_dag_ingests_the_inbox(stream_dag, seeds_copy, tmp_path):
+    import os
+    import time
+
+    from airflow.utils.state import DagRunState
+
+    inbox = tmp_path / "inbox"
+    seeds_copy.rename(inbox)
+    old = time.time() - 60
+    for f in inbox.iterdir():
+        os.utime(f, (old, old))
+    db = tmp_path / "stream.duckdb"
+    run = stream_dag.test(run_conf={"inbox": str(inbox), "db": str(db), "wait_seconds": 1})
+    assert run.state == DagRunState.SUCCESS
+    batch = xcom(run, "micro_batch")
+    assert (batch["status"], batch["files"], batch["landed"]) == ("success", 5, 5)
+    assert _count(db, "articles") == 5 and not any(p.is_file() for p in inbox.iterdir())
