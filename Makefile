@@ -34,6 +34,9 @@ test: $(STAMP)  ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check dags --select AIR3
+	@# The browser test (tests/e2e) drives Debian's chromium; install it when missing (sudo unless root).
+	@[ "$$SKIP_AIRFLOW_E2E" = 1 ] || command -v chromium >/dev/null || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$S apt-get update -qq && $$S apt-get install -y -qq chromium; }
 	$(PY) -m pytest -q
 
 eval: $(STAMP)  ## extraction vs plain trafilatura, then dedupe and stories, on AEB (AEB=path/to/aeb)

@@ -62,7 +62,7 @@ def _trigger(run_type) -> str:
     params={
         "sources": Param(
             [],
-            type="array",
+            type=["array", "null"],
             items={"type": "string"},
             title="Sources",
             description="Files, folders or feed/page URLs to ingest, one per line, besides the sources file's. "
@@ -130,7 +130,7 @@ def article_ingest():
 
         try:
             return plan_task(
-                params["sources"],
+                params.get("sources") or [],
                 params["db"],
                 run_id,
                 _trigger(getattr(dag_run, "run_type", None)),
