@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -94,16 +93,11 @@ def audit_run(folder: Path, settings: Settings) -> Audit:
 
 
 def _validate(suite_path: Path, metrics: dict[str, float], params: dict[str, float]):
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    import great_expectations as gx
     import pandas as pd
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from pipeline.validate import load_suite
+    from pipeline.validate import gx_context, load_suite
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context = gx_context()
     batch = (
         context.data_sources.add_pandas(name="runs")
         .add_dataframe_asset(name="run")

@@ -10,13 +10,12 @@ GX is imported inside the functions only: importing it takes seconds, and an Air
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.validate import ID_COLUMN, RESULT_FORMAT
+from pipeline.validate import ID_COLUMN, RESULT_FORMAT, gx_context
 
 SITE_NAME = "local_site"
 # Everything GX's site builder writes under its base directory; removed before each build.
@@ -24,16 +23,9 @@ SITE_ENTRIES = ("index.html", "expectations", "validations", "static")
 
 
 def _context():
-    """A GX ephemeral context: in-memory stores, no files, no analytics, no progress bars."""
+    """A GX ephemeral context (see `pipeline.validate.gx_context`), analytics off whatever the environment says."""
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # some GX modules set INFO on import
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+    return gx_context()
 
 
 def validate_frame(frame, suite, name: str, parameters: dict | None = None):

@@ -64,19 +64,27 @@ def load_suite(path: Path):
     return suite
 
 
+def gx_context():
+    """A GX ephemeral context: in-memory stores, no files, no analytics, no progress bars, quiet logs."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # some GX modules set INFO on import
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
 class Validator:
     """A GX ephemeral context holding the suite, ready to validate DataFrames of articles."""
 
     def __init__(self, suite_path: Path):
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
         import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        for name in ("great_expectations", "great_expectations.data_context.types.base"):
-            logging.getLogger(name).setLevel(logging.ERROR)  # some GX modules set INFO on import
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context = gx_context()
         batch = (
             context.data_sources.add_pandas(name="articles")
             .add_dataframe_asset(name="articles")

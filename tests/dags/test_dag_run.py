@@ -10,14 +10,16 @@ from tests.dags.conftest import DAGS_FOLDER
 
 @pytest.fixture
 def dag(airflow_db):
-    # A fresh module per test: dag.test() resolves params on the DAG's shared Param objects, so one
-    # test's run conf would leak into the next on a shared DAG object.
-    spec = importlib.util.spec_from_file_location(
-        "article_ingest_under_test", DAGS_FOLDER / "article_ingest.py"
-    )
+    return fresh_dag("article_ingest")
+
+
+def fresh_dag(dag_id: str):
+    """The DAG from a fresh import of its file: dag.test() resolves params on the DAG's shared Param objects,
+    so one test's run conf would leak into the next on a shared DAG object."""
+    spec = importlib.util.spec_from_file_location(f"{dag_id}_under_test", DAGS_FOLDER / f"{dag_id}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.article_ingest()
+    return getattr(module, dag_id)()
 
 
 def xcom(dag_run, task_id):
@@ -149,12 +151,7 @@ def _count(db, table):
 
 @pytest.fixture
 def quality_dag(airflow_db):
-    spec = importlib.util.spec_from_file_location(
-        "article_quality_under_test", DAGS_FOLDER / "article_quality.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.article_quality()
+    return fresh_dag("article_quality")
 
 
 def test_quality_dag_writes_the_days_report(quality_dag, seeds_copy, tmp_path):
@@ -176,12 +173,7 @@ def test_quality_dag_writes_the_days_report(quality_dag, seeds_copy, tmp_path):
 
 @pytest.fixture
 def stream_dag(airflow_db):
-    spec = importlib.util.spec_from_file_location(
-        "article_stream_under_test", DAGS_FOLDER / "article_stream.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.article_stream()
+    return fresh_dag("article_stream")
 
 
 def test_stream_dag_ingests_the_inbox(stream_dag, seeds_copy, tmp_path):
