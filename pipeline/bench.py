@@ -630,9 +630,8 @@ def run_scenario(sc: Scenario, workdir: Path, log=None) -> dict:
         "history_queries": stage.history.queries if stage.history is not None else 0,
         "outcomes": outcomes,
         "run_state": {
-            "run_buckets": len(stage.run_buckets),
-            "run_bucket_entries": sum(len(v) for v in stage.run_buckets.values()),
-            "largest_bucket": max((len(v) for v in stage.run_buckets.values()), default=0),
+            "run_index_entries": len(stage.run_index),
+            "run_index_mb": round((stage.run_index.keys.nbytes + stage.run_index.owners.nbytes) / 2**20, 1),
             "run_signatures": len(stage.run_signatures),
         },
     }
@@ -780,8 +779,7 @@ def render(report: dict) -> str:
     for r in results:
         rs = r["run_state"]
         lines.append(
-            f"  {r['name']}: in-run index {rs['run_buckets']:,} band keys, "
-            f"{rs['run_bucket_entries']:,} entries, largest bucket {rs['largest_bucket']}; "
+            f"  {r['name']}: in-run LSH index {rs['run_index_entries']:,} entries ({rs['run_index_mb']} MB); "
             f"{rs['run_signatures']:,} signatures held; {r['calls'].get('compare', 0):,} candidate comparisons"
         )
     if report.get("history"):

@@ -247,3 +247,22 @@ def test_chunked_history_lookups_give_the_per_article_answers_with_few_queries(s
     # look-ahead did not foresee (p3's text, in the first chunk).
     assert queries[1] > 4 * 63
     assert 3 * 6 < queries[25] <= 3 * 6 + 4
+
+
+def test_run_index_gives_what_a_dict_of_lists_gives(monkeypatch):
+    import random
+
+    from pipeline.dedupe import RunIndex
+
+    monkeypatch.setattr(RunIndex, "FLUSH_AT", 7)  # flush often: members come from both parts
+    rng = random.Random(3)
+    index, reference = RunIndex(), {}
+    pool = [rng.getrandbits(63) - 2**62 for _ in range(40)]  # few keys: buckets of many members
+    for n in range(300):
+        keys = rng.sample(pool, 4)
+        expected = list(dict.fromkeys(a for k in keys for a in reference.get(k, ())))
+        assert index.members(keys) == expected, n
+        for k in keys:
+            reference.setdefault(k, []).append(f"a{n}")
+        index.add(f"a{n}", keys)
+    assert len(index) == 1200 and len(index.keys) > 0 and index.pending_entries < 7
