@@ -6,6 +6,8 @@ Nothing here imports Airflow; the DAG file only wires these together.
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +18,6 @@ from pipeline.runner import (
     merge_partitions,
     plan_run,
     process_partition,
-    process_run,
     publish_run,
     safe_run_id,
     write_docs,
@@ -43,6 +44,17 @@ def _settings(
         allow_private_network=allow_private_network or None,
         data_docs_dir=Path(data_docs_dir) if data_docs_dir else None,
     )
+
+
+@contextmanager
+def _history(settings: Settings):
+    """The database read-only (None before the first run), for the steps before the load."""
+    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
+    try:
+        yield history
+    finally:
+        if history is not None:
+            history.close()
 
 
 def plan_task(
@@ -94,11 +106,10 @@ def partitions_task(planned: dict) -> list[dict]:
 def extract_task(planned: dict, partition: dict) -> dict:
     """Mapped, one per source: read, extract, clean and enrich into the source's partition (reads the DB only)."""
     settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
-    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
     since = datetime.fromisoformat(planned["since"]) if planned.get("since") else None
     if since is not None and since.tzinfo is not None:
         since = since.astimezone(UTC).replace(tzinfo=None)
-    try:
+    with _history(settings) as history:
         return process_partition(
             partition["source"],
             partition["index"],
@@ -109,37 +120,15 @@ def extract_task(planned: dict, partition: dict) -> dict:
             since=since,
             max_items=planned.get("max_items"),
         )
-    finally:
-        if history is not None:
-            history.close()
 
 
 def dedupe_task(planned: dict, parts: list[dict]) -> dict:
     """All partitions, in source order, through validate, dedupe and stories into the run's staging folder."""
     settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
-    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
-    try:
+    with _history(settings) as history:
         folder = merge_partitions(
             [Path(p["folder"]) for p in parts], settings, planned["run_id"], history, planned["sources"]
         )
-    finally:
-        if history is not None:
-            history.close()
-    return {**planned, "staging": str(folder)}
-
-
-def process_task(planned: dict) -> dict:
-    """The whole stage chain in one task (no partitions): kept for callers of the one-task layout."""
-    # The inputs are listed again rather than passed through XCom, which should carry small references only.
-    settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
-    sources_file = planned.get("sources_file")
-    plan = plan_run(planned["sources"], settings, Path(sources_file) if sources_file else None)
-    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
-    try:
-        folder = process_run(plan, settings, planned["run_id"], history)
-    finally:
-        if history is not None:
-            history.close()
     return {**planned, "staging": str(folder)}
 
 
@@ -224,9 +213,7 @@ def stream_task(inbox: str, db: str, sources_file: str | None = None, wait_s: fl
     from pipeline.web import read_sources_file
 
     settings = Settings.from_env(db_path=_project_path(db))
-    settings = Settings.from_env(
-        db_path=settings.db_path, lock_timeout_s=settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S
-    )
+    settings = replace(settings, lock_timeout_s=settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
     feeds = []
     if sources_file:
         feeds = [s.location for s in read_sources_file(_project_path(sources_file)) if is_url(s.location)]

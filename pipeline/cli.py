@@ -113,22 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the run's validation report (GX Data Docs: each chunk's row-level results and the audit) "
         "as HTML to DIR/index.html (default DIR: data/quality)",
     )
-    ingest.add_argument(
-        "--max-quarantined-share",
-        type=float,
-        default=None,
-        metavar="SHARE",
-        help="audit: a run of at least 10 inputs with a larger quarantined share is not published "
-        "(default: 0.5, or PIPELINE_MAX_QUARANTINED_SHARE)",
-    )
-    ingest.add_argument(
-        "--max-duplicate-share",
-        type=float,
-        default=None,
-        metavar="SHARE",
-        help="audit: a run of at least 10 inputs with a larger duplicate share is not published "
-        "(default: 0.9, or PIPELINE_MAX_DUPLICATE_SHARE)",
-    )
+    for what, default in (("quarantined", 0.5), ("duplicate", 0.9)):
+        ingest.add_argument(
+            f"--max-{what}-share",
+            type=float,
+            default=None,
+            metavar="SHARE",
+            help=f"audit: a run of at least 10 inputs with a larger {what} share is not published "
+            f"(default: {default}, or PIPELINE_MAX_{what.upper()}_SHARE)",
+        )
     ingest.add_argument(
         "--trigger",
         default="cli",
