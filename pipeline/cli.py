@@ -103,16 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="when another process holds the database, retry this long before failing (default: 0)",
     )
-    ingest.add_argument(
-        "--data-docs",
-        type=Path,
-        nargs="?",
-        const=Path("data/quality"),
-        default=None,
-        metavar="DIR",
-        help="write the run's validation report (GX Data Docs: each chunk's row-level results and the audit) "
-        "as HTML to DIR/index.html (default DIR: data/quality)",
-    )
+    _add_data_docs(ingest)
     for what, default in (("quarantined", 0.5), ("duplicate", 0.9)):
         ingest.add_argument(
             f"--max-{what}-share",
@@ -162,15 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay only the inputs whose latest outcome was quarantine (after fixing a rule or the suite)",
     )
     reprocess.add_argument("--run", metavar="RUN_ID", help="only the inputs this run read")
-    reprocess.add_argument(
-        "--data-docs",
-        type=Path,
-        nargs="?",
-        const=Path("data/quality"),
-        default=None,
-        metavar="DIR",
-        help="write the validation report (GX Data Docs) to DIR/index.html (default DIR: data/quality)",
-    )
+    _add_data_docs(reprocess)
     reprocess.add_argument(
         "--db", type=Path, default=None, help="DuckDB file (default: data/articles.duckdb)"
     )
@@ -190,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--db", type=Path, default=None, help="DuckDB file (default: data/articles.duckdb)")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     return parser
+
+
+def _add_data_docs(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--data-docs",
+        type=Path,
+        nargs="?",
+        const=Path("data/quality"),
+        default=None,
+        metavar="DIR",
+        help="write the run's validation report (GX Data Docs: each chunk's row-level results and the audit) "
+        "as HTML to DIR/index.html (default DIR: data/quality)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
