@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="extraction processes run in parallel (default: the CPU count up to 4, or PIPELINE_EXTRACT_WORKERS)",
+        help="processes extracting, cleaning and enriching documents in parallel (default: the CPU count up "
+        "to 4, or PIPELINE_EXTRACT_WORKERS); 0 runs them in this process, without the extract timeout, for "
+        "debugging and profiling",
     )
     ingest.add_argument(
         "--lock-timeout",

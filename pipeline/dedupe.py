@@ -13,6 +13,7 @@ import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -37,6 +38,22 @@ class Signature:
     @classmethod
     def from_bytes(cls, shingles: int, blob: bytes) -> Signature:
         return cls(shingles, np.frombuffer(blob, dtype="<u4"))
+
+
+@cache
+def _hasher(shingle_size: int, perms: int, bands: int) -> MinHasher:
+    return MinHasher(shingle_size, perms, bands)
+
+
+def precompute_signature(article: Article, setup: tuple[int, int, int]) -> None:
+    """The whole body's MinHash signature and band keys, kept on the article for dedupe to reuse.
+
+    Run in the extraction workers, where it is parallel: dedupe compares the body without its site's template
+    paragraphs, which only the run knows, but for most articles that is the whole body.
+    """
+    hasher = _hasher(*setup)
+    sig = hasher.signature(article.body)
+    article.body_signature = (setup, sig, hasher.band_keys(sig))
 
 
 class MinHasher:
@@ -64,6 +81,19 @@ class MinHasher:
         )
         m.update_batch(list(shingles))
         return Signature(len(shingles), m.hashvalues.astype(np.uint32))
+
+    @property
+    def setup(self) -> tuple[int, int, int]:
+        return self.shingle_size, self.perms, self.bands
+
+    def of(self, article: Article, text: str) -> tuple[Signature, list[int]]:
+        """Signature and band keys of `text`, a form of the article's body: the body's are computed once,
+        in the extraction worker (`precompute_signature`), and reused here when `text` is the whole body."""
+        cached = article.body_signature
+        if cached is not None and cached[0] == self.setup and text == article.body:
+            return cached[1], cached[2]
+        sig = self.signature(text)
+        return sig, self.band_keys(sig)
 
     def band_keys(self, sig: Signature) -> list[int]:
         """One signed 64-bit key per band: the band's index and values, hashed."""
@@ -247,9 +277,11 @@ class SiteTemplates:
 
     @staticmethod
     def paragraphs(article: Article) -> tuple[str, list[str], list[int]]:
-        """The article's host, its paragraphs and their keys."""
-        paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
-        return _host(article), paragraphs, [_paragraph_key(p) for p in paragraphs]
+        """The article's host, its paragraphs and their keys (folded and hashed once per article)."""
+        if article.paragraph_keys is None:
+            paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
+            article.paragraph_keys = paragraphs, [_paragraph_key(p) for p in paragraphs]
+        return _host(article), *article.paragraph_keys
 
     def own_text(self, article: Article, overlay: dict[tuple[str, int], int] | None = None) -> str:
         """The body without its site's template paragraphs.
@@ -363,8 +395,7 @@ class DedupeStage(Stage):
         all_keys: list[int] = []
         for article in need:
             text = self.templates.own_text(article, overlay)
-            sig = self.hasher.signature(text)
-            keys = self.hasher.band_keys(sig)
+            sig, keys = self.hasher.of(article, text)
             self._lookahead[id(article)] = (text, sig, keys)
             all_keys.extend(keys)
         h.near_candidates(all_keys)
@@ -374,8 +405,7 @@ class DedupeStage(Stage):
         ahead = self._lookahead.pop(id(article), None)
         if ahead is not None and ahead[0] == text:
             return ahead[1], ahead[2]
-        sig = self.hasher.signature(text)
-        return sig, self.hasher.band_keys(sig)
+        return self.hasher.of(article, text)
 
     def process(self, article: Article) -> Article | Duplicate | Skipped:
         aid, chash = article.article_id, article.content_hash

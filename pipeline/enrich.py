@@ -93,10 +93,10 @@ class EnrichStage(Stage):
 
     name = "enrich"
 
-    def __init__(self, ledger, run_id: str):
+    def __init__(self, ledger, run_id: str, now: datetime | None = None):
         super().__init__(ledger)
         self.run_id = run_id
-        self.now = datetime.now(UTC).replace(tzinfo=None)
+        self.now = now or datetime.now(UTC).replace(tzinfo=None)  # the run's ingested_at, naive UTC
 
     def process(self, article: Article) -> Article:
         if not article.body.strip():

@@ -5,19 +5,14 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from pipeline.clean import looks_like_text, normalise_line
 from pipeline.errors import Reject
 from pipeline.models import Article, Block
 from pipeline.stage import Item, Stage
-
-if TYPE_CHECKING:
-    from pipeline.workers import TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -218,28 +213,14 @@ def extract(article: Article) -> Article:
     return article
 
 
-def extract_job(article: Article) -> Article | tuple[str, str]:
-    """`extract` in a worker process: a rejection comes back as (reason, detail) rather than raised."""
-    try:
-        return extract(article)
-    except Reject as reject:
-        return reject.reason, reject.detail
-
-
-# What a worker's failure means for the page it was extracting.
-_FAILURES = {
-    "timeout": ("extract_timeout", "extraction ran over the {timeout:g} s limit and was stopped"),
-    "crashed": ("extract_crashed", "the extraction process died: {detail}"),
-}
-
-
 class ExtractStage(Stage):
     """Bytes to text lines. Leaves `article.body` as the raw extracted lines for the clean stage.
 
-    Documents are extracted in worker processes (`pipeline.workers`), up to `workers` at once and at most
-    `timeout_s` each: one over the limit, or one that crashes or exhausts its worker's memory, is
+    `run` extracts in worker processes (`pipeline.document.DocumentStage`), up to `workers` at once and at
+    most `timeout_s` each: one over the limit, or one that crashes or exhausts its worker's memory, is
     quarantined (`extract_timeout`, `extract_crashed`, `extract_out_of_memory`) and the run goes on. Items
-    leave in the order they came; at most two per worker are in flight, so memory stays flat.
+    leave in the order they came. `apply` extracts in this process. A run uses `DocumentStage` directly, to
+    clean and enrich in the workers too.
     """
 
     name = "extract"
@@ -252,45 +233,9 @@ class ExtractStage(Stage):
         return extract(article)
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
-        pending: deque[Item] = deque()  # everything read so far, in order; articles await a worker
+        from pipeline.document import DocumentStage, DocumentSteps
 
-        def jobs() -> Iterator[Article]:
-            for item in items:
-                pending.append(item)
-                if isinstance(item, Article):
-                    yield item
-
-        from pipeline.workers import WorkerPool
-
-        pool = WorkerPool(
-            extract_job,
-            workers=self.workers,
-            timeout_s=self.timeout_s,
-            memory_limit_mb=self.memory_limit_mb,
-            preload=("pipeline.extract", "trafilatura"),
+        stage = DocumentStage(
+            self.ledger, DocumentSteps(("extract",)), self.workers, self.timeout_s, self.memory_limit_mb
         )
-        with pool:
-            for result in pool.map(jobs()):
-                while not isinstance(pending[0], Article):  # outcomes of earlier stages pass in order
-                    yield pending.popleft()
-                yield self._from_worker(pending.popleft(), result)
-            yield from pending
-
-    def _from_worker(self, article: Article, result: TaskResult) -> Item:
-        """Count and turn a worker's result into the article's outcome, as `apply` does in-process."""
-        self.ledger.add(self.name, "total")
-        if result.ok and isinstance(result.value, Article):
-            self.ledger.add(self.name, "forwarded")
-            return result.value
-        article.raw = b""
-        if result.ok:  # a rejection the worker caught
-            reason, detail = result.value
-        elif result.failure in _FAILURES:
-            reason, template = _FAILURES[result.failure]
-            detail = template.format(timeout=self.timeout_s, detail=result.detail)
-        elif result.error_type == "MemoryError":
-            reason, detail = "extract_out_of_memory", "extraction ran out of its worker's memory limit"
-        else:
-            log.error("extract failed on %s: %s", article.source_uri, result.detail)
-            reason, detail = f"error_{result.error_type}", result.detail
-        return self.reject(article, (reason,), detail)
+        return stage.run(items)

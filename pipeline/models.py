@@ -51,6 +51,10 @@ class Article:
     lsh_bands: list[int] = field(default_factory=list)
     shingle_count: int = 0
     minhash: bytes = b""
+    # Dedupe's paragraphs of the body and their keys, computed once (`SiteTemplates.paragraphs`), not stored.
+    paragraph_keys: tuple[list[str], list[int]] | None = field(default=None, repr=False)
+    # The body's MinHash (setup, signature, band keys), computed in the extraction worker; not stored.
+    body_signature: tuple | None = field(default=None, repr=False)
 
     def payload(self) -> dict:
         """What quarantine keeps of the article: every field as far as it got, minus raw bytes."""

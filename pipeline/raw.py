@@ -31,7 +31,7 @@ RAW_COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR",  # the run that first read this version
     "fetched_at": "TIMESTAMP",  # when that run read it
 }
-COMPRESS_LEVEL = 6
+COMPRESS_LEVEL = 3  # measured on AEB pages: 4.5x smaller at 1.3 ms a page; level 6 is 5.1x at 2.9 ms
 
 
 def raw_row(article: Article, run_id: str, fetched_at) -> dict:

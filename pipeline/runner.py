@@ -18,14 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.audit import AUDIT_FILE, Audit, audit_run
-from pipeline.clean import CleanStage
 from pipeline.dedupe import DedupeStage
-from pipeline.enrich import EnrichStage
+from pipeline.document import DocumentStage, DocumentSteps
 from pipeline.errors import SetupError
-from pipeline.extract import ExtractStage
 from pipeline.fetch import Fetcher
 from pipeline.models import Article, Skipped
-from pipeline.raw import RetainStage, raw_articles
+from pipeline.raw import raw_articles
 from pipeline.settings import Settings
 from pipeline.sources import ReadStage, documents, expand_sources
 from pipeline.stage import Item, Ledger, Stage
@@ -197,25 +195,31 @@ def _front(
     stored: Iterable[Article] | None = None,
     max_items: int | None = None,
 ) -> Iterator[Item]:
-    """The stages up to enrich: read (keeping raw bytes), or stored raw documents; extract, clean, enrich."""
-    if stored is None:  # read the plan's inputs, and keep their raw bytes
+    """The stages up to enrich: read, then in worker processes keep raw bytes, extract, clean and enrich.
+
+    With `stored` (reprocess), documents as reading made them come from raw_documents instead, and are not
+    retained again.
+    """
+    steps = ("extract", "clean", "enrich")
+    if stored is None:
         stream = ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes, web).run(
             documents(plan.inputs)
         )
         if max_items is not None:
             stream = itertools.islice(stream, max_items)
-        stream = RetainStage(ledger, writer, run_id, started_at).run(stream)
-    else:  # reprocess: documents as reading made them, from raw_documents
+        steps = ("retain", *steps)
+    else:
         stream = stored
-    for stage in (
-        ExtractStage(
-            ledger, settings.extract_workers, settings.extract_timeout_s, settings.extract_memory_mb
-        ),
-        CleanStage(ledger),
-        EnrichStage(ledger, run_id),
-    ):
-        stream = stage.run(stream)
-    return stream
+    minhash = (settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
+    spec = DocumentSteps(steps, run_id, ingested_at=utcnow(), fetched_at=started_at, minhash=minhash)
+    return DocumentStage(
+        ledger,
+        spec,
+        settings.extract_workers,
+        settings.extract_timeout_s,
+        settings.extract_memory_mb,
+        writer=writer,
+    ).run(stream)
 
 
 def _back(
@@ -230,6 +234,7 @@ def _back(
         stories := StoryStage(ledger, history, utcnow()),
     ):
         stream = stage.run(stream)
+    validate.warm_up()  # after the stages' own imports (numpy, datasketch): GX's import then runs alone
 
     def finish(folder: Path) -> None:
         with (folder / STORIES_FILE).open("w") as f:

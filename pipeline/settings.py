@@ -24,7 +24,9 @@ class Settings:
     audit_require_kept: bool = True  # a run that read inputs must keep one, whatever its size
     audit_min_read: int = 10  # shares are judged from this many inputs on (a hand-run of 2 files is not)
     max_input_bytes: int = 5_000_000  # larger inputs are quarantined as too_large before extraction
-    extract_workers: int = min(os.cpu_count() or 1, 4)  # processes extracting HTML in parallel
+    # Processes extracting, cleaning and enriching documents in parallel; 0 runs them in the main process
+    # (no extract timeout there: for debugging and profiling only).
+    extract_workers: int = min(os.cpu_count() or 1, 4)
     extract_timeout_s: float = 30.0  # a page still extracting after this is stopped: extract_timeout
     extract_memory_mb: int = 2048  # address-space cap of an extraction process: extract_out_of_memory
     max_file_bytes: int = 200_000_000  # cap on a JSON, JSONL or feed file holding many articles
@@ -53,7 +55,6 @@ class Settings:
         for name in (
             "max_input_bytes",
             "max_file_bytes",
-            "extract_workers",
             "extract_timeout_s",
             "extract_memory_mb",
             "fetch_deadline_s",
@@ -66,7 +67,7 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SetupError(f"setting {name} must be positive, got {getattr(self, name)}")
-        for name in ("fetch_retries", "host_delay_s"):
+        for name in ("fetch_retries", "host_delay_s", "extract_workers"):
             if getattr(self, name) < 0:
                 raise SetupError(f"setting {name} must not be negative, got {getattr(self, name)}")
         for name in (

@@ -69,6 +69,8 @@ class Stage:
             result = self.process(article)
         except Reject as reject:
             return self.reject(article, (reject.reason,), reject.detail)
+        except MemoryError:  # in a worker under its memory cap (`extract_memory_mb`): the input's fault
+            return self.reject(article, (f"{self.name}_out_of_memory",), f"{self.name} ran out of memory")
         except Exception as exc:
             log.exception("%s failed on %s", self.name, article.source_uri)
             return self.reject(article, (f"error_{type(exc).__name__}",), str(exc)[:500])

@@ -549,6 +549,13 @@ class Store:
             return {}
         return dict(rows)
 
+    def has_stories(self) -> bool:
+        """Whether any story landed yet (a fresh database has none: a run then asks no story queries)."""
+        try:
+            return bool(self.con.execute("SELECT EXISTS (SELECT 1 FROM story_index)").fetchone()[0])
+        except duckdb.CatalogException:  # a database from before the story tables, opened read-only
+            return False
+
     def story_candidates(self, terms: list[str], start: datetime, end: datetime) -> list:
         """Stories sharing a lead term with an article and seen between `start` and `end`."""
         from pipeline.stories import StoryRow

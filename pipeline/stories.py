@@ -9,7 +9,8 @@ of the weighted vectors) when that similarity reaches `STORY_THRESHOLD` and the 
 keeps stories from drifting: a chain of loosely related articles does not become one story.
 
 Stories persist in DuckDB (`story_index`, `story_terms`): a run finds candidate stories through the terms of its
-articles (index lookups, one query per article), never by loading the history.
+articles (index lookups, one query per article, none when the database has no stories), never by loading the
+history. Within a run, stories are found and scored through an in-memory term index.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 STORY_THRESHOLD = 0.5  # measured on the seeds: same event 0.54-0.62 with the first article, others <= 0.39
 STORY_WINDOW = timedelta(days=3)  # an event's coverage clusters within days; older stories are closed
 TERMS_KEPT = 16  # the rarest terms of a lead: enough to compare, small to store and to look up
+# A term in more of this run's stories than this is too common to find an event by: it is not looked up, so
+# a run's cost stays linear in its size (stories sharing only such terms with an article are not compared).
+MAX_STORIES_PER_TERM = 100
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])")
 _STOP = frozenset(
@@ -134,6 +138,15 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return dot / math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
 
 
+def _norm(terms: dict[str, float]) -> float:
+    return math.sqrt(sum(w * w for w in terms.values()))
+
+
+def _open(story: StoryRow, when: datetime) -> bool:
+    """The story was seen within the window before `when`, and did not start long before it."""
+    return story.last_seen >= when - STORY_WINDOW >= story.first_seen - 2 * STORY_WINDOW
+
+
 @dataclass
 class StoryRow:
     """A story as stored: its representative's terms, and when it was first and last seen."""
@@ -153,7 +166,10 @@ class StoryStage(Stage):
         super().__init__(ledger)
         self.history, self.now = history, now
         self.stories: dict[str, StoryRow] = {}  # stories this run started or joined
-        self.by_term: dict[str, set[str]] = {}  # this run's stories by term
+        # The stories this run started, by term: (story_id, the term's weight in its representative).
+        self.by_term: dict[str, list[tuple[str, float]]] = {}
+        self.norms: dict[str, float] = {}  # their representatives' vector lengths
+        self._history_has_stories = history is not None and history.has_stories()
 
     def process(self, article: Article) -> Article:
         """Never rejects: the article already passed validation, and copies may point at it. A failure to
@@ -170,8 +186,7 @@ class StoryStage(Stage):
         terms = lead_terms(article.body, article.language)
         when = article.published_at or self.now
         best, best_score = None, 0.0
-        for story in self._candidates(terms, when):
-            score = cosine(terms, story.terms)
+        for story, score in self._scored_candidates(terms, when):
             if score > best_score:
                 best, best_score = story, score
         if best is not None and best_score >= STORY_THRESHOLD:
@@ -183,22 +198,42 @@ class StoryStage(Stage):
         else:
             article.story_id = article.article_id
             self.stories[article.story_id] = StoryRow(article.story_id, terms, when, when)
-            for term in terms:
-                self.by_term.setdefault(term, set()).add(article.story_id)
+            self.norms[article.story_id] = _norm(terms)
+            for term, weight in terms.items():
+                self.by_term.setdefault(term, []).append((article.story_id, weight))
             self.ledger.add(self.name, "started")
         return article
 
-    def _candidates(self, terms: dict[str, float], when: datetime) -> list[StoryRow]:
-        found: dict[str, StoryRow] = {}
-        for term in terms:
-            for story_id in self.by_term.get(term, ()):
-                found[story_id] = self.stories[story_id]
-        if self.history is not None and terms:
+    def _scored_candidates(self, terms: dict[str, float], when: datetime) -> list[tuple[StoryRow, float]]:
+        """Stories open at `when` that share a lead term with the article, with their cosine similarity.
+
+        This run's stories are found and scored through the term index: dot products added up term by term,
+        so the cost is the postings visited, not stories times terms. A term too common to look up still
+        counts in the score of a story found through another. Stories from earlier runs come from the
+        database, one query per article, and are compared whole.
+        """
+        if not terms:
+            return []
+        dots: dict[str, float] = {}
+        common = []  # terms not looked up: their part of each candidate's dot product is added after
+        for term, weight in terms.items():
+            postings = self.by_term.get(term)
+            if postings and len(postings) > MAX_STORIES_PER_TERM:
+                common.append(term)
+            elif postings:
+                for story_id, story_weight in postings:
+                    dots[story_id] = dots.get(story_id, 0.0) + weight * story_weight
+        for story_id in dots if common else ():
+            story_terms = self.stories[story_id].terms
+            dots[story_id] += sum(terms[t] * story_terms[t] for t in common if t in story_terms)
+        norm = _norm(terms)
+        scored = [(self.stories[sid], dot / (norm * self.norms[sid])) for sid, dot in dots.items()]
+        if self._history_has_stories:
             for row in self.history.story_candidates(list(terms), when - STORY_WINDOW, when + STORY_WINDOW):
-                found.setdefault(row.story_id, self.stories.get(row.story_id) or row)
-        return [
-            s for s in found.values() if s.last_seen >= when - STORY_WINDOW >= s.first_seen - 2 * STORY_WINDOW
-        ]
+                if row.story_id not in dots:
+                    story = self.stories.get(row.story_id) or row
+                    scored.append((story, cosine(terms, story.terms)))
+        return [(s, score) for s, score in scored if _open(s, when)]
 
     def rows(self) -> list[dict]:
         """The stories this run started or changed, for the load step."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -141,8 +142,38 @@ class ValidateStage(Stage):
         super().__init__(ledger)
         self.settings = settings
         self._validator: Validator | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_error: BaseException | None = None
         # With a Data Docs folder set, each chunk's GX result is kept (as JSON) for the report.
         self.results: list[dict] | None = [] if settings.data_docs_dir is not None else None
+
+    def warm_up(self) -> None:
+        """Build the validator (importing GX: about 7 s of CPU) in a background thread, now.
+
+        The main process mostly waits on the extraction workers early in a run, so the import overlaps with
+        them instead of holding up the first chunk. Call it once the run's other imports are done (two
+        threads importing the same packages at once can deadlock on import locks).
+        """
+
+        def build() -> None:
+            try:
+                self._validator = Validator(self.settings.suite_path)
+            except BaseException as exc:  # raised again where the validator is needed
+                self._warm_error = exc
+
+        if self._validator is None and self._warming is None:
+            self._warming = threading.Thread(target=build, name="gx-warm-up", daemon=True)
+            self._warming.start()
+
+    def _ready(self) -> Validator:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+            if self._warm_error is not None:
+                raise self._warm_error
+        if self._validator is None:
+            self._validator = Validator(self.settings.suite_path)
+        return self._validator
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
         chunk: list[Item] = []
@@ -160,15 +191,14 @@ class ValidateStage(Stage):
         articles = [item for item in chunk if isinstance(item, Article)]
         failures: dict[str, list[str]] = {}
         if articles:
-            if self._validator is None:
-                self._validator = Validator(self.settings.suite_path)
+            validator = self._ready()
             # One row per id: two inputs of one URL in a chunk are one article (dedupe drops the second as
             # a `url` duplicate after validation); both get that row's verdict.
             unique = {a.article_id: a for a in reversed(articles)}.values()
             rows = [{c: getattr(a, c) for c in FRAME_COLUMNS} for a in unique]
-            failures, table_level = self._validator.validate(rows)
+            failures, table_level = validator.validate(rows)
             if self.results is not None:
-                self.results.append(self._validator.last_result.to_json_dict())
+                self.results.append(validator.last_result.to_json_dict())
             for name in table_level:
                 self.ledger.add(self.name, f"batch_failed_{name}")
                 log.warning("batch-level expectation failed: %s", name)

@@ -188,3 +188,23 @@ def test_every_rule_has_a_reason():
 
 def test_fold_ignores_case_space_and_punctuation():
     assert fold("Hello,  World!") == fold("hello world")
+
+
+def _fold_by_characters(text: str) -> str:
+    """fold() as specified, one character at a time: the reference its fast paths must equal."""
+    import unicodedata
+
+    kept = (ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum() or ch.isspace())
+    return " ".join("".join(kept).split())
+
+
+def test_fold_equals_the_character_by_character_definition_for_every_code_point():
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    for i in range(0, len(every), 500):  # each chunk mixes scripts, marks, spaces and punctuation
+        chunk = "".join(every[i : i + 500])
+        assert fold(chunk) == _fold_by_characters(chunk), f"code points from U+{ord(every[i]):04X}"
+    for ch in map(chr, range(128)):  # the ASCII path, each character between words
+        text = f"Word{ch}NEXT {ch} x"
+        assert text.isascii() and fold(text) == _fold_by_characters(text), repr(ch)
+    mixed = "Ünïcode café, “quoted” — O’Brien_x 2nd"
+    assert fold(mixed) == _fold_by_characters(mixed) == "ünïcode café quoted obrienx 2nd"

@@ -266,3 +266,32 @@ def test_run_index_gives_what_a_dict_of_lists_gives(monkeypatch):
             reference.setdefault(k, []).append(f"a{n}")
         index.add(f"a{n}", keys)
     assert len(index) == 1200 and len(index.keys) > 0 and index.pending_entries < 7
+
+
+def test_a_body_signature_from_the_worker_gives_the_same_outcomes_and_is_used_only_for_the_whole_body():
+    from pipeline.bench import ArticleGenerator
+    from pipeline.dedupe import MinHasher, precompute_signature
+
+    settings = Settings()
+    setup = (settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
+    plain = [g.article for g in ArticleGenerator(5).stream(300)]
+    primed = [g.article for g in ArticleGenerator(5).stream(300)]
+    for article in primed:
+        precompute_signature(article, setup)
+
+    def outcomes(articles):
+        out = DedupeStage(Ledger(), settings, None).run(articles)
+        return [(type(o).__name__, getattr(o, "method", None), getattr(o, "duplicate_of", None)) for o in out]
+
+    assert outcomes(primed) == outcomes(plain)
+    assert {m for _, m, _ in outcomes(plain)} >= {None, "near", "exact"}
+
+    hasher = MinHasher(*setup)
+    article = plain[0]
+    article.body_signature = (setup, "cached", ["keys"])
+    assert hasher.of(article, article.body) == ("cached", ["keys"])
+    own_text = article.body.split("\n\n", 1)[1]  # a template paragraph left out: computed afresh
+    sig, keys = hasher.of(article, own_text)
+    assert keys == hasher.band_keys(hasher.signature(own_text)) and sig != "cached"
+    article.body_signature = ((4, 128, 64), "cached", ["keys"])  # another setup: computed afresh
+    assert hasher.of(article, article.body)[1] == hasher.band_keys(hasher.signature(article.body))

@@ -142,3 +142,65 @@ def test_closing_the_output_early_leaves_no_worker_running():
 
     assert not worker_pids() & started
     assert not [pid for pid in started if is_alive(pid)]
+
+
+def test_all_document_steps_in_workers_count_and_decide_as_in_one_process():
+    from datetime import datetime
+
+    from pipeline.document import DocumentStage, DocumentSteps
+
+    class Raw:
+        def __init__(self):
+            self.rows = []
+
+        def add_raw(self, row):
+            self.rows.append(row)
+
+    boilerplate = Article(source_uri="/in/share.txt", raw=b"Share this article\n\nFollow us on Twitter\n")
+    spec = DocumentSteps(
+        ("retain", "extract", "clean", "enrich"), "run-1", datetime(2026, 1, 2), datetime(2026, 1, 1)
+    )
+
+    def run(workers):
+        inputs = [
+            html_article(0),
+            text_article(1),
+            boilerplate,
+            Article(source_uri="/in/e.html", raw=b"", media_type="text/html"),
+        ]
+        ledger, raw = Ledger(), Raw()
+        out = list(DocumentStage(ledger, spec, workers, 30.0, None, writer=raw).run(inputs))
+        return out, ledger.by_stage(), raw.rows
+
+    (pooled, pooled_counts, pooled_raw), (local, local_counts, local_raw) = run(2), run(0)
+
+    assert pooled_counts == local_counts
+    assert pooled_counts["retain"]["total"] == 4 and pooled_counts["enrich"] == {"total": 2, "forwarded": 2}
+    assert pooled_counts["clean"]["dropped_empty_after_cleaning"] == 1
+    assert [r["source_uri"] for r in pooled_raw] == [r["source_uri"] for r in local_raw] == [
+        "/in/page-0.html", "/in/note-1.txt", "/in/share.txt"
+    ]  # fmt: skip
+    assert [type(o) for o in pooled] == [Article, Article, Quarantined, Quarantined]
+    for a, b in zip(pooled, local, strict=True):
+        assert a == b
+    assert (
+        pooled[0].article_id and pooled[0].ingested_at == datetime(2026, 1, 2) and pooled[0].run_id == "run-1"
+    )
+    assert (pooled[2].stage, pooled[3].stage) == ("clean", "extract")
+
+
+def test_workers_compute_the_body_minhash_for_dedupe_when_asked():
+    from pipeline.dedupe import MinHasher
+    from pipeline.document import DocumentStage, DocumentSteps
+
+    setup = (5, 128, 64)
+    spec = DocumentSteps(("extract", "clean", "enrich"), "run-1", minhash=setup)
+    html, text = DocumentStage(Ledger(), spec, workers=2).run([html_article(0), text_article(1)])
+
+    hasher = MinHasher(*setup)
+    for article in (html, text):
+        got_setup, sig, keys = article.body_signature
+        assert got_setup == setup and keys == hasher.band_keys(hasher.signature(article.body))
+        assert sig.shingles == hasher.signature(article.body).shingles
+    (plain,) = DocumentStage(Ledger(), DocumentSteps(("extract",)), workers=2).run([text_article(1)])
+    assert plain.body_signature is None

@@ -138,6 +138,11 @@ def test_two_million_sibling_spans_time_out_in_extraction_and_the_run_goes_on(tm
     assert (stage, reasons) == ("extract", ["extract_timeout"])
     assert "3 s limit" in detail
     assert_good_article_landed(summary, db_path, good)
+    # Its worker was killed with it, but its bytes are kept for a replay: the main process retained them.
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        kept = con.execute("SELECT source_uri, bytes FROM raw_documents ORDER BY source_uri").fetchall()
+    assert sorted(kept) == sorted((str(p.resolve()), p.stat().st_size) for p in (good, spans))
+    assert summary.stages["retain"] == {"total": 2, "forwarded": 2, "bytes": sum(n for _, n in kept)}
 
 
 def test_fifty_thousand_deep_nesting_is_quarantined_at_extract_and_the_run_goes_on(tmp_path, db_path):

@@ -35,7 +35,7 @@ def test_reprocess_after_a_rule_change_updates_in_place_without_the_sources(
     seeds_copy, tmp_path, monkeypatch
 ):
     db = tmp_path / "a.duckdb"
-    settings = Settings.from_env(db_path=db)
+    settings = Settings.from_env(db_path=db, extract_workers=0)  # in-process: the monkeypatched rule applies
     run_ingest([str(seeds_copy)], settings, trigger="test")
     before = dict(rows(db, "SELECT article_id, body FROM articles"))
     shutil.rmtree(seeds_copy)  # reprocess must not need them

@@ -88,3 +88,49 @@ def test_languages_wordfreq_cannot_tokenize_here_still_get_stories():
     for language in ("ko", "ja", "zh"):
         terms = lead_terms(korean, language)
         assert terms and set(terms.values()) == {1.0}
+
+
+def _lead_article(n: int, lead: str, day: datetime):
+    a = make_article(
+        f"{lead}\n\nA second paragraph of the report number {n} follows here.", source_uri=f"/in/{n}.txt"
+    )
+    a.article_id, a.language, a.published_at = f"id{n:04d}", "en", day
+    return a
+
+
+def test_stories_are_scored_through_the_term_index_as_cosine_and_common_terms_are_not_looked_up():
+    from pipeline import stories
+
+    day = datetime(2026, 5, 4, 9)
+    # 150 distinct events whose leads all share "Parliament" (and "vote"), each with rare words of its own.
+    codes = ["".join(chr(97 + (i // 26**k) % 26) for k in range(3)) for i in range(150)]
+    rare = [f"{c}xylo {'xq' + c}mo {'vv' + c}ra" for c in codes]  # three made-up words, stems of their own
+    leads = [f"Parliament vote backs {words} in the capital on Tuesday, officials said." for words in rare]
+    stage = StoryStage(Ledger(), None, day)
+    out = list(stage.run(_lead_article(n, lead, day) for n, lead in enumerate(leads)))
+    assert len({a.story_id for a in out}) == 150
+    assert len(stage.by_term["parlia"]) > stories.MAX_STORIES_PER_TERM  # now too common to look up
+
+    # A second report of event 7 joins it, with the score a whole-vector cosine gives.
+    follow = _lead_article(900, f"Parliament vote backs {rare[7]} again in the capital, officials said.", day)
+    scored = stage._scored_candidates(lead_terms(follow.body, "en"), day)
+    assert [s.story_id for s, _ in scored] == [out[7].story_id]  # only the story sharing rare terms
+    _, score = scored[0]
+    assert (
+        abs(
+            score
+            - cosine(lead_terms(follow.body, "en"), out[7].__dict__ and stage.stories[out[7].story_id].terms)
+        )
+        < 1e-9
+    )
+    assert score >= STORY_THRESHOLD
+    (joined,) = stage.run([follow])
+    assert joined.story_id == out[7].story_id
+
+    # A lead sharing only the common words starts a story of its own, without comparing the 150.
+    other = _lead_article(
+        901, "Parliament vote delayed by snowstorm across the northern provinces, officials said.", day
+    )
+    assert stage._scored_candidates(lead_terms(other.body, "en"), day) == []
+    (alone,) = stage.run([other])
+    assert alone.story_id == alone.article_id
