@@ -11,7 +11,7 @@ AEB ?= ../shared/corpora/aeb
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test eval bench quality lint format airflow clean
+.PHONY: help setup run test eval bench profile quality lint format airflow clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,8 +43,14 @@ eval: $(STAMP)  ## extraction vs plain trafilatura, then dedupe and stories, on 
 	$(PY) -m pipeline.evaluate --corpus $(AEB)
 	$(PY) -m pipeline.dedupe_eval --corpus $(AEB)
 
-bench: $(STAMP)  ## dedupe of 10k and 100k generated articles vs an empty and a 100k-row DB: time, peak RSS, ratios
-	$(PY) -m pipeline.bench --json data/bench/report.json
+bench: $(STAMP)  ## HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md
+	$(PY) -m pipeline.benchmarks --aeb $(AEB) --json data/bench/report.json
+
+profile: $(STAMP)  ## profile a run of $(SOURCES) in one process (pyinstrument) -> data/bench/profile.html
+	@mkdir -p data/bench && rm -f data/bench/profile.duckdb*
+	$(PY) -m pyinstrument -r html -o data/bench/profile.html -m pipeline ingest $(SOURCES) \
+	  --db data/bench/profile.duckdb --workers 0
+	@echo "profile written to data/bench/profile.html"
 
 quality: $(STAMP)  ## ingest $(SOURCES) into $(DB) and write the validation report (GX Data Docs) to data/quality/
 	$(PY) -m pipeline ingest $(SOURCES) --db $(DB) --data-docs data/quality

@@ -14,7 +14,10 @@ stages included; at most two per worker are in flight, so memory stays flat.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +29,11 @@ from pipeline.stage import Item, Ledger, Stage
 log = logging.getLogger(__name__)
 
 STEPS = ("retain", "extract", "clean", "enrich")
+AHEAD = 1024  # default: finished items the feeder may queue ahead of the consumer (a few KB each)
+
+
+class _Stopped(Exception):
+    """The consumer went away: the feeder stops."""
 
 
 @dataclass(frozen=True)
@@ -111,17 +119,37 @@ class DocumentStage(Stage):
         timeout_s: float = 30.0,
         memory_limit_mb: int | None = None,
         writer=None,
+        ahead: int = AHEAD,
     ):
         super().__init__(ledger)
+        self.ahead = ahead
         if "retain" in spec.steps and writer is None:
             raise ValueError("the retain step needs a writer")
         self.spec, self.writer = spec, writer
         self.workers, self.timeout_s, self.memory_limit_mb = workers, timeout_s, memory_limit_mb
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
+        """The items in input order, each article through the steps.
+
+        The workers start at once, not at the first item asked for: a feeder thread reads the input and keeps
+        them busy, up to `ahead` finished items ahead of the consumer. So they extract while the later stages
+        are still being set up, and while those stages take their time (a validation chunk, the first
+        import of Great Expectations). `close()` the result (or drop it) to stop them early.
+        """
         if self.workers == 0:
-            yield from self._in_process(items)
-            return
+            return self._in_process(items)
+        return _Feed(self, items)
+
+    def _feed(self, items: Iterable[Item], done: queue.Queue, stop: threading.Event) -> None:
+        """In the feeder thread: read, hand articles to the workers, queue outcomes in input order."""
+
+        def put(*message) -> None:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    done.put(message, timeout=0.1)
+                    return
+            raise _Stopped
+
         pending: deque[Item] = deque()  # everything read so far, in order; articles await a worker
 
         def jobs() -> Iterator[tuple[Article, DocumentSteps]]:
@@ -147,12 +175,20 @@ class DocumentStage(Stage):
                 "trafilatura",
             ),
         )
-        with pool:
-            for result in pool.map(jobs()):
-                while not isinstance(pending[0], Article):  # outcomes of earlier stages pass in order
-                    yield pending.popleft()
-                yield self._from_worker(pending.popleft(), result)
-            yield from pending
+        try:
+            with pool:
+                for result in pool.map(jobs()):
+                    while not isinstance(pending[0], Article):  # outcomes of earlier stages pass in order
+                        put("item", pending.popleft())
+                    put("result", pending.popleft(), result)
+                for item in pending:
+                    put("item", item)
+            put("end")
+        except _Stopped:
+            pass
+        except BaseException as exc:  # raised again in the consumer's thread
+            with contextlib.suppress(_Stopped):
+                put("error", exc)
 
     def _in_process(self, items: Iterable[Item]) -> Iterator[Item]:
         """workers=0: the same steps in this process, for debugging and profiling. No timeout applies."""
@@ -188,3 +224,47 @@ class DocumentStage(Stage):
             log.error("extract failed on %s: %s", article.source_uri, result.detail)
             reason, detail = f"error_{result.error_type}", result.detail
         return self.reject(article, (reason,), detail)
+
+
+class _Feed:
+    """A DocumentStage's output: its feeder thread runs from creation until the end, an error or close()."""
+
+    def __init__(self, stage: DocumentStage, items: Iterable[Item]):
+        self.stage, self.finished = stage, False
+        self.done: queue.Queue = queue.Queue(maxsize=stage.ahead)
+        self.stop = threading.Event()
+        self.feeder = threading.Thread(
+            target=stage._feed, args=(items, self.done, self.stop), name="document-feeder", daemon=True
+        )
+        self.feeder.start()
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> Item:
+        if self.finished:
+            raise StopIteration
+        try:
+            kind, *value = self.done.get()
+            if kind == "item":
+                return value[0]
+            if kind == "result":
+                return self.stage._from_worker(*value)
+        except BaseException:
+            self.close()
+            raise
+        self.close()
+        if kind == "error":
+            raise value[0]
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the feeder and its workers; wait for them. Safe to call twice."""
+        self.finished = True
+        self.stop.set()
+        if self.feeder.is_alive() and self.feeder is not threading.current_thread():
+            self.feeder.join()
+
+    def __del__(self) -> None:
+        if not self.finished:
+            self.close()

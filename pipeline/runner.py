@@ -141,6 +141,8 @@ def _web_reader(
     if not any(is_url(location) for location in plan.inputs):
         return None
     robots = history.fresh_robots() if history is not None else {}
+    if history is not None:  # the reader runs in the document feeder's thread: its own connection
+        history = resources.enter_context(history.for_thread())
     return WebReader(
         resources.enter_context(Fetcher(fetch_policy(settings), robots=robots)),
         history,
@@ -163,9 +165,12 @@ def _stream_to_staging(
     folder = settings.staging_root / run_id
     started_at = utcnow()
     writer = StagingWriter(folder, run_id)
-    stream = _front(plan, settings, run_id, web, ledger, writer, started_at, stored)
-    stream, finish = _back(stream, settings, history, ledger)
-    tally = writer.consume(stream, progress and (lambda done: progress(done, len(plan.inputs))))
+    front = _front(plan, settings, run_id, web, ledger, writer, started_at, stored)  # the workers start now
+    try:
+        stream, finish = _back(front, settings, history, ledger)
+        tally = writer.consume(stream, progress and (lambda done: progress(done, len(plan.inputs))))
+    finally:
+        _close(front)
     if web is not None:
         _stage_fetch_state(folder, web)
     finish(folder)
@@ -219,7 +224,15 @@ def _front(
         settings.extract_timeout_s,
         settings.extract_memory_mb,
         writer=writer,
+        ahead=2 * settings.validate_chunk,  # the workers go on while validation waits for a whole chunk
     ).run(stream)
+
+
+def _close(stream: Iterable) -> None:
+    """Stop what an unfinished stream still runs (the document workers); nothing for a finished one."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
 
 
 def _back(
@@ -475,10 +488,12 @@ def process_partition(
     with ExitStack() as resources:
         web = _web_reader(plan, settings, history, ledger, resources)
         writer = StagingWriter(folder, run_id)
-        stream = _front(plan, settings, run_id, web, ledger, writer, started_at, max_items=max_items)
-        if since is not None:
-            stream = SinceStage(ledger, since).run(stream)
-        tally = writer.consume(stream)
+        front = _front(plan, settings, run_id, web, ledger, writer, started_at, max_items=max_items)
+        stream = SinceStage(ledger, since).run(front) if since is not None else front
+        try:
+            tally = writer.consume(stream)
+        finally:
+            _close(front)
         if web is not None:
             _stage_fetch_state(folder, web)
     write_ledger(

@@ -8,6 +8,7 @@ writer's own connection when the whole run is one process, as in the CLI).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import re
@@ -334,6 +335,14 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+
+    def for_thread(self) -> Store:
+        """The same database on a connection of its own, for another thread (a DuckDB connection serves one
+        call at a time): the document feeder's web reader asks about feeds and articles through it while
+        dedupe queries on this one. Close it when done."""
+        view = copy.copy(self)
+        view.con = self.con.cursor()
+        return view
 
     def __enter__(self) -> Store:
         return self

@@ -22,6 +22,9 @@ from pipeline.store import utcnow
 log = logging.getLogger(__name__)
 
 ID_COLUMN = "article_id"
+# Chunks grow from this size (doubling up to `validate_chunk`): the first articles move on to dedupe early,
+# while extraction still runs, and a long run still validates in large, cheap batches.
+FIRST_CHUNK = 250
 FRAME_COLUMNS = (
     "article_id",
     "source_uri",
@@ -177,14 +180,15 @@ class ValidateStage(Stage):
 
     def run(self, items: Iterable[Item]) -> Iterator[Item]:
         chunk: list[Item] = []
-        articles = 0
+        articles, limit = 0, min(FIRST_CHUNK, self.settings.validate_chunk)
         for item in items:
             chunk.append(item)
             if isinstance(item, Article):
                 articles += 1
-                if articles >= self.settings.validate_chunk:
+                if articles >= limit:
                     yield from self._flush(chunk)
                     chunk, articles = [], 0
+                    limit = min(2 * limit, self.settings.validate_chunk)
         yield from self._flush(chunk)
 
     def _flush(self, chunk: list[Item]) -> Iterator[Item]:

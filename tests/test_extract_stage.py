@@ -204,3 +204,19 @@ def test_workers_compute_the_body_minhash_for_dedupe_when_asked():
         assert sig.shingles == hasher.signature(article.body).shingles
     (plain,) = DocumentStage(Ledger(), DocumentSteps(("extract",)), workers=2).run([text_article(1)])
     assert plain.body_signature is None
+
+
+def test_an_error_reading_the_input_reaches_the_consumer_and_leaves_no_worker():
+    import pytest
+
+    before = worker_pids()
+
+    def inputs():
+        yield html_article(0)
+        yield text_article(1)
+        raise OSError("the source folder vanished")
+
+    results = stage().run(inputs())
+    with pytest.raises(OSError, match="vanished"):
+        list(results)
+    assert worker_pids() == before
