@@ -196,6 +196,31 @@ class HistoryCache:
         return [(aid, *self.signatures.values[aid]) for aid in ids if aid in self.signatures.values]
 
 
+class RunSignatures:
+    """The signatures of the articles this run landed, in one growing uint32 matrix (a row each: 4 bytes a
+    permutation, 512 bytes an article with 128) rather than an object per article."""
+
+    def __init__(self, perms: int) -> None:
+        self.rows: dict[str, int] = {}
+        self.minhash = np.empty((1024, perms), dtype=np.uint32)
+        self.shingles = np.empty(1024, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, article_id: str, sig: Signature) -> None:
+        row = len(self.rows)
+        if row == len(self.shingles):  # full: double
+            self.minhash = np.concatenate([self.minhash, np.empty_like(self.minhash)])
+            self.shingles = np.concatenate([self.shingles, np.empty_like(self.shingles)])
+        self.minhash[row], self.shingles[row] = sig.minhash, sig.shingles
+        self.rows[article_id] = row
+
+    def __getitem__(self, article_id: str) -> Signature:
+        row = self.rows[article_id]
+        return Signature(int(self.shingles[row]), self.minhash[row])
+
+
 class RunIndex:
     """This run's LSH buckets (band key -> articles landed in the run), kept compact.
 
@@ -356,7 +381,7 @@ class DedupeStage(Stage):
         self.run_ids: set[str] = set()
         self.run_hashes: dict[str, str] = {}
         self.run_index = RunIndex()
-        self.run_signatures: dict[str, Signature] = {}
+        self.run_signatures = RunSignatures(settings.minhash_perms)
         self.templates = SiteTemplates(self.history)
         self._lookahead: dict[
             int, tuple[str, Signature, list[int]]
@@ -438,7 +463,7 @@ class DedupeStage(Stage):
         self.templates.count(article)
         self.run_ids.add(aid)
         self.run_hashes[chash] = aid
-        self.run_signatures[aid] = sig
+        self.run_signatures.add(aid, sig)
         self.run_index.add(aid, keys)
         article.shingle_count = sig.shingles
         article.lsh_bands = keys

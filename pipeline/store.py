@@ -261,6 +261,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _memory_limit_mb() -> int:
+    from pipeline.settings import Settings
+
+    return Settings.from_env().db_memory_mb
+
+
 def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 0.0) -> duckdb.DuckDBPyConnection:
     """Open the database, turning lock and permission failures into `SetupError`s that say what to do.
 
@@ -282,6 +288,8 @@ def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 0.0) ->
             # DuckDB draws a progress bar on stdout for statements over 2 s (a big load's COMMIT): not into
             # `ingest --json` output or task logs
             con.execute("SET enable_progress_bar = false")
+            if limit_mb := _memory_limit_mb():  # PIPELINE_DB_MEMORY_MB; DuckDB's default is 80% of RAM
+                con.execute(f"SET memory_limit = '{limit_mb}MB'")
             return con
         except duckdb.IOException as exc:
             message = str(exc)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from array import array
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -147,7 +148,7 @@ def _open(story: StoryRow, when: datetime) -> bool:
     return story.last_seen >= when - STORY_WINDOW >= story.first_seen - 2 * STORY_WINDOW
 
 
-@dataclass
+@dataclass(slots=True)
 class StoryRow:
     """A story as stored: its representative's terms, and when it was first and last seen."""
 
@@ -166,8 +167,9 @@ class StoryStage(Stage):
         super().__init__(ledger)
         self.history, self.now = history, now
         self.stories: dict[str, StoryRow] = {}  # stories this run started or joined
-        # The stories this run started, by term: (story_id, the term's weight in its representative).
-        self.by_term: dict[str, list[tuple[str, float]]] = {}
+        # The stories this run started, by term: their ids, and the term's weight in each representative (an
+        # array: 16 bytes a posting, not a tuple and a float object each).
+        self.by_term: dict[str, tuple[list[str], array]] = {}
         self.norms: dict[str, float] = {}  # their representatives' vector lengths
         self._history_has_stories = history is not None and history.has_stories()
 
@@ -200,7 +202,9 @@ class StoryStage(Stage):
             self.stories[article.story_id] = StoryRow(article.story_id, terms, when, when)
             self.norms[article.story_id] = _norm(terms)
             for term, weight in terms.items():
-                self.by_term.setdefault(term, []).append((article.story_id, weight))
+                ids, weights = self.by_term.setdefault(term, ([], array("d")))
+                ids.append(article.story_id)
+                weights.append(weight)
             self.ledger.add(self.name, "started")
         return article
 
@@ -217,11 +221,11 @@ class StoryStage(Stage):
         dots: dict[str, float] = {}
         common = []  # terms not looked up: their part of each candidate's dot product is added after
         for term, weight in terms.items():
-            postings = self.by_term.get(term)
-            if postings and len(postings) > MAX_STORIES_PER_TERM:
+            ids, weights = self.by_term.get(term, ((), ()))
+            if len(ids) > MAX_STORIES_PER_TERM:
                 common.append(term)
-            elif postings:
-                for story_id, story_weight in postings:
+            else:
+                for story_id, story_weight in zip(ids, weights, strict=True):
                     dots[story_id] = dots.get(story_id, 0.0) + weight * story_weight
         for story_id in dots if common else ():
             story_terms = self.stories[story_id].terms

@@ -98,3 +98,19 @@ def test_progress_is_reported(seeds_copy, tmp_path, monkeypatch):
         progress=lambda done, total: calls.append((done, total)),
     )
     assert calls == [(2, 5), (4, 5)]
+
+
+def test_the_duckdb_memory_limit_is_a_setting(tmp_path, monkeypatch):
+    from pipeline.store import connect
+
+    monkeypatch.setenv("PIPELINE_DB_MEMORY_MB", "300")
+    con = connect(tmp_path / "m.duckdb")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("300.0 MiB", "286.1 MiB")
+    con.close()
+    monkeypatch.delenv("PIPELINE_DB_MEMORY_MB")
+    con = connect(tmp_path / "m.duckdb")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] not in (
+        "300.0 MiB",
+        "286.1 MiB",
+    )
+    con.close()
