@@ -46,9 +46,9 @@ class Settings:
     dedupe_chunk: int = 1000  # articles whose history lookups dedupe answers with one query per kind
     validate_chunk: int = 2000  # articles per Great Expectations batch
     lock_timeout_s: float = 0.0  # how long to retry a DB locked by another process
-    # DuckDB's memory limit per connection, 0 for DuckDB's own default (80% of RAM). The load's key indexes
-    # must fit in it: at 256 MB, loading a 100k-article run failed out of memory.
-    db_memory_mb: int = 0
+    # DuckDB's memory limit per connection; beyond it DuckDB spills to <db>.tmp/. 0 lifts it to DuckDB's own
+    # default, 80% of RAM. A 100k-article run loads into a 100k-article database in 300 MB.
+    db_memory_mb: int = 384
 
     def __post_init__(self) -> None:
         if self.minhash_perms % self.lsh_bands:

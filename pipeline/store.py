@@ -219,12 +219,18 @@ CREATE TABLE IF NOT EXISTS raw_documents (
 CREATE INDEX IF NOT EXISTS raw_documents_source_uri ON raw_documents (source_uri);
 ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS resolved_by_run VARCHAR;  -- the run that landed it later
 """
+# The LSH band index was never used: band lookups are a hash semi-join that scans article_lsh. It cost most of a
+# load's memory (an ART of 64 entries per article: 6.4 million for 100k articles, held whole to commit).
+_V5_NO_BAND_INDEX = """
+DROP INDEX IF EXISTS article_lsh_band;
+"""
 Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (1, _V1_WALKING_SKELETON),  # articles, signatures, duplicates, quarantine, runs
     (2, _V2_FETCH_STATE_STORIES_TEMPLATES),  # feeds, robots, host_paragraphs, story_index, story_terms
     (3, _V3_RUNS_LOADED_AT),  # runs.loaded_at: a retried load adds a run's template counts once
     (4, _V4_RAW_DOCUMENTS),  # raw_documents (raw retention, reprocess), quarantine.resolved_by_run
+    (5, _V5_NO_BAND_INDEX),  # article_lsh without its ART index on band_key
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
@@ -421,6 +427,7 @@ class Store:
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
             ).fetchall()
         }
+        restored = False
         for version, migration in MIGRATIONS:
             if version > current or not isinstance(migration, str):
                 continue
@@ -432,6 +439,8 @@ class Store:
                     version,
                     ", ".join(sorted(missing)),
                 )
+                restored = True
+            if restored:  # and the applied migrations after it again, which may change what it made
                 self._apply(version, migration, record=False)
 
     # History lookups used by dedupe, in bulk: one query answers a whole chunk of articles.
@@ -586,14 +595,17 @@ class Store:
             ).fetchall()
         except duckdb.CatalogException:  # a database from before the story tables, opened read-only
             return []
-        return [StoryRow(sid, json.loads(t), first, last) for sid, t, first, last in rows]
+        return [StoryRow.of(sid, json.loads(t), first, last) for sid, t, first, last in rows]
 
     # The load: one transaction per run.
 
     def load(self, staged: Path, run: dict) -> dict[str, int]:
         """Publish a run's staged Parquet files into the tables in one transaction, then CHECKPOINT.
 
-        Each batch is deduplicated on its key, then MERGEd into its table. Re-loading the same staging folder
+        Each batch is deduplicated on its key, then upserted: the big tables (articles, their signatures, raw
+        documents, duplicates, quarantine) by an UPDATE of the keys they hold and an INSERT of the others, which
+        stream row by row within DuckDB's memory limit (a MERGE builds its join over the whole batch: 1.2 GB
+        for 100k articles); the small aggregates by MERGE. Re-loading the same staging folder
         converges: every table is upserted on its key, and host_paragraphs, whose counts add up, takes a run's
         counts once (a retry after a load that committed, e.g. one killed in its CHECKPOINT, adds nothing). A
         process that dies inside the load leaves the database as it was: the transaction never committed.
@@ -610,10 +622,14 @@ class Store:
             loaded_before = self._run_loaded(run["run_id"])
             landed = self._load_articles(parts["articles"])
             self._upsert(
-                parts["duplicates"], "article_duplicates", "duplicate_id", DUPLICATE_COLUMNS, "detected_at"
+                parts["duplicates"],
+                "article_duplicates",
+                "duplicate_id",
+                DUPLICATE_COLUMNS,
+                "detected_at DESC",
             )
             self._upsert(
-                parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS, "quarantined_at"
+                parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS, "quarantined_at DESC"
             )
             self._save_raw(parts["raw"])
             self._resolve_quarantine(parts["articles"] + parts["duplicates"], run["run_id"])
@@ -629,7 +645,19 @@ class Store:
             )
             log.debug("load %s: committing after %.1f s", run["run_id"], time.monotonic() - started)
 
-        self._in_transaction(publish)
+        try:
+            self._in_transaction(publish)
+        except (duckdb.OutOfMemoryException, duckdb.TransactionException) as exc:
+            if not isinstance(exc, duckdb.OutOfMemoryException) and not re.search(
+                "allocate|pin block", str(exc)
+            ):
+                raise
+            limit = self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            raise SetupError(
+                f"loading run {run['run_id']} ran out of DuckDB's memory limit ({limit}); nothing was published. "
+                "Raise PIPELINE_DB_MEMORY_MB (0 lifts the limit to 80% of RAM), then publish the staged run with "
+                f"`python -m pipeline release {run['run_id']}`"
+            ) from exc
         log.debug("load %s: committed after %.1f s; checkpointing", run["run_id"], time.monotonic() - started)
         self.con.execute("CHECKPOINT")  # the WAL into the file now, not at some later open
         log.debug("load %s: checkpointed, done in %.1f s", run["run_id"], time.monotonic() - started)
@@ -637,18 +665,9 @@ class Store:
 
     def _save_raw(self, files: list[Path]) -> None:
         """Raw documents: a version already stored keeps its first run and fetch time."""
-        if not files:
-            return
         from pipeline.raw import RAW_COLUMNS
 
-        names = ", ".join(RAW_COLUMNS)
-        self.con.execute(
-            f"""MERGE INTO raw_documents AS t
-                USING (SELECT {names} FROM read_parquet({_paths(files)})
-                       QUALIFY row_number() OVER (PARTITION BY raw_id ORDER BY fetched_at) = 1) AS s
-                ON t.raw_id = s.raw_id
-                WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({", ".join(f"s.{c}" for c in RAW_COLUMNS)})"""
-        )
+        self._upsert(files, "raw_documents", "raw_id", list(RAW_COLUMNS), first_by="fetched_at", update=False)
 
     def _resolve_quarantine(self, files: list[Path], run_id: str) -> None:
         """Quarantine rows of inputs this run landed or recorded as duplicates (a replay after a fix)."""
@@ -669,47 +688,68 @@ class Store:
     def _load_articles(self, files: list[Path]) -> int:
         if not files:
             return 0
-        con = self.con
-        # The batch, one row per article (its first ingestion); MERGE refuses to touch a row twice.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE staged_articles AS
-                SELECT * FROM read_parquet({_paths(files)})
-                QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY ingested_at) = 1"""
-        )
+        # One row per article: its first ingestion. A landed article keeps its first ingested_at; updated_at
+        # says when a later run last rewrote it.
         cols = [c for c in ARTICLE_COLUMNS if c not in ("shingle_count", "minhash", "lsh_bands")]
-        # A landed article keeps its first ingested_at; updated_at says when a later run last rewrote it
-        updates = ", ".join(f"{c} = s.{c}" for c in cols if c not in ("article_id", "ingested_at"))
-        con.execute(
-            f"""MERGE INTO articles USING staged_articles AS s ON articles.article_id = s.article_id
-                WHEN MATCHED THEN UPDATE SET {updates}, updated_at = s.ingested_at
-                WHEN NOT MATCHED THEN INSERT ({", ".join(cols)}, updated_at)
-                    VALUES ({", ".join(f"s.{c}" for c in cols)}, s.ingested_at)"""
+        self._upsert(
+            files,
+            "articles",
+            "article_id",
+            cols,
+            first_by="ingested_at",
+            update=[c for c in cols if c not in ("article_id", "ingested_at")],
+            also={"updated_at": "ingested_at"},
         )
-        con.execute("DELETE FROM article_lsh WHERE article_id IN (SELECT article_id FROM staged_articles)")
-        con.execute("INSERT INTO article_lsh SELECT unnest(lsh_bands), article_id FROM staged_articles")
-        con.execute(
-            """MERGE INTO article_minhash USING staged_articles AS s ON article_minhash.article_id = s.article_id
-               WHEN MATCHED THEN UPDATE SET shingle_count = s.shingle_count, minhash = s.minhash
-               WHEN NOT MATCHED THEN INSERT (article_id, shingle_count, minhash)
-                   VALUES (s.article_id, s.shingle_count, s.minhash)"""
+        self.con.execute(
+            f"DELETE FROM article_lsh WHERE article_id IN (SELECT article_id FROM read_parquet({_paths(files)}))"
         )
-        landed = con.execute("SELECT count(*) FROM staged_articles").fetchone()[0]
-        con.execute("DROP TABLE staged_articles")
-        return landed
+        self.con.execute(
+            "INSERT INTO article_lsh SELECT unnest(lsh_bands), article_id "
+            f"FROM {_first_rows(files, 'article_id', 'ingested_at')}"
+        )
+        self._upsert(
+            files, "article_minhash", "article_id", ["article_id", "shingle_count", "minhash"], "ingested_at"
+        )
+        return self.con.execute(
+            f"SELECT count(DISTINCT article_id) FROM read_parquet({_paths(files)})"
+        ).fetchone()[0]
 
-    def _upsert(self, files: list[Path], table: str, key: str, columns: dict[str, str], newest: str) -> None:
-        """MERGE a batch into `table` on `key`, one row per key (the `newest` by that timestamp column)."""
+    def _upsert(
+        self,
+        files: list[Path],
+        table: str,
+        key: str,
+        columns: list[str] | dict[str, str],
+        first_by: str,
+        update: bool | list[str] = True,
+        also: dict[str, str] | None = None,
+    ) -> None:
+        """Upsert staged rows into `table` on `key`, one row per key: the first by `first_by` (a column, with
+        DESC for the newest). Rows whose key the table holds get their `update` columns (all but the key when
+        True, none when False); the others are inserted. `also` maps further target columns to source columns.
+
+        An UPDATE of the held keys, then an INSERT of the rest: both stream, where a MERGE would hold the batch.
+        """
         if not files:
             return
-        names = ", ".join(columns)
-        updates = ", ".join(f"{c} = s.{c}" for c in columns if c != key)
-        self.con.execute(
-            f"""MERGE INTO {table} USING (
-                    SELECT {names} FROM read_parquet({_paths(files)})
-                    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {newest} DESC) = 1
-                ) AS s ON {table}.{key} = s.{key}
-                WHEN MATCHED THEN UPDATE SET {updates}
-                WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({", ".join(f"s.{c}" for c in columns)})"""
+        columns, also = list(columns), also or {}
+        update = [c for c in columns if c != key] if update is True else update or []
+        staged = _first_rows(files, key, first_by, columns)
+        con = self.con
+        if update:
+            sets = ", ".join(f"{c} = s.{c}" for c in update) + "".join(
+                f", {t} = s.{c}" for t, c in also.items()
+            )
+            con.execute(
+                f"""UPDATE {table} SET {sets}
+                    FROM (SELECT * FROM {staged} AS r SEMI JOIN {table} USING ({key})) AS s
+                    WHERE {table}.{key} = s.{key}"""
+            )
+        targets = ", ".join([*columns, *also])
+        values = ", ".join([*(f"s.{c}" for c in columns), *(f"s.{c}" for c in also.values())])
+        con.execute(
+            f"""INSERT INTO {table} ({targets}) SELECT {values} FROM {staged} AS s
+                WHERE s.{key} NOT IN (SELECT {key} FROM {table})"""
         )
 
     def _save_feed_states(self, file: Path) -> None:
@@ -808,6 +848,20 @@ class Store:
 
     def count(self, table: str) -> int:
         return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _first_rows(files: list[Path], key: str, first_by: str, columns: Iterable[str] | None = None) -> str:
+    """A subquery over staged Parquet files with one row per `key`, the first by `first_by`.
+
+    Only the key and order columns pass through the window, by file and row number; the rows themselves
+    stream through a semi-join on those. (A window over whole rows holds the run's bodies in memory.)
+    """
+    source = f"read_parquet({_paths(files)}, filename = true, file_row_number = true)"
+    picked = ", ".join(columns) if columns is not None else "* EXCLUDE (filename, file_row_number)"
+    return f"""(SELECT {picked} FROM {source}
+               SEMI JOIN (SELECT filename, file_row_number FROM {source}
+                          QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {first_by}) = 1) AS first_rows
+               USING (filename, file_row_number))"""
 
 
 def _paths(files: Iterable[Path]) -> str:

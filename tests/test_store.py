@@ -35,6 +35,37 @@ def test_a_newer_schema_is_refused(db_path):
         Store(db_path)
 
 
+def test_a_load_over_the_memory_limit_says_what_to_do_and_the_staged_run_can_be_released(
+    tmp_path, db_path, monkeypatch
+):
+    """DuckDB's memory limit (PIPELINE_DB_MEMORY_MB) too low for a run: a clear error, nothing published, the
+    staged run kept; after raising the limit, `release` publishes it."""
+    import random
+
+    from pipeline.runner import release_run, run_ingest
+
+    rng = random.Random(7)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 9))) for _ in range(3000)]
+    src = tmp_path / "big"
+    src.mkdir()
+    for i in range(40):  # 40 articles of about 60 KB: more than 8 MB of load
+        paragraphs = (" ".join(rng.choices(words, k=60)).capitalize() + "." for _ in range(150))
+        (src / f"{i:02d}.txt").write_text(f"Headline number {i}\n\n" + "\n\n".join(paragraphs))
+    monkeypatch.setenv("PIPELINE_DB_MEMORY_MB", "8")
+    settings = Settings.from_env(db_path=db_path)
+    with pytest.raises(SetupError, match=r"ran out of DuckDB's memory limit .*nothing was published") as err:
+        run_ingest([str(src)], settings, trigger="test")
+    run_id = str(err.value).split("release ")[-1].rstrip("`")
+    assert (settings.staging_root / run_id).is_dir()
+    with Store(db_path) as store:
+        assert store.count("articles") == 0 and store.run_summary(run_id)["status"] == "failed"
+    monkeypatch.setenv("PIPELINE_DB_MEMORY_MB", "0")
+    summary = release_run(run_id, Settings.from_env(db_path=db_path))
+    assert summary.status == "released" and summary.landed == 40
+    with Store(db_path) as store:
+        assert store.count("articles") == 40 and store.count("article_lsh") == 40 * 64
+
+
 def test_loading_the_same_staged_run_twice_converges(seeds_copy, db_path):
     settings = Settings.from_env(db_path=db_path)
     run_id = new_run_id()

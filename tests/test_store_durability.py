@@ -646,6 +646,9 @@ def test_a_version_1_file_upgrades_in_place_and_takes_a_run(seeds_copy, tmp_path
         ]
         assert {"feeds", "robots", "host_paragraphs", "story_index", "story_terms"} <= tables(con)
         assert old_rows(con) == OLD_ROWS
+        # version 5: no ART index on the LSH band keys (lookups scan; the index cost the load its memory)
+        indexes = {name for (name,) in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+        assert "article_lsh_band" not in indexes and "articles_content_hash" in indexes
         # version 3: the old run counts as loaded (only loads recorded successes then)
         assert con.execute("SELECT loaded_at FROM runs").fetchall() == [(datetime(2025, 11, 1, 9),)]
     summary = run_ingest([str(seeds_copy)], Settings.from_env(db_path=db), trigger="test")
