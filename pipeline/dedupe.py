@@ -197,28 +197,32 @@ class HistoryCache:
 
 
 class RunSignatures:
-    """The signatures of the articles this run landed, in one growing uint32 matrix (a row each: 4 bytes a
-    permutation, 512 bytes an article with 128) rather than an object per article."""
+    """The signatures of the articles this run landed, in uint32 blocks of `BLOCK` rows (a row each: 4 bytes a
+    permutation, 512 bytes an article with 128) rather than an object per article. Blocks, not one matrix
+    that doubles: growing never copies, and at most one block stands empty."""
+
+    BLOCK = 4096
 
     def __init__(self, perms: int) -> None:
+        self.perms = perms
         self.rows: dict[str, int] = {}
-        self.minhash = np.empty((1024, perms), dtype=np.uint32)
-        self.shingles = np.empty(1024, dtype=np.int64)
+        self.minhash: list[np.ndarray] = []
+        self.shingles: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def add(self, article_id: str, sig: Signature) -> None:
-        row = len(self.rows)
-        if row == len(self.shingles):  # full: double
-            self.minhash = np.concatenate([self.minhash, np.empty_like(self.minhash)])
-            self.shingles = np.concatenate([self.shingles, np.empty_like(self.shingles)])
-        self.minhash[row], self.shingles[row] = sig.minhash, sig.shingles
-        self.rows[article_id] = row
+        block, row = divmod(len(self.rows), self.BLOCK)
+        if block == len(self.minhash):
+            self.minhash.append(np.empty((self.BLOCK, self.perms), dtype=np.uint32))
+            self.shingles.append(np.empty(self.BLOCK, dtype=np.int64))
+        self.minhash[block][row], self.shingles[block][row] = sig.minhash, sig.shingles
+        self.rows[article_id] = len(self.rows)
 
     def __getitem__(self, article_id: str) -> Signature:
-        row = self.rows[article_id]
-        return Signature(int(self.shingles[row]), self.minhash[row])
+        block, row = divmod(self.rows[article_id], self.BLOCK)
+        return Signature(int(self.shingles[block][row]), self.minhash[block][row])
 
 
 class RunIndex:
@@ -346,10 +350,6 @@ class SiteTemplates:
         seen = self.counts.setdefault(host, {})
         for key in set(keys):
             seen[key] = seen.get(key, 0) + 1
-
-    def rows(self) -> list[tuple[str, int, int]]:
-        """(host, paragraph key, articles) this run saw, for the load step to add up."""
-        return [(host, key, n) for host, counts in self.counts.items() for key, n in counts.items()]
 
 
 TEMPLATE_MIN_ARTICLES = (

@@ -5,6 +5,8 @@ The CLI calls `run_ingest`, which does the three in one process; the Airflow DAG
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import itertools
 import json
 import logging
@@ -12,7 +14,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ from pipeline.store import FEED_STATE_FILE, PARAGRAPHS_FILE, ROBOTS_FILE, STORIE
 from pipeline.stories import StoryStage
 from pipeline.validate import ValidateStage
 from pipeline.web import WebReader, fetch_policy, is_url, read_sources_file
+from pipeline.workers import stop_forkserver
 
 log = logging.getLogger(__name__)
 VALIDATION_FILE = "validation.json"  # the chunks' GX results, kept when a Data Docs report is asked for
@@ -252,7 +255,7 @@ def _back(
     def finish(folder: Path) -> None:
         with (folder / STORIES_FILE).open("w") as f:
             f.writelines(json.dumps(row) + "\n" for row in stories.rows())
-        write_paragraphs(folder / PARAGRAPHS_FILE, dedupe.templates.rows())
+        write_paragraphs(folder / PARAGRAPHS_FILE, dedupe.templates.counts)
         if validate.results is not None:
             (folder / VALIDATION_FILE).write_text(json.dumps(validate.results, default=str))
 
@@ -377,6 +380,7 @@ def run_ingest(
 
 def audit_and_publish(folder: Path, settings: Settings, store: Store, trigger: str) -> RunSummary:
     """Audit a staged run, write its report if asked, then publish it, or hold it when the audit failed."""
+    release_memory()  # the stages' run state is garbage now: give it back before DuckDB's load takes memory
     audit = audit_run(folder, settings)
     docs = write_docs(folder, settings, audit)
     summary = (
@@ -384,6 +388,14 @@ def audit_and_publish(folder: Path, settings: Settings, store: Store, trigger: s
     )
     summary.data_docs = str(docs) if docs else None
     return summary
+
+
+def release_memory() -> None:
+    """Stop the idle forkserver, collect garbage and hand freed heap pages back to the OS (glibc keeps them)."""
+    stop_forkserver()
+    gc.collect()
+    with suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -168,14 +168,19 @@ def read_ledger(folder: Path) -> dict:
     return json.loads((folder / LEDGER_FILE).read_text())
 
 
-def write_paragraphs(path: Path, rows: list[tuple[str, int, int]]) -> None:
-    """The (host, paragraph key, articles) counts of a run, as Parquet for the load step."""
-    if not rows:
+def write_paragraphs(path: Path, counts: Mapping[str, Mapping[int, int]]) -> None:
+    """The paragraph counts of a run (host -> paragraph key -> articles), as Parquet for the load step."""
+    if not any(counts.values()):
         return
+    import numpy as np
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=["host", "paragraph_key", "articles"]).astype(
-        {"paragraph_key": "int64", "articles": "int32"}
+    frame = pd.DataFrame(
+        {
+            "host": [host for host, keys in counts.items() for _ in range(len(keys))],
+            "paragraph_key": np.fromiter((k for keys in counts.values() for k in keys), dtype=np.int64),
+            "articles": np.fromiter((n for keys in counts.values() for n in keys.values()), dtype=np.int32),
+        }
     )
     with duckdb.connect() as con:
         con.register("paragraphs", frame)

@@ -28,6 +28,26 @@ _MAX_MESSAGE = 500  # characters of an exception message kept in TaskResult.deta
 _START_TIMEOUT_S = 60.0  # for a worker to import its modules and report ready
 _GRACE_S = 2.0  # for idle workers to exit on close(), and for dead or killed ones to be reaped
 _forkserver_preload: set[str] = set()  # all that any pool asked for: there is one forkserver per process
+_open_pools = 0  # pools not yet closed: the forkserver serves them
+
+
+def stop_forkserver() -> bool:
+    """Stop this process's forkserver when no pool is open; the next pool starts it again. True if stopped.
+
+    It holds its preloaded modules (trafilatura and the stage code: about 100 MB) for as long as the process
+    lives, which after a run's last document is only memory taken from the load.
+    """
+    if _open_pools:
+        return False
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None or getattr(server, "_forkserver_pid", None) is None:
+        return False
+    with contextlib.suppress(AttributeError, OSError):  # a private API: never fail a run over it
+        server._stop()
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -144,6 +164,8 @@ class WorkerPool:
         self._over_limit = f"over the {timeout_s:g} s limit"
         self._workers: list[_Worker] = []
         self._closed = self._mapping = False
+        global _open_pools
+        _open_pools += 1
 
     @property
     def pids(self) -> list[int]:
@@ -275,6 +297,9 @@ class WorkerPool:
 
     def close(self) -> None:
         """Stop all workers; the pool cannot be used afterwards. Safe to call twice."""
+        global _open_pools
+        if not self._closed:
+            _open_pools -= 1
         self._closed = True
         self._stop_workers()
 

@@ -295,3 +295,20 @@ def test_a_body_signature_from_the_worker_gives_the_same_outcomes_and_is_used_on
     assert keys == hasher.band_keys(hasher.signature(own_text)) and sig != "cached"
     article.body_signature = ((4, 128, 64), "cached", ["keys"])  # another setup: computed afresh
     assert hasher.of(article, article.body)[1] == hasher.band_keys(hasher.signature(article.body))
+
+
+def test_run_signatures_keep_every_row_across_blocks():
+    import numpy as np
+
+    from pipeline.dedupe import RunSignatures, Signature
+
+    held = RunSignatures(perms=8)
+    rng = np.random.default_rng(3)
+    sigs = {
+        f"a{i}": Signature(i, rng.integers(0, 2**32, 8, dtype=np.uint32)) for i in range(2 * held.BLOCK + 5)
+    }
+    for aid, sig in sigs.items():
+        held.add(aid, sig)
+    assert len(held) == len(sigs) and len(held.minhash) == 3  # three blocks, the last one nearly empty
+    for aid in ("a0", f"a{held.BLOCK - 1}", f"a{held.BLOCK}", f"a{2 * held.BLOCK + 4}"):
+        assert held[aid].shingles == sigs[aid].shingles and (held[aid].minhash == sigs[aid].minhash).all()

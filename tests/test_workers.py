@@ -218,3 +218,34 @@ def test_workers_do_not_rerun_the_parents_main_script(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[0, 1, 2, 3]"
+
+
+def _forkservers() -> list[int]:
+    """This process's children running multiprocessing's forkserver."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:"))
+        if ppid == os.getpid() and b"multiprocessing.forkserver" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_forkserver_is_stopped_once_no_pool_is_open_and_comes_back_for_the_next() -> None:
+    from pipeline.workers import stop_forkserver
+
+    pool = WorkerPool(jobs.run, workers=1, timeout_s=10)
+    assert [r.value for r in pool.map([("echo", 1)])] == [1]
+    assert _forkservers()
+    assert stop_forkserver() is False  # a pool is open: its workers came from the forkserver
+    pool.close()
+    assert stop_forkserver() is True and _forkservers() == []
+    with WorkerPool(jobs.run, workers=1, timeout_s=10) as again:
+        assert [r.value for r in again.map([("echo", 2)])] == [2]
+    assert stop_forkserver() is True and _forkservers() == []
