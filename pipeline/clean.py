@@ -107,7 +107,8 @@ def clean_lines(
         if rules.RELATED_HEADING.fullmatch(line):
             i += out.drop(rules.RELATED_LIST_RULE, lines[i : i + _related_block(lines, i)])
             continue
-        rule = next((r for r in rules.LINE_RULES if r.matches(line)), None)
+        words = len(line.split())
+        rule = next((r for r in rules.LINE_RULES if r.matches(line, words)), None)
         if rule is None:
             out.lines.append(line)
             kept_kinds.append(blocks[i].kind)

@@ -110,6 +110,17 @@ class DocumentStage(Stage):
     """
 
     name = "extract"  # a worker's failure is the extract stage's: the other steps cannot hang or crash
+    # What the workers import before their first document (once, in the forkserver), with py3langid's model.
+    PRELOAD = (
+        "pipeline.document",
+        "pipeline.extract",
+        "pipeline.clean",
+        "pipeline.enrich",
+        "pipeline.language_model",
+        "pipeline.dedupe",
+        "datasketch",
+        "trafilatura",
+    )
 
     def __init__(
         self,
@@ -165,15 +176,7 @@ class DocumentStage(Stage):
             workers=self.workers,
             timeout_s=self.timeout_s,
             memory_limit_mb=self.memory_limit_mb,
-            preload=(
-                "pipeline.document",
-                "pipeline.extract",
-                "pipeline.clean",
-                "pipeline.enrich",
-                "pipeline.dedupe",
-                "datasketch",
-                "trafilatura",
-            ),
+            preload=self.PRELOAD,
         )
         try:
             with pool:

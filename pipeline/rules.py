@@ -35,8 +35,11 @@ class LineRule:
     pattern: re.Pattern[str]
     max_words: int = 40  # a line longer than this is article text, whatever it matches
 
-    def matches(self, line: str) -> bool:
-        return len(line.split()) <= self.max_words and self.pattern.fullmatch(line) is not None
+    def matches(self, line: str, words: int | None = None) -> bool:
+        """`words`: the line's word count, when the caller has it (it tries every rule on the line)."""
+        if words is None:
+            words = len(line.split())
+        return words <= self.max_words and self.pattern.fullmatch(line) is not None
 
 
 def _rule(name: str, reason: str, regex: str, max_words: int = 40) -> LineRule:

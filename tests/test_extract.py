@@ -168,3 +168,71 @@ def test_html_page_comes_out_clean_through_both_stages():
 )
 def test_page_dates_are_kept_only_when_real_and_past(value, expected):
     assert parse_page_date(value) == expected
+
+
+LONG = HTML.replace(
+    "</article>",
+    "<p>" + " ".join(["The operator thanked passengers for their patience."] * 12) + "</p></article>",
+)
+SHORT = PAGE.replace(
+    "<p>Local businesses",
+    '<div class="sidebar">' + "<p>Read our other stories about the port.</p>" * 30 + "</div><p>Local",
+)
+
+
+def _bare(html: str, date_params: dict):
+    import trafilatura
+
+    from pipeline.extract import TRAFILATURA_OPTIONS
+
+    return trafilatura.bare_extraction(
+        trafilatura.load_html(html),
+        with_metadata=True,
+        date_extraction_params=date_params,
+        **TRAFILATURA_OPTIONS,
+    )
+
+
+@pytest.mark.parametrize("html", [HTML, PAGE, LONG, SHORT])
+def test_extract_page_is_trafilatura_when_the_fallback_always_runs(monkeypatch, html):
+    """extract_page repeats trafilatura's cascade and metadata: with the fallback on every page, the same result."""
+    import trafilatura
+    from lxml import etree
+
+    from pipeline import extract
+
+    monkeypatch.setattr(extract, "FALLBACK_BELOW", float("inf"))
+    date_params = {"extensive_search": False, "original_date": True, "max_date": "2030-01-01"}
+    ours = extract.extract_page(trafilatura.load_html(html), None, date_params, **extract.TRAFILATURA_OPTIONS)
+    theirs = _bare(html, date_params)
+    assert etree.tostring(ours.body) == etree.tostring(theirs.body)
+    for field in ("title", "author", "url", "hostname", "sitename", "description", "date"):
+        assert getattr(ours, field) == getattr(theirs, field), field
+
+
+def test_the_fallback_extractors_run_only_for_a_short_extraction(monkeypatch):
+    import trafilatura
+    from trafilatura import core
+
+    from pipeline import extract
+
+    calls = []
+    compare = core.compare_extraction
+    monkeypatch.setattr(core, "compare_extraction", lambda *a: calls.append(len(a[3])) or compare(*a))
+    for html in (
+        LONG,
+        "<html><body><article><p>A short notice: the office is closed today.</p></article></body></html>",
+    ):
+        extract.extract_page(trafilatura.load_html(html), None, {}, **extract.TRAFILATURA_OPTIONS)
+    assert calls and all(n < extract.FALLBACK_BELOW for n in calls)
+
+
+@pytest.mark.parametrize("html", [HTML, PAGE, LONG, SHORT])
+def test_page_text_bound_is_never_below_trafilaturas_page_text(html):
+    import trafilatura
+    from trafilatura.baseline import html2txt
+
+    from pipeline.extract import _page_text_bound
+
+    tree = trafilatura.load_html(html.replace("<footer>", "<script>var x = 1;</script><footer>"))
+    assert _page_text_bound(tree) >= len(html2txt(tree))

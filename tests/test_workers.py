@@ -159,6 +159,14 @@ def test_preload_modules_are_imported_before_the_first_task() -> None:
         assert [r.value for r in pool.map([("modules_loaded", ["colorsys"])])] == [[True]]
 
 
+def test_the_document_workers_start_with_the_language_model_loaded() -> None:
+    from pipeline.document import DocumentStage
+
+    assert "pipeline.language_model" in DocumentStage.PRELOAD
+    with WorkerPool(jobs.run, workers=1, preload=DocumentStage.PRELOAD) as pool:
+        assert [r.value for r in pool.map([("language_model_loaded", None)])] == [True]
+
+
 def test_a_worker_that_cannot_start_fails_the_run() -> None:
     with (
         pytest.raises(RuntimeError, match="failed to start: ModuleNotFoundError"),

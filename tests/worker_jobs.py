@@ -75,10 +75,18 @@ def modules_loaded(names: list[str]) -> list[bool]:
     return [name in sys.modules for name in names]
 
 
+def language_model_loaded(_: Any) -> bool:
+    """Whether py3langid's model is in memory, before this task classifies anything."""
+    langid = sys.modules.get("py3langid.langid")
+    return langid is not None and langid.IDENTIFIER is not None
+
+
 JOBS = {
     f.__name__: f for f in (echo, sleep_then, pid, raise_value_error, hang, mark_then_sleep, spin, exit_with)
 }
-JOBS |= {f.__name__: f for f in (kill_self, allocate, big_text, unpicklable, modules_loaded)}
+JOBS |= {
+    f.__name__: f for f in (kill_self, allocate, big_text, unpicklable, modules_loaded, language_model_loaded)
+}
 
 
 def run(task: tuple[str, Any]) -> Any:
