@@ -214,8 +214,8 @@ def main_text(tree, options, url: str | None):
 
     from trafilatura import core
 
-    if options.comments:
-        raise ValueError("main_text extracts without comments only")
+    if options.comments:  # not a ValueError: extract_page reads those as trafilatura's "no document"
+        raise NotImplementedError("main_text extracts without comments only")
     is_forum = core._forum_thread_page(tree)
     tree = core.prune_unwanted_nodes(tree, core.RAW_TREE_PRUNE_XPATH)
     if options.focus == "precision" or not is_forum:

@@ -236,3 +236,13 @@ def test_page_text_bound_is_never_below_trafilaturas_page_text(html):
 
     tree = trafilatura.load_html(html.replace("<footer>", "<script>var x = 1;</script><footer>"))
     assert _page_text_bound(tree) >= len(html2txt(tree))
+
+
+def test_extract_page_refuses_comments_rather_than_reading_them_as_no_document():
+    import trafilatura
+
+    from pipeline import extract
+
+    options = {**extract.TRAFILATURA_OPTIONS, "include_comments": True}
+    with pytest.raises(NotImplementedError, match="without comments"):
+        extract.extract_page(trafilatura.load_html(LONG), None, {}, **options)
