@@ -43,11 +43,11 @@ test: $(STAMP)  ## lint, then the whole test suite
 	$(PY) -m pytest -q
 
 eval: $(STAMP)  ## extraction vs plain trafilatura, then dedupe and stories, on AEB (AEB=path/to/aeb)
-	$(PY) -m pipeline.evaluate --corpus $(AEB)
-	$(PY) -m pipeline.dedupe_eval --corpus $(AEB)
+	$(PY) -m evals.extraction --corpus $(AEB)
+	$(PY) -m evals.dedupe --corpus $(AEB)
 
 bench: $(STAMP)  ## HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md
-	$(PY) -m pipeline.benchmarks --aeb $(AEB) --json data/bench/report.json
+	$(PY) -m bench.run --aeb $(AEB) --json data/bench/report.json
 
 profile: $(STAMP)  ## profile a run of $(SOURCES) in one process (pyinstrument) -> data/bench/profile.html
 	@mkdir -p data/bench && rm -f data/bench/profile.duckdb*

@@ -28,15 +28,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
-
-DEFAULT_SOURCES_FILE = "sources.toml"
-DEFAULT_DB = "data/articles.duckdb"
-WRITER_POOL = (
-    "duckdb_writer"  # one slot: one process writes a DuckDB file at a time (make airflow creates it)
-)
-# The articles table as an Airflow asset (the same name and URI in article_quality.py).
-ARTICLES = Asset(name="articles", uri="duckdb://localhost/articles")
+from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_SOURCES_FILE, OWNER, WRITER_POOL
+from airflow.sdk import Param, dag, task
 
 
 def _trigger(run_type) -> str:
@@ -53,7 +46,7 @@ def _trigger(run_type) -> str:
     tags=["articles", "ingest", "duckdb"],
     doc_md=__doc__,
     default_args={
-        "owner": "article-pipeline",
+        "owner": OWNER,
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,

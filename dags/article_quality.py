@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
-
-DEFAULT_DB = "data/articles.duckdb"
-# The articles table as an Airflow asset (the same name and URI in article_ingest.py).
-ARTICLES = Asset(name="articles", uri="duckdb://localhost/articles")
+from _article_pipeline import ARTICLES, DEFAULT_DB, OWNER
+from airflow.sdk import Param, dag, task
 
 
 @dag(
@@ -29,7 +26,7 @@ ARTICLES = Asset(name="articles", uri="duckdb://localhost/articles")
     tags=["articles", "quality", "duckdb"],
     doc_md=__doc__,
     default_args={
-        "owner": "article-pipeline",
+        "owner": OWNER,
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
         "execution_timeout": timedelta(minutes=30),

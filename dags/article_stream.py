@@ -14,12 +14,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
-
-DEFAULT_DB = "data/articles.duckdb"
-DEFAULT_INBOX = "data/inbox"
-WRITER_POOL = "duckdb_writer"  # one slot: one process writes a DuckDB file at a time
-ARTICLES = Asset(name="articles", uri="duckdb://localhost/articles")  # as in article_ingest.py
+from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_INBOX, OWNER, WRITER_POOL
+from airflow.sdk import Param, dag, task
 
 
 @dag(
@@ -32,7 +28,7 @@ ARTICLES = Asset(name="articles", uri="duckdb://localhost/articles")  # as in ar
     tags=["articles", "ingest", "streaming", "duckdb"],
     doc_md=__doc__,
     default_args={
-        "owner": "article-pipeline",
+        "owner": OWNER,
         "retries": 2,
         "retry_delay": timedelta(seconds=10),
         "execution_timeout": timedelta(minutes=30),

@@ -11,20 +11,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.audit import audit_run
 from pipeline.errors import AuditFailed, SetupError
-from pipeline.runner import (
-    hold_run,
-    merge_partitions,
-    plan_run,
-    process_partition,
-    publish_run,
-    safe_run_id,
-    write_docs,
-)
+from pipeline.quality.audit import audit_run
+from pipeline.read.sources_file import is_url
+from pipeline.run.assemble import plan_run, safe_run_id
+from pipeline.run.partitions import merge_partitions, process_partition
+from pipeline.run.runner import PARTS_SUFFIX, hold_run, publish_run, write_docs
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store
-from pipeline.web import is_url
 
 # Tasks of other runs may hold the database for a while; wait this long unless a setting says otherwise.
 DEFAULT_LOCK_TIMEOUT_S = 60.0
@@ -51,7 +45,7 @@ def _history(settings: Settings):
     """The database read-only (None before the first run), for the steps before the load."""
     history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
     try:
-        yield history
+        yield history.history if history is not None else None
     finally:
         if history is not None:
             history.close()
@@ -148,7 +142,7 @@ def audit_task(staged: dict) -> dict:
 
 def load_task(staged: dict) -> dict:
     """Publish an audited run; a run that failed its audit is recorded as such and `AuditFailed` raised."""
-    from pipeline.audit import Audit
+    from pipeline.quality.audit import Audit
 
     settings = Settings.from_env(db_path=Path(staged["db"]))
     folder = Path(staged["staging"])
@@ -163,16 +157,12 @@ def load_task(staged: dict) -> dict:
         if staged.get("dry_run"):  # everything but the publish: drop what was staged, report the counts
             summary = _dry_run_summary(folder)
             shutil.rmtree(folder, ignore_errors=True)
-            shutil.rmtree(folder.with_name(folder.name + ".parts"), ignore_errors=True)
+            shutil.rmtree(folder.with_name(folder.name + PARTS_SUFFIX), ignore_errors=True)
             return summary
         if not staged.get("audit_passed", True):
             audit = Audit(**{k: v for k, v in _audit_file(folder).items() if k != "result"})
             summary = hold_run(folder, store, staged["trigger"], audit)
-            raise AuditFailed(
-                f"run {summary.run_id} failed its audit, nothing was published: {audit.message()}. "
-                f"It waits in {folder}; publish it with: python -m pipeline release {summary.run_id} "
-                f"--db {settings.db_path}"
-            )
+            raise AuditFailed(summary.run_id, audit.failed, folder, settings.db_path)
         summary = publish_run(folder, store, staged["trigger"])
     result = summary.to_dict()
     result.pop("stages")  # the full counters are in the runs table; keep XCom small
@@ -180,7 +170,7 @@ def load_task(staged: dict) -> dict:
 
 
 def _dry_run_summary(folder: Path) -> dict:
-    from pipeline.staging import read_ledger
+    from pipeline.store.staging import read_ledger
 
     ledger = read_ledger(folder)
     return {"run_id": ledger["run_id"], "status": "dry_run", **ledger["tally"]}
@@ -189,14 +179,14 @@ def _dry_run_summary(folder: Path) -> dict:
 def _audit_file(folder: Path) -> dict:
     import json
 
-    from pipeline.audit import AUDIT_FILE
+    from pipeline.quality.audit import AUDIT_FILE
 
     return json.loads((folder / AUDIT_FILE).read_text())
 
 
 def quality_task(db: str, day: str | None = None) -> dict:
     """article_quality's report: the day's articles validated again, Data Docs and a summary beside the DB."""
-    from pipeline.quality import daily_report
+    from pipeline.quality.daily import daily_report
 
     path = _project_path(db)
     summary = daily_report(path, path.parent / "quality" / "daily", day)
@@ -209,8 +199,8 @@ def quality_task(db: str, day: str | None = None) -> dict:
 
 def stream_task(inbox: str, db: str, sources_file: str | None = None, wait_s: float = 30.0) -> dict:
     """article_stream's micro-batch: the inbox's ready files and the sources file's due feeds, as one run."""
-    from pipeline.stream import micro_batch
-    from pipeline.web import read_sources_file
+    from pipeline.read.sources_file import read_sources_file
+    from pipeline.run.stream import micro_batch
 
     settings = Settings.from_env(db_path=_project_path(db))
     settings = replace(settings, lock_timeout_s=settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline.errors import SetupError
+from pipeline.errors import AuditFailed, SetupError
 from pipeline.settings import PROJECT_ROOT, Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_SETUP, EXIT_AUDIT = 0, 2, 3, 4
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from pipeline.runner import run_ingest
+    from pipeline.run.runner import run_ingest
 
     settings = Settings.from_env(
         db_path=args.db,
@@ -233,14 +233,14 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from pipeline.runner import release_run
+    from pipeline.run.runner import release_run
 
     settings = Settings.from_env(db_path=args.db, lock_timeout_s=args.lock_timeout)
     return _report(release_run(args.run_id, settings), args.json)
 
 
 def _reprocess(args: argparse.Namespace) -> int:
-    from pipeline.runner import reprocess_run
+    from pipeline.run.runner import reprocess_run
 
     settings = Settings.from_env(
         db_path=args.db, lock_timeout_s=args.lock_timeout, extract_workers=args.workers
@@ -260,13 +260,7 @@ def _report(summary, as_json: bool) -> int:
         print(f"Validation report: {summary.data_docs}", file=sys.stderr)
     if summary.status == "audit_failed":
         failed = summary.audit["failed"] if summary.audit else []
-        print(
-            f"error: run {summary.run_id} failed its audit, nothing was published: "
-            + "; ".join(f"{f['name']} ({f['value']}, expected {f['expected']})" for f in failed)
-            + f". Inspect {summary.staging}, then publish it with: python -m pipeline release {summary.run_id}"
-            + f" --db {summary.db}",
-            file=sys.stderr,
-        )
+        print(f"error: {AuditFailed(summary.run_id, failed, summary.staging, summary.db)}", file=sys.stderr)
         return EXIT_AUDIT
     return EXIT_OK
 
@@ -333,7 +327,7 @@ def format_summary(s) -> str:
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from pipeline.store import connect
+    from pipeline.store.connection import connect
 
     db = args.db or Settings.from_env().db_path
     if not db.exists():

@@ -1,4 +1,12 @@
-"""The two error policies: bad setup raises `SetupError`; bad input becomes a `Reject` that is quarantined."""
+"""The two error policies: bad setup raises `SetupError`; bad input becomes a `Reject` that is quarantined.
+
+An exception that the CLI and Airflow both report builds its own message from its fields, so both print the
+same words (what failed, where it is, the command that fixes it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 
 class SetupError(Exception):
@@ -14,15 +22,31 @@ class AuditFailed(Exception):
     Not an error to retry: the same inputs fail the same audit.
     """
 
+    def __init__(self, run_id: str, failed: list[dict], staging: Path | str | None, db: Path | str):
+        self.run_id, self.failed, self.staging, self.db = run_id, failed, staging, db
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        checks = "; ".join(f"{f['name']} ({f['value']}, expected {f['expected']})" for f in self.failed)
+        where = f"Inspect {self.staging}, then publish" if self.staging else "Publish"
+        return (
+            f"run {self.run_id} failed its audit, nothing was published: {checks}. "
+            f"{where} it with: python -m pipeline release {self.run_id} --db {self.db}"
+        )
+
 
 class Reject(Exception):
-    """Bad input: raised by a stage hook for one document; the stage base quarantines it with `reason`.
+    """Bad input: raised by a stage hook for one document; the stage base quarantines it with its reasons.
 
-    `reason` is a short machine-friendly code (`empty`, `binary_content`, `bad_encoding`, ...);
-    `detail` is a human sentence.
+    `reason` is a short machine-friendly code (`empty`, `binary_content`, `bad_encoding`, ...), or several
+    (a row that failed several expectations); `detail` is a human sentence.
     """
 
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+    def __init__(self, reason: str | tuple[str, ...], detail: str = ""):
+        self.reasons = (reason,) if isinstance(reason, str) else tuple(reason)
+        self.reason = self.reasons[0]
         self.detail = detail
+        super().__init__(f"{'; '.join(self.reasons)}: {detail}" if detail else "; ".join(self.reasons))
+
+    def __reduce__(self):  # pickled from a worker process with its arguments
+        return type(self), (self.reasons if len(self.reasons) > 1 else self.reason, self.detail)

@@ -1,9 +1,19 @@
-"""The one record that flows through every stage, and the outcomes a stage can give it."""
+"""The one record that flows through every stage, and the outcomes a stage can give it.
+
+`Article`'s fields are defined once, here. Each field that leaves the process says where it goes in its
+metadata (`col(...)`): its DuckDB type, whether it is part of the staged hand-off (`articles-*.parquet`), the
+table it lands in, whether the validation suite sees it, whether raw retention keeps it as the source said it,
+and whether a quarantine payload keeps it. The staging schema (`STAGED_COLUMNS`), the stored column lists, the
+validation frame (`VALIDATED_COLUMNS`), the raw documents' fields and the row converters all derive from that,
+and `tests/test_models.py` checks that the migrated DuckDB tables agree.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -11,8 +21,8 @@ class Block:
     """One line of extracted text with what the page's structure said about it.
 
     HTML extraction gives each paragraph, heading, list item, quote or table row its kind, heading level and
-    the share of its characters inside links; the block rules in `pipeline.rules` use them. Plain-text lines
-    are kind "text" with no structure.
+    the share of its characters inside links; the block rules in `pipeline.document.rules` use them.
+    Plain-text lines are kind "text" with no structure.
     """
 
     text: str
@@ -21,53 +31,174 @@ class Block:
     link_ratio: float = 0.0  # characters inside links / all characters
 
 
+def col(
+    sql: str,
+    table: str | None = "articles",
+    *,
+    staged: bool = True,
+    validated: bool = False,
+    as_read: bool = False,
+    payload: bool = False,
+) -> dict[str, Any]:
+    """Where an `Article` field goes.
+
+    Args:
+        sql: its DuckDB type, in staging Parquet and in its table.
+        table: the table it lands in (`articles`, `article_minhash`, `article_lsh`), or None.
+        staged: part of the staged hand-off between the run's steps (`articles-*.parquet`).
+        validated: a column of the frame the Great Expectations suite validates.
+        as_read: kept in `raw_documents` as the source gave it, before extraction (for reprocess).
+        payload: kept in a quarantine row's payload when set.
+    """
+    return {
+        "sql": sql,
+        "table": table,
+        "staged": staged,
+        "validated": validated,
+        "as_read": as_read,
+        "payload": payload,
+    }
+
+
+_ROW = {"validated": True, "payload": True}  # an articles column the suite checks and quarantine keeps
+
+
 @dataclass
 class Article:
     """One input document on its way to an `articles` row. Field names match the table's columns."""
 
-    source_uri: str  # the file path or URL the document was read from
+    # the file path or URL the document was read from
+    source_uri: str = field(metadata=col("VARCHAR", validated=True, as_read=True))
     raw: bytes = b""  # the input as read; dropped after extraction to keep memory flat
-    media_type: str = "text/plain"  # text/plain or text/html
-    url: str | None = None  # canonical URL when known
-    source: str | None = None  # site or feed name
-    title: str | None = None
-    title_source: str | None = None  # "source" (from the document) or "derived" (from the lead sentence)
-    author: str | None = None
-    published_at: datetime | None = None  # naive UTC; None when the document does not say
-    language: str | None = None
-    body: str = ""
-    word_count: int = 0
-    content_hash: str | None = None  # sha256 of the normalised body
-    article_id: str | None = None
-    story_id: str | None = None
-    run_id: str | None = None
-    ingested_at: datetime | None = None
-    extractor: str | None = None  # which reader produced the text: "text" or "trafilatura"
-    removed: dict[str, int] = field(default_factory=dict)  # boilerplate removals by rule name
+    # text/plain or text/html
+    media_type: str = field(default="text/plain", metadata=col("VARCHAR", None, staged=False, as_read=True))
+    url: str | None = field(
+        default=None, metadata=col("VARCHAR", **_ROW, as_read=True)
+    )  # canonical when known
+    source: str | None = field(
+        default=None, metadata=col("VARCHAR", **_ROW, as_read=True)
+    )  # site or feed name
+    title: str | None = field(default=None, metadata=col("VARCHAR", **_ROW, as_read=True))
+    # "source" (from the document) or "derived" (from the lead sentence)
+    title_source: str | None = field(default=None, metadata=col("VARCHAR", **_ROW))
+    author: str | None = field(default=None, metadata=col("VARCHAR", **_ROW, as_read=True))
+    # naive UTC; None when the document does not say
+    published_at: datetime | None = field(default=None, metadata=col("TIMESTAMP", **_ROW, as_read=True))
+    language: str | None = field(default=None, metadata=col("VARCHAR", **_ROW))
+    body: str = field(default="", metadata=col("VARCHAR", **_ROW))
+    word_count: int = field(default=0, metadata=col("INTEGER", **_ROW))
+    # sha256 of the normalised body
+    content_hash: str | None = field(default=None, metadata=col("VARCHAR", validated=True))
+    article_id: str | None = field(default=None, metadata=col("VARCHAR", validated=True))
+    story_id: str | None = field(default=None, metadata=col("VARCHAR"))
+    run_id: str | None = field(default=None, metadata=col("VARCHAR", validated=True))
+    ingested_at: datetime | None = field(default=None, metadata=col("TIMESTAMP", validated=True))
+    # which reader produced the text: "text" or "trafilatura"
+    extractor: str | None = field(default=None, metadata=col("VARCHAR", validated=True))
+    # boilerplate removals by rule name (a quarantine payload keeps them as "removed")
+    removed_rules: dict[str, int] = field(default_factory=dict, metadata=col("JSON", payload=True))
     # Set by HTML extraction for the clean stage, not stored: the page's blocks and its meta description.
     blocks: list[Block] = field(default_factory=list)
     description: str | None = None
-    # Set by dedupe: the MinHash band keys and shingle count of the body, persisted with the row.
-    lsh_bands: list[int] = field(default_factory=list)
-    shingle_count: int = 0
-    minhash: bytes = b""
+    # Set by dedupe: the MinHash band keys and shingle count of the compared text, persisted with the row.
+    lsh_bands: list[int] = field(default_factory=list, metadata=col("BIGINT[]", "article_lsh"))
+    shingle_count: int = field(default=0, metadata=col("INTEGER", "article_minhash"))
+    minhash: bytes = field(default=b"", metadata=col("BLOB", "article_minhash"))
+    # The whole body's MinHash (`pipeline.dedupe.minhash.pack`: setup, signature, band keys), computed in the
+    # extraction worker; staged with the article so that dedupe, in whatever process, need not compute it again.
+    body_signature: bytes | None = field(default=None, repr=False, metadata=col("BLOB", None))
     # Dedupe's paragraphs of the body and their keys, computed once (`SiteTemplates.paragraphs`), not stored.
     paragraph_keys: tuple[list[str], list[int]] | None = field(default=None, repr=False)
-    # The body's MinHash (setup, signature, band keys), computed in the extraction worker; not stored.
-    body_signature: tuple | None = field(default=None, repr=False)
 
     def payload(self) -> dict:
         """What quarantine keeps of the article: every field as far as it got, minus raw bytes."""
         out = {}
-        for name in ("url", "source", "title", "title_source", "author", "language", "body", "word_count"):
+        for name in PAYLOAD_FIELDS:
             value = getattr(self, name)
-            if value not in (None, "", 0):
-                out[name] = value
-        if self.published_at is not None:
-            out["published_at"] = self.published_at.isoformat()
-        if self.removed:
-            out["removed"] = dict(self.removed)
+            if value in (None, "", 0) or (name == "removed_rules" and not value):
+                continue
+            if name == "published_at":
+                value = value.isoformat()
+            out["removed" if name == "removed_rules" else name] = (
+                dict(value) if isinstance(value, dict) else value
+            )
         return out
+
+
+def _where(**wanted: Any) -> tuple[str, ...]:
+    return tuple(
+        f.name for f in fields(Article) if f.metadata and all(f.metadata[k] == v for k, v in wanted.items())
+    )
+
+
+# Column name -> DuckDB type of the staged hand-off (`articles-*.parquet`), in field order.
+STAGED_COLUMNS: dict[str, str] = {
+    f.name: f.metadata["sql"] for f in fields(Article) if f.metadata and f.metadata["staged"]
+}
+ARTICLES_COLUMNS: tuple[str, ...] = _where(table="articles")  # the articles table's, besides updated_at
+VALIDATED_COLUMNS: tuple[str, ...] = _where(validated=True)  # the frame the GX suite validates
+AS_READ_FIELDS: tuple[str, ...] = _where(as_read=True)  # what raw retention keeps of the source's say
+AS_READ_TYPES: dict[str, str] = {
+    f.name: f.metadata["sql"] for f in fields(Article) if f.name in AS_READ_FIELDS
+}
+PAYLOAD_FIELDS: tuple[str, ...] = _where(payload=True)
+_JSON = frozenset(name for name, sql in STAGED_COLUMNS.items() if sql == "JSON")
+
+
+def staged_row(article: Article) -> dict:
+    """The article as one row of the staged hand-off (JSON columns as JSON text)."""
+    row = {name: getattr(article, name) for name in STAGED_COLUMNS}
+    for name in _JSON:
+        row[name] = json.dumps(row[name], sort_keys=True)
+    return row
+
+
+def article_from_row(row: dict) -> Article:
+    """An article back from a staged row (`staged_row`'s inverse)."""
+    values = {name: row[name] for name in STAGED_COLUMNS if name in row}
+    for name in _JSON & values.keys():
+        values[name] = json.loads(values[name] or "{}")
+    if values.get("lsh_bands") is None:
+        values["lsh_bands"] = []
+    for name, empty in (("shingle_count", 0), ("minhash", b"")):
+        if values.get(name) is None:
+            values[name] = empty
+    return Article(**values)
+
+
+# The other kinds of staged rows (`pipeline.store.staging` writes them; the load reads them).
+DUPLICATE_COLUMNS: dict[str, str] = {
+    "duplicate_id": "VARCHAR",
+    "source_uri": "VARCHAR",
+    "url": "VARCHAR",
+    "duplicate_of": "VARCHAR",
+    "method": "VARCHAR",
+    "similarity": "DOUBLE",
+    "title": "VARCHAR",
+    "content_hash": "VARCHAR",
+    "run_id": "VARCHAR",
+    "detected_at": "TIMESTAMP",
+}
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "quarantine_id": "VARCHAR",
+    "run_id": "VARCHAR",
+    "stage": "VARCHAR",
+    "reason": "VARCHAR",
+    "reasons": "VARCHAR[]",
+    "detail": "VARCHAR",
+    "source_uri": "VARCHAR",
+    "payload": "JSON",
+    "quarantined_at": "TIMESTAMP",
+}
+RAW_COLUMNS: dict[str, str] = {
+    "raw_id": "VARCHAR",  # sha256(source_uri, sha256 of the bytes)[:16]: one row per version of an input
+    **AS_READ_TYPES,  # what the source said: source_uri, media_type, url, source, title, author, published_at
+    "sha256": "VARCHAR",
+    "bytes": "BIGINT",
+    "content": "BLOB",  # zlib-compressed
+    "run_id": "VARCHAR",  # the run that first read this version
+    "fetched_at": "TIMESTAMP",  # when that run read it
+}
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from pipeline.clean import looks_like_text
 from pipeline.models import Article
 from pipeline.stage import Stage
-from pipeline.store import Store
+from pipeline.store.history import History
+from pipeline.text import first_sentence, looks_like_text
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ TERMS_KEPT = 16  # the rarest terms of a lead: enough to compare, small to store
 # a run's cost stays linear in its size (stories sharing only such terms with an article are not compared).
 MAX_STORIES_PER_TERM = 100
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])")
 _STOP = frozenset(
     [
         "the",
@@ -96,7 +95,7 @@ def lead_sentence(body: str) -> str:
     """The first sentence of the first paragraph of prose (section headings above it are skipped)."""
     paragraphs = [p for p in body.strip().split("\n") if p.strip()]
     first = next((p for p in paragraphs if looks_like_text(p)), paragraphs[0] if paragraphs else "")
-    return _SENTENCE_END.split(first, maxsplit=1)[0]
+    return first_sentence(first)
 
 
 def lead_terms(body: str, language: str | None) -> dict[str, float]:
@@ -181,7 +180,7 @@ class StoryStage(Stage):
 
     name = "stories"
 
-    def __init__(self, ledger, history: Store | None, now: datetime):
+    def __init__(self, ledger, history: History | None, now: datetime):
         super().__init__(ledger)
         self.history, self.now = history, now
         self.stories: dict[str, StoryRow] = {}  # stories this run started or joined
@@ -253,9 +252,11 @@ class StoryStage(Stage):
         norm = _norm(terms)
         scored = [(self.stories[sid], dot / (norm * self.norms[sid])) for sid, dot in dots.items()]
         if self._history_has_stories:
-            for row in self.history.story_candidates(list(terms), when - STORY_WINDOW, when + STORY_WINDOW):
-                if row.story_id not in dots:
-                    story = self.stories.get(row.story_id) or row
+            for story_id, stored, first, last in self.history.story_candidates(
+                list(terms), when - STORY_WINDOW, when + STORY_WINDOW
+            ):
+                if story_id not in dots:
+                    story = self.stories.get(story_id) or StoryRow.of(story_id, stored, first, last)
                     scored.append((story, cosine(terms, story.terms)))
         return [(s, score) for s, score in scored if _open(s, when)]
 

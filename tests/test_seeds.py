@@ -3,9 +3,9 @@
 import duckdb
 import pytest
 
-from pipeline.clean import normalise_line
-from pipeline.runner import run_ingest
+from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
+from pipeline.text import normalise_line
 from tests.conftest import SEEDS
 
 TITLES = {

@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.errors import Reject, SetupError
 from pipeline.models import Article, Quarantined
+from pipeline.read.sources import ReadStage, documents, expand_sources
 from pipeline.settings import Settings
-from pipeline.sources import ReadStage, documents, expand_sources
 from pipeline.stage import Ledger, Stage
 from tests.conftest import ROOT
 
@@ -100,3 +100,60 @@ def test_pipeline_runs_without_airflow(seeds_copy, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert '"landed": 5' in proc.stdout
+
+
+class Batched(Stage):
+    """A stage that needs whole batches: it rejects articles whose source_uri repeats within its batch."""
+
+    name = "batched"
+    batch_size = 2
+
+    def __init__(self, ledger):
+        super().__init__(ledger)
+        self.batches: list[list[str]] = []
+
+    def process_batch(self, articles):
+        self.batches.append([a.source_uri for a in articles])
+        seen, out = set(), []
+        for a in articles:
+            out.append(Reject("repeated", "seen in this batch") if a.source_uri in seen else a)
+            seen.add(a.source_uri)
+        return out
+
+
+def test_the_batch_hook_sees_batches_of_articles_and_the_base_counts_and_keeps_order():
+    ledger = Ledger()
+    q = Quarantined("q", "read", ("too_large",), "", {})
+    items = [Article("a"), q, Article("a"), Article("b"), Article("c")]
+    stage = Batched(ledger)
+    out = list(stage.run(items))
+    assert stage.batches == [["a", "a"], ["b", "c"]]  # outcomes of earlier stages are not in a batch
+    assert [getattr(i, "source_uri", None) for i in out] == ["a", "q", "a", "b", "c"]
+    assert out[1] is q and isinstance(out[2], Quarantined) and out[2].reasons == ("repeated",)
+    assert ledger.by_stage() == {"batched": {"total": 4, "forwarded": 3, "dropped_repeated": 1}}
+
+
+def test_the_default_batch_hook_is_process_under_the_same_error_policy():
+    class FussyInBatches(Fussy):
+        batch_size = 3
+
+    ledger = Ledger()
+    items = [Article("ok-1"), Article("reject-me"), Article("bug-here"), Article("ok-2")]
+    out = list(FussyInBatches(ledger).run(items))
+    assert [type(i).__name__ for i in out] == ["Article", "Quarantined", "Quarantined", "Article"]
+    assert ledger.by_stage()["fussy"] == {
+        "total": 4,
+        "forwarded": 2,
+        "dropped_not_wanted": 1,
+        "dropped_error_KeyError": 1,
+    }
+
+
+def test_batch_sizes_may_grow():
+    class Growing(Batched):
+        def batch_sizes(self):
+            yield from (1, 2, 4, 4, 4)
+
+    stage = Growing(Ledger())
+    list(stage.run([Article(str(i)) for i in range(9)]))
+    assert [len(b) for b in stage.batches] == [1, 2, 4, 2]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.runner import run_ingest
+from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
 from pipeline.stage import Ledger
 from pipeline.stories import STORY_THRESHOLD, StoryStage, cosine, lead_sentence, lead_terms

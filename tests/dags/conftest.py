@@ -7,6 +7,7 @@ before any test module imports airflow.
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
@@ -14,6 +15,10 @@ import pytest
 from tests.conftest import ROOT
 
 DAGS_FOLDER = ROOT / "dags"
+# Airflow's DAG processor and task runner put the DAG bundle's folder on sys.path (BundleDagBag), so the DAG files
+# import their shared module (`_article_pipeline`); tests that load a DAG file do the same.
+if str(DAGS_FOLDER) not in sys.path:
+    sys.path.append(str(DAGS_FOLDER))
 
 _HOME = tempfile.mkdtemp(prefix="airflow-test-home-")
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)

@@ -157,7 +157,7 @@ def quality_dag(airflow_db):
 def test_quality_dag_writes_the_days_report(quality_dag, seeds_copy, tmp_path):
     from airflow.utils.state import DagRunState
 
-    from pipeline.runner import run_ingest
+    from pipeline.run.runner import run_ingest
     from pipeline.settings import Settings
 
     db = tmp_path / "q.duckdb"

@@ -1,0 +1,621 @@
+"""`make bench`: where a run's time and memory go, measured against the project's limits.
+
+    python -m bench.run [--parts html,text,dedupe,airflow] [--out docs/benchmarks.md] ...
+
+Parts, each measured in fresh processes so that time, imports and memory are each run's own:
+
+- html: about a thousand article pages (the AEB benchmark's 181 pages, copied with small variations:
+  a title prefix, one added paragraph) ingested end to end (read to landed, into a fresh database) with 1
+  and 2 worker processes, against plain `trafilatura.extract` over the same files in one process. The three
+  are run alternately, `--rounds` times, and the median of each is compared.
+- text: 10k and 100k generated plain-text articles (the dedupe bench's generator: prose with 10% near and
+  5% exact copies) ingested end to end: articles per second, load rows per second, peak memory.
+- dedupe: `python -m bench.dedupe` (DedupeStage over 10k and 100k articles, against an empty and a
+  100k-row database) and its 100k/10k time ratios.
+- airflow: what importing the DAG files costs over importing `airflow.sdk` alone, in fresh interpreters.
+
+Memory is the main process's own peak resident set (VmHWM), and the peak of the run's whole process tree
+(main process, forkserver and workers, sampled every 0.1 s) as the sum of their proportional set sizes (PSS:
+pages the workers share with the forkserver they fork from count once), with the plain RSS sum beside it. Speed is only measured here,
+never asserted by the tests. Generated inputs are cached in `--workdir` and rebuilt when their recipe
+changes. The report goes to stdout and, as Markdown, to `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("html", "text", "dedupe", "airflow")
+HTML_RECIPE = 1  # bump when the page variations change: the cached corpus is rebuilt
+TEXT_SEED = 3
+TARGETS = {
+    "html_ratio": 0.6,  # end to end with 2 workers / plain single-process trafilatura, at most
+    "text_rss_mb": 1024,  # peak RSS of a 100k-article text run, under
+    "dedupe_ratio": 12.0,  # dedupe time(100k) / time(10k), at most
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# --- inputs ------------------------------------------------------------------------------------------------
+
+
+def html_corpus(aeb: Path, workdir: Path, docs: int) -> Path:
+    """`docs` HTML files made from the AEB pages: copy 0 of each page as it is, later copies varied a little."""
+    from evals.extraction import load_corpus
+
+    truth = (aeb / "ground-truth.json").read_bytes() if (aeb / "ground-truth.json").is_file() else b""
+    key = hashlib.sha256(truth + f"{HTML_RECIPE}:{docs}".encode()).hexdigest()[:8]
+    folder = workdir / f"html-{docs}-{key}"
+    if (folder / ".complete").is_file():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    pages = list(load_corpus(aeb))  # raises SetupError with the path when the corpus is missing
+    log(f"making {docs} pages from {len(pages)} AEB pages in {folder}")
+    folder.mkdir(parents=True)
+    for n in range(docs):
+        page, copy = pages[n % len(pages)], n // len(pages)
+        (folder / f"{n:05d}-{page.id[:12]}.html").write_text(vary_page(page.html, page.id, copy), "utf-8")
+    (folder / ".complete").write_text("")
+    return folder
+
+
+def vary_page(html: str, page_id: str, copy: int) -> str:
+    """Copy 0 is the page; copy k gets "Update k: " before its title and one short paragraph after the first."""
+    if copy == 0:
+        return html
+    rng = random.Random(f"{HTML_RECIPE}:{page_id}:{copy}")
+    html = re.sub(r"(<title[^>]*>)", rf"\g<1>Update {copy}: ", html, count=1, flags=re.I)
+    note = f"<p>Update {copy}: this story was revised at {rng.randint(6, 22)}:{rng.randint(0, 59):02d}.</p>"
+    return html.replace("</p>", "</p>" + note, 1)
+
+
+def text_corpus(workdir: Path, size: int) -> Path:
+    """`size` generated articles as .txt files (headline, blank line, paragraphs), 1000 to a folder."""
+    from bench.dedupe import GENERATOR_VERSION, ArticleGenerator
+
+    folder = workdir / f"text-{size}-g{GENERATOR_VERSION}-s{TEXT_SEED}"
+    if (folder / ".complete").is_file():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    log(f"writing {size:,} generated text articles to {folder}")
+    for g in ArticleGenerator(TEXT_SEED).stream(size):
+        sub = folder / f"{g.index // 1000:04d}"
+        if g.index % 1000 == 0:
+            sub.mkdir(parents=True)
+        a = g.article
+        (sub / f"{g.index:06d}.txt").write_text(f"{a.title}\n\n{a.body}\n", "utf-8")
+    (folder / ".complete").write_text("")
+    return folder
+
+
+# --- memory of a process tree -------------------------------------------------------------------------------
+
+
+class TreeMemory:
+    """Samples the resident set of a process and all its descendants every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.pid, self.interval = pid, interval
+        self.peak_total_mb = self.peak_pss_mb = self.peak_process_mb = 0.0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        next_pss = 0.0
+        while not self._stop.is_set():
+            pids = _descendants(self.pid)
+            rss = [_rss_pages(pid) * page_mb for pid in pids]
+            if rss:
+                # PSS costs the kernel a walk of each process's pages: read it twice a second, and whenever
+                # the RSS sum reaches a new peak (where the PSS peak is).
+                now = time.monotonic()
+                if sum(rss) > self.peak_total_mb or now >= next_pss:
+                    self.peak_pss_mb = max(self.peak_pss_mb, sum(_pss_mb(pid) for pid in pids))
+                    next_pss = now + 0.5
+                self.peak_total_mb = max(self.peak_total_mb, sum(rss))
+                self.peak_process_mb = max(self.peak_process_mb, max(rss))
+                self.peak_processes = max(self.peak_processes, len(rss))
+            self._stop.wait(self.interval)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size: pages shared by several processes (the workers fork from one server) are
+    split between them, so the tree's sum is the memory it really holds."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
+def _rss_pages(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def child(part: str, args: dict, timeout_s: float = 3600) -> dict:
+    """Run one measurement in a fresh interpreter; its JSON result, with the process tree's peak memory."""
+    cmd = [sys.executable, "-m", "bench.run", "--child", part, json.dumps(args)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GX_ANALYTICS_ENABLED": "false"}
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, env=env, cwd=ROOT)
+        with TreeMemory(proc.pid) as memory:
+            try:
+                code = proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise RuntimeError(f"bench step {part} ran over {timeout_s:g} s") from None
+        out.seek(0)
+        text = out.read().decode()
+    if code != 0:
+        raise RuntimeError(f"bench step {part} {args} failed with status {code}")
+    result = json.loads(text.strip().splitlines()[-1])
+    result["tree_peak_rss_mb"] = round(memory.peak_total_mb, 1)
+    result["tree_peak_pss_mb"] = round(memory.peak_pss_mb, 1)
+    result["largest_process_rss_mb"] = round(memory.peak_process_mb, 1)
+    result["processes"] = memory.peak_processes
+    return result
+
+
+def vm_hwm_mb() -> float:
+    """This process's own peak resident set."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- measurements, each run in a child process ---------------------------------------------------------------
+
+
+def measure_plain(folder: str) -> dict:
+    """Plain `trafilatura.extract` over the folder's files, one after another in this process."""
+    t0 = time.perf_counter()
+    import trafilatura
+
+    import_s = time.perf_counter() - t0
+    files = sorted(Path(folder).glob("*.html"))
+    empty = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    for path in files:
+        if not trafilatura.extract(path.read_bytes()):
+            empty += 1
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"docs": len(files), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "import_s": round(import_s, 2),
+            "empty": empty, "main_peak_rss_mb": round(vm_hwm_mb(), 1)}  # fmt: skip
+
+
+def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
+    """`run_ingest` (what `python -m pipeline ingest` does) over the folder into a fresh database, timed.
+
+    The phases are timed by wrapping the runner's own functions: process (read to staged Parquet: extract,
+    clean, enrich in the workers; validate, dedupe, stories here), audit, then publish (the load).
+    """
+    from pipeline.run import runner
+    from pipeline.settings import Settings
+
+    scratch_dir = Path(scratch)
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+    scratch_dir.mkdir(parents=True)
+    phases: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable) -> Callable:
+        def wrapper(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
+
+        return wrapper
+
+    runner.process_run = timed("process", runner.process_run)
+    runner.audit_run = timed("audit", runner.audit_run)
+    runner.publish_run = timed("load", runner.publish_run)
+    settings = Settings.from_env(db_path=scratch_dir / "bench.duckdb", extract_workers=workers)
+    t0, c0 = time.perf_counter(), time.process_time()
+    summary = runner.run_ingest([folder], settings, trigger="test")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    import duckdb
+
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        tables = (
+            "articles",
+            "article_minhash",
+            "article_lsh",
+            "article_duplicates",
+            "quarantine",
+            "raw_documents",
+            "host_paragraphs",
+            "story_index",
+            "story_terms",
+        )  # what a load writes
+        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    db_mb = settings.db_path.stat().st_size / 2**20
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+    return {
+        "workers": workers,
+        "wall_s": round(wall, 2),
+        "main_cpu_s": round(cpu, 2),
+        "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "status": summary.status,
+        "read": summary.read,
+        "landed": summary.landed,
+        "duplicates": summary.duplicates,
+        "quarantined": summary.quarantined,
+        "rows": rows,
+        "db_mb": round(db_mb, 1),
+        "main_peak_rss_mb": round(vm_hwm_mb(), 1),
+    }
+
+
+_IMPORT_PROBE = """
+import importlib.util, json, sys, time
+t0 = time.perf_counter()
+import airflow.sdk
+sdk = time.perf_counter() - t0
+t1 = time.perf_counter()
+for i, path in enumerate(sys.argv[1:]):
+    spec = importlib.util.spec_from_file_location(f"bench_dag_{i}", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+dags = time.perf_counter() - t1
+heavy = sorted(m for m in ("great_expectations", "trafilatura", "pandas", "duckdb", "datasketch") if m in sys.modules)
+print(json.dumps({"sdk_s": sdk, "dags_s": dags, "modules": len(sys.modules), "heavy": heavy}))
+"""
+
+
+def measure_airflow_imports(repeats: int) -> dict:
+    """Import airflow.sdk, then the DAG files, in `repeats` fresh interpreters; medians."""
+    dag_files = sorted(str(p) for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
+    with tempfile.TemporaryDirectory(prefix="bench-airflow-") as home:
+        env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+               "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "dags")])}  # fmt: skip
+        cmd = [sys.executable, "-c", _IMPORT_PROBE, *dag_files]
+        subprocess.run(cmd, env=env, check=True, capture_output=True)  # first run writes airflow.cfg
+        runs = [json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
+                for _ in range(repeats)]  # fmt: skip
+    sdk = statistics.median(r["sdk_s"] for r in runs)
+    dags = statistics.median(r["dags_s"] for r in runs)
+    return {
+        "repeats": repeats,
+        "dag_files": [Path(f).name for f in dag_files],
+        "sdk_ms": round(1000 * sdk, 1),
+        "dags_ms": round(1000 * dags, 1),
+        "dags_over_sdk": round(dags / sdk, 3),
+        "heavy_modules_after_dags": runs[-1]["heavy"],
+    }
+
+
+# --- the parts -------------------------------------------------------------------------------------------------
+
+
+def run_html(args) -> dict:
+    folder = html_corpus(args.aeb, args.workdir, args.html_docs)
+    scratch = str(args.workdir / "scratch-html")
+    plain, one, two = [], [], []
+    for r in range(args.rounds):
+        order = [("plain", plain), ("1 worker", one), ("2 workers", two)]
+        for name, results in order if r % 2 == 0 else reversed(order):  # alternate, to even out drift
+            log(f"html round {r + 1}/{args.rounds}: {name} over {args.html_docs} pages")
+            if name == "plain":
+                results.append(child("plain", {"folder": str(folder)}))
+            else:
+                workers = 1 if name == "1 worker" else 2
+                results.append(
+                    child("ingest", {"folder": str(folder), "workers": workers, "scratch": scratch})
+                )
+            log(f"  {results[-1]['wall_s']} s")
+    med = {name: statistics.median(x["wall_s"] for x in rs) for name, rs in
+           (("plain", plain), ("1 worker", one), ("2 workers", two))}  # fmt: skip
+    return {
+        "docs": args.html_docs,
+        "corpus": str(folder),
+        "rounds": args.rounds,
+        "plain": plain,
+        "workers_1": one,
+        "workers_2": two,
+        "median_s": med,
+        "ratio_1": round(med["1 worker"] / med["plain"], 3),
+        "ratio_2": round(med["2 workers"] / med["plain"], 3),
+    }
+
+
+def run_text(args) -> dict:
+    runs = []
+    for size in args.text_sizes:
+        folder = text_corpus(args.workdir, size)
+        log(f"text: ingesting {size:,} articles with {args.text_workers} workers")
+        scratch = str(args.workdir / "scratch-text")
+        result = child("ingest", {"folder": str(folder), "workers": args.text_workers, "scratch": scratch})
+        result["size"] = size
+        log(f"  {result['wall_s']} s, peak memory {result['tree_peak_pss_mb']:.0f} MB (PSS of all processes)")
+        runs.append(result)
+    return {"workers": args.text_workers, "runs": runs}
+
+
+def run_dedupe(args) -> dict:
+    from bench import dedupe as bench
+
+    out = args.workdir / "dedupe.json"
+    code = bench.main(["--workdir", str(args.workdir), "--json", str(out)])
+    if code:
+        raise RuntimeError(f"the dedupe bench failed with status {code}")
+    return json.loads(out.read_text())
+
+
+# --- the report --------------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    import duckdb
+    import trafilatura
+
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem, 1),
+        "python": platform.python_version(),
+        "trafilatura": trafilatura.__version__,
+        "duckdb": duckdb.__version__,
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else "met" if ok else "**missed**"
+
+
+def summary_rows(report: dict) -> list[tuple[str, str, str, str]]:
+    """(figure, measured, target, verdict) for every figure the issue names."""
+    rows = []
+    if "html" in report:
+        h = report["html"]
+        med = h["median_s"]
+        rows.append(("HTML end to end, 2 workers / plain trafilatura", f"{h['ratio_2']:.2f}x "
+                     f"({med['2 workers']:.1f} s / {med['plain']:.1f} s)", f"<= {TARGETS['html_ratio']}x",
+                     _verdict(h["ratio_2"] <= TARGETS["html_ratio"])))  # fmt: skip
+        rows.append(("HTML end to end, 1 worker / plain trafilatura",
+                     f"{h['ratio_1']:.2f}x ({med['1 worker']:.1f} s)", "-", "-"))  # fmt: skip
+    if "text" in report:
+        for r in report["text"]["runs"]:
+            rate = r["read"] / r["wall_s"]
+            rows.append(
+                (f"text, {r['size']:,} articles", f"{rate:,.0f} articles/s ({r['wall_s']:.0f} s)", "-", "-")
+            )
+            ok = r["tree_peak_pss_mb"] < TARGETS["text_rss_mb"] if r["size"] >= 100_000 else None
+            rows.append((f"text, {r['size']:,} articles: peak memory, all processes (PSS)",
+                         f"{r['tree_peak_pss_mb']:,.0f} MB (main process RSS {r['main_peak_rss_mb']:,.0f} MB; "
+                         f"RSS sum {r['tree_peak_rss_mb']:,.0f} MB)",
+                         f"< {TARGETS['text_rss_mb']} MB at 100k" if r["size"] >= 100_000 else "-",
+                         _verdict(ok) if ok is not None else "-"))  # fmt: skip
+            load = r["phases_s"].get("load")
+            if load:
+                total = sum(r["rows"].values())
+                rows.append((f"load, {r['size']:,}-article run", f"{r['rows']['articles'] / load:,.0f} articles/s; "
+                             f"{total / load:,.0f} rows/s all tables ({load:.1f} s)", "-", "-"))  # fmt: skip
+    if "dedupe" in report:
+        for q in report["dedupe"]["ratios"]:
+            if q["kind"] == "size":
+                where = "empty DB" if q["db"] == "empty" else f"{q['history_rows']:,}-row DB"
+                rows.append((f"dedupe time(100k)/time(10k), {where}", f"{q['time_ratio']:.2f}",
+                             f"<= {TARGETS['dedupe_ratio']:g}", _verdict(q["time_ratio"] <= TARGETS["dedupe_ratio"])))  # fmt: skip
+        for s in report["dedupe"]["scenarios"]:
+            rows.append((f"dedupe {s['name']}: peak RSS", f"{s['peak_rss_mb']:,.0f} MB", "-", "-"))
+    if "airflow" in report:
+        a = report["airflow"]
+        rows.append(("Airflow: import of dags/ over airflow.sdk alone",
+                     f"+{a['dags_ms']:.0f} ms over {a['sdk_ms']:.0f} ms ({100 * a['dags_over_sdk']:.1f}%)", "-", "-"))  # fmt: skip
+    return rows
+
+
+def render(report: dict) -> str:
+    m = report["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`python -m bench.run`) on {report['date']}, commit {m['commit']}"
+        f"{' (with local changes)' if m['dirty'] else ''}: {m['cpus']} CPUs ({m['cpu_model']}), "
+        f"{m['memory_gib']} GiB, Python {m['python']}, trafilatura {m['trafilatura']}, DuckDB {m['duckdb']}. "
+        f"The whole bench took {report['total_s'] / 60:.0f} min. Figures are from this one run.",
+        "",
+        "| figure | measured | target | verdict |",
+        "|---|---|---|---|",
+    ]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary_rows(report)]
+    if "html" in report:
+        h = report["html"]
+        out += ["", "## HTML path: end to end against plain trafilatura", "",
+                f"{h['docs']} pages: the AEB benchmark's pages, copies varied a little (`{Path(h['corpus']).name}`). "
+                f"Each configuration ran {h['rounds']} times, alternately, each in a fresh process. Plain is "
+                "`trafilatura.extract(bytes)` in a loop (its import not counted); end to end is `run_ingest`: read, "
+                "raw retention, extract, clean and enrich in the workers; validate (GX), dedupe, stories, staging, "
+                "audit and load in the main process, into a fresh database; every import it makes is counted.",
+                "", "| run | wall s | main CPU s | process / audit / load s | landed / dup / quarantined "
+                "| peak MB: PSS all / RSS main |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for name, runs in (
+            ("plain", h["plain"]),
+            ("1 worker", h["workers_1"]),
+            ("2 workers", h["workers_2"]),
+        ):
+            for r in runs:
+                if name == "plain":
+                    out.append(f"| plain trafilatura | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | - | - "
+                               f"| {r['tree_peak_pss_mb']:,.0f} / {r['main_peak_rss_mb']:,.0f} |")  # fmt: skip
+                else:
+                    p = r["phases_s"]
+                    out.append(f"| pipeline, {name} | {r['wall_s']:.1f} | {r['main_cpu_s']:.1f} | {p.get('process', 0):.1f}"
+                               f" / {p.get('audit', 0):.1f} / {p.get('load', 0):.1f} | {r['landed']} / {r['duplicates']} / "
+                               f"{r['quarantined']} | {r['tree_peak_pss_mb']:,.0f} / {r['main_peak_rss_mb']:,.0f} |")  # fmt: skip
+    if "text" in report:
+        t = report["text"]
+        out += ["", "## Plain-text path and load", "",
+                f"Generated articles (`pipeline/bench.py`'s generator) as .txt files, ingested end to end with "
+                f"{t['workers']} workers into a fresh database.", "",
+                "| articles | wall s | articles/s | process / audit / load s | landed / dup / quarantined "
+                "| load rows/s (all tables) | peak MB: PSS all / RSS main | DB MB |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for r in t["runs"]:
+            p = r["phases_s"]
+            load = p.get("load") or float("nan")
+            out.append(f"| {r['size']:,} | {r['wall_s']:.1f} | {r['read'] / r['wall_s']:,.0f} | {p.get('process', 0):.1f} / "
+                       f"{p.get('audit', 0):.1f} / {p.get('load', 0):.1f} | {r['landed']:,} / {r['duplicates']:,} / "
+                       f"{r['quarantined']:,} | {sum(r['rows'].values()) / load:,.0f} | {r['tree_peak_pss_mb']:,.0f} / "
+                       f"{r['main_peak_rss_mb']:,.0f} | {r['db_mb']:,.0f} |")  # fmt: skip
+    if "dedupe" in report:
+        from bench import dedupe as bench
+
+        out += ["", "## Dedupe", "", "```", bench.render(report["dedupe"]).strip(), "```"]
+    if "airflow" in report:
+        a = report["airflow"]
+        out += ["", "## Airflow import cost", "",
+                f"Median of {a['repeats']} fresh interpreters: `import airflow.sdk` takes {a['sdk_ms']:.0f} ms; then "
+                f"importing {', '.join(a['dag_files'])} takes {a['dags_ms']:.0f} ms more "
+                f"({100 * a['dags_over_sdk']:.1f}% of the SDK's own). Heavy modules loaded by the DAG files: "
+                f"{', '.join(a['heavy_modules_after_dags']) or 'none'}."]  # fmt: skip
+    out += [
+        "",
+        "Reproduce: `make bench` (or `python -m bench.run --help` for one part at a time).",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__.split("\n\n")[0] + " Writes a Markdown report (figures against targets).",
+        epilog="Takes about half an hour with the cached inputs; building the dedupe history DB adds ~4 min.",
+    )
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
+    parser.add_argument("--aeb", type=Path, default=ROOT.parent / "shared" / "corpora" / "aeb",
+                        help="the AEB corpus folder (ground-truth.json and html/)")  # fmt: skip
+    parser.add_argument("--html-docs", type=int, default=1000, help="HTML pages for the html part")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the html part")
+    parser.add_argument("--text-sizes", default="10000,100000", help="articles per text run, comma-separated")
+    parser.add_argument("--text-workers", type=int, default=2, help="worker processes for the text runs")
+    parser.add_argument("--airflow-repeats", type=int, default=5, help="fresh interpreters per import timing")
+    parser.add_argument(
+        "--workdir", type=Path, default=ROOT / "data" / "bench", help="cached inputs live here"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures as JSON here")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # internal: one measurement, JSON out
+    args = parser.parse_args(argv)
+
+    if args.child:
+        part, params = args.child[0], json.loads(args.child[1])
+        fn = {"plain": measure_plain, "ingest": measure_ingest}[part]
+        print(json.dumps(fn(**params)))
+        return 0
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not parts or set(parts) - set(PARTS):
+        parser.error(f"--parts takes some of {', '.join(PARTS)}, not {args.parts!r}")
+    try:
+        args.text_sizes = sorted({int(s) for s in args.text_sizes.split(",") if s.strip()})
+    except ValueError:
+        parser.error(f"--text-sizes takes comma-separated numbers, not {args.text_sizes!r}")
+    if (
+        min(args.text_sizes, default=0) <= 0
+        or args.html_docs <= 0
+        or args.rounds <= 0
+        or args.text_workers < 0
+    ):
+        parser.error("sizes, --html-docs and --rounds must be positive")
+    if "html" in parts and not (args.aeb / "ground-truth.json").is_file():
+        print(f"error: AEB corpus not found at {args.aeb} (pass --aeb, or AEB=... to make)", file=sys.stderr)
+        return 3
+
+    started = time.perf_counter()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    report: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+                    "parts": parts, "targets": TARGETS}  # fmt: skip
+    runners = {"html": run_html, "text": run_text, "dedupe": run_dedupe,
+               "airflow": lambda a: measure_airflow_imports(a.airflow_repeats)}  # fmt: skip
+    for part in PARTS:
+        if part in parts:
+            log(f"part {part}")
+            report[part] = runners[part](args)
+    report["total_s"] = round(time.perf_counter() - started, 1)
+    text = render(report)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    log(f"report written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""Score article bodies against the Article Extraction Benchmark (AEB) ground truth.
+
+The metric is the benchmark's (written here from its description, not its code): each text becomes a sequence
+of word tokens (maximal runs of Unicode word characters), compared as multisets of 4-token shingles. Per page,
+true/false positives and false negatives are normalised to sum to 1, so every page weighs the same. Precision
+is averaged over pages with a non-empty prediction, recall over pages with non-empty truth, and F1 is the
+harmonic mean of those two averages. Accuracy is the share of pages whose token sequence equals the truth's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import SetupError
+
+SHINGLE = 4
+_TOKEN = re.compile(r"\w+")
+
+
+def tokens(text: str | None) -> list[str]:
+    return _TOKEN.findall(text or "")
+
+
+def shingles(text: str | None, n: int = SHINGLE) -> Counter[tuple[str, ...]]:
+    """Overlapping n-token runs; a text shorter than n gives one shorter shingle, an empty text none."""
+    toks = tokens(text)
+    if len(toks) < n:
+        return Counter([tuple(toks)] if toks else [])
+    return Counter(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+
+
+@dataclass(frozen=True)
+class PageScore:
+    tp: float
+    fp: float
+    fn: float
+    exact: bool
+
+    @property
+    def precision(self) -> float | None:
+        """None when the prediction was empty: such pages do not count towards precision (nor, for recall, pages
+        with empty truth)."""
+        if self.tp + self.fp == 0:
+            return None
+        return 1.0 if self.fp == self.fn == 0 else self.tp / (self.tp + self.fp)
+
+    @property
+    def recall(self) -> float | None:
+        if self.tp + self.fn == 0:
+            return None
+        return 1.0 if self.fp == self.fn == 0 else self.tp / (self.tp + self.fn)
+
+
+def score_page(truth: str, prediction: str | None) -> PageScore:
+    true_sh, pred_sh = shingles(truth), shingles(prediction)
+    tp = sum((true_sh & pred_sh).values())
+    fp = sum((pred_sh - true_sh).values())
+    fn = sum((true_sh - pred_sh).values())
+    total = tp + fp + fn
+    if total:
+        tp, fp, fn = tp / total, fp / total, fn / total
+    return PageScore(tp, fp, fn, tokens(truth) == tokens(prediction))
+
+
+@dataclass(frozen=True)
+class Scores:
+    f1: float
+    precision: float
+    recall: float
+    accuracy: float
+    f1_std: float = 0.0
+    pages: int = 0
+    empty: int = 0  # pages with no prediction at all
+
+
+def aggregate(pages: list[PageScore]) -> tuple[float, float, float, float]:
+    precisions = [p.precision for p in pages if p.precision is not None]
+    recalls = [p.recall for p in pages if p.recall is not None]
+    precision = statistics.fmean(precisions) if precisions else 0.0
+    recall = statistics.fmean(recalls) if recalls else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return f1, precision, recall, statistics.fmean(p.exact for p in pages)
+
+
+def score(
+    truth: Mapping[str, str], predictions: Mapping[str, str | None], bootstrap: int = 1000, seed: int = 0
+) -> Scores:
+    """Corpus scores of `predictions` (page id -> body; a missing id counts as empty) against `truth`."""
+    pages = [score_page(truth[key], predictions.get(key)) for key in truth]
+    f1, precision, recall, accuracy = aggregate(pages)
+    rng = random.Random(seed)  # seeded: the same input gives the same "±" every run
+    resampled = [aggregate(rng.choices(pages, k=len(pages)))[0] for _ in range(bootstrap)]
+    return Scores(
+        f1=f1,
+        precision=precision,
+        recall=recall,
+        accuracy=accuracy,
+        f1_std=statistics.stdev(resampled) if bootstrap > 1 else 0.0,
+        pages=len(pages),
+        empty=sum(1 for key in truth if not tokens(predictions.get(key))),
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    id: str
+    url: str
+    html: str
+    truth: str
+
+
+def load_corpus(root: Path) -> Iterator[Page]:
+    """The benchmark's pages in id order: `ground-truth.json` and `html/<id>.html.gz` under `root`."""
+    truth_file = root / "ground-truth.json"
+    if not truth_file.is_file():
+        raise SetupError(
+            f"AEB corpus not found at {root} (no ground-truth.json); pass its folder, e.g. AEB=../shared/corpora/aeb"
+        )
+    truth = json.loads(truth_file.read_text(encoding="utf-8"))
+    for key in sorted(truth):
+        html_file = root / "html" / f"{key}.html.gz"
+        if not html_file.is_file():
+            raise SetupError(f"AEB corpus at {root} is incomplete: {html_file.name} is missing")
+        with gzip.open(html_file, "rt", encoding="utf-8") as f:
+            html = f.read()
+        yield Page(key, truth[key].get("url", ""), html, truth[key].get("articleBody", ""))
+
+
+# --- `make eval`: the pipeline against plain trafilatura, on the same pages, in one run ----------------------
+
+BASELINES = {  # name -> trafilatura.extract() keyword arguments
+    "trafilatura (defaults)": {},
+    "trafilatura (include_comments=False, favor_precision=True)": {
+        "include_comments": False,
+        "favor_precision": True,
+    },
+}
+GOAL_F1 = 0.975
+
+
+def pipeline_bodies(pages: list[Page], workdir: Path, settings_overrides: dict) -> tuple[dict, object]:
+    """Run the real pipeline on the pages (one JSONL record each: url + html) into a scratch database.
+
+    Returns the landed body per page id (pages quarantined or dropped as duplicates have none) and the run
+    summary. The pages go in as a records file, the way a crawler's dump would arrive.
+    """
+    import duckdb
+
+    from pipeline.run.runner import run_ingest
+    from pipeline.settings import Settings
+
+    records = workdir / "aeb.jsonl"
+    with records.open("w", encoding="utf-8") as f:
+        for page in pages:
+            f.write(json.dumps({"url": page.url, "html": page.html}) + "\n")
+    settings = Settings.from_env(db_path=workdir / "eval.duckdb", **settings_overrides)
+    summary = run_ingest([str(records)], settings, trigger="eval")
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        rows = con.execute("SELECT source_uri, body FROM articles").fetchall()
+    by_line = {int(uri.rsplit("#", 1)[1]): body for uri, body in rows}
+    return {page.id: by_line.get(n) for n, page in enumerate(pages, start=1)}, summary
+
+
+def baseline_bodies(pages: list[Page], options: dict) -> dict[str, str | None]:
+    import trafilatura
+
+    return {page.id: trafilatura.extract(page.html, **options) for page in pages}
+
+
+def format_table(results: dict[str, Scores]) -> str:
+    width = max(len(name) for name in results)
+    lines = [
+        f"{'system':<{width}}  {'F1':>13}  {'precision':>9}  {'recall':>6}  {'accuracy':>8}  {'empty':>5}"
+    ]
+    for name, s in results.items():
+        lines.append(
+            f"{name:<{width}}  {s.f1:.3f} ± {s.f1_std:.3f}  {s.precision:>9.3f}  {s.recall:>6.3f}"
+            f"  {s.accuracy:>8.3f}  {s.empty:>5}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import logging
+    import sys
+    import tempfile
+
+    from pipeline.document.rules import RULE_REASONS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.extraction",
+        description=(
+            "Score the pipeline's landed article bodies on the Article Extraction Benchmark (AEB) and compare "
+            "them with plain trafilatura on the same pages: 4-token-shingle precision, recall and F1 (macro over "
+            "pages) and exact-match accuracy, with a bootstrap ± on F1. The corpus is not part of this repo."
+        ),
+    )
+    parser.add_argument("--corpus", type=Path, required=True, help="AEB folder: ground-truth.json and html/")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N pages (quick checks)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the F1 ±")
+    parser.add_argument("--json", type=Path, default=None, help="also write scores and rule counts here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        pages = list(load_corpus(args.corpus))[: args.limit]
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    truth = {page.id: page.truth for page in pages}
+    print(f"AEB: {len(pages)} pages from {args.corpus}", file=sys.stderr)
+
+    results: dict[str, Scores] = {}
+    with tempfile.TemporaryDirectory(prefix="aeb-eval-") as tmp:
+        print("running the pipeline (read -> extract -> clean -> ... -> load) ...", file=sys.stderr)
+        bodies, summary = pipeline_bodies(pages, Path(tmp), {})
+    results["pipeline (trafilatura + our rules)"] = score(truth, bodies, args.bootstrap)
+    for name, options in BASELINES.items():
+        print(f"running {name} ...", file=sys.stderr)
+        results[name] = score(truth, baseline_bodies(pages, options), args.bootstrap)
+
+    print(format_table(results))
+    ours = results["pipeline (trafilatura + our rules)"]
+    best = max((s for name, s in results.items() if name.startswith("trafilatura")), key=lambda s: s.f1)
+    print(
+        f"\ngoal F1 {GOAL_F1:.3f}: pipeline {ours.f1:.4f} ({ours.f1 - GOAL_F1:+.4f}); "
+        f"best plain trafilatura {best.f1:.3f} ({ours.f1 - best.f1:+.3f} for the pipeline)"
+    )
+    print(
+        f"pipeline run: {summary.landed} landed, {summary.duplicates} duplicates, {summary.quarantined} "
+        f"quarantined {summary.quarantine_reasons or ''} (pages without a landed body score as empty)"
+    )
+    fired = summary.removed_by_rule()
+    print("\nboilerplate rules fired on these pages (lines removed):")
+    for rule, n in sorted(fired.items(), key=lambda kv: -kv[1]):
+        print(f"  {rule:<20} {n:>5}  {RULE_REASONS.get(rule, '')}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"pages": len(pages), "scores": {k: vars(v) for k, v in results.items()}, "rules": fired},
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

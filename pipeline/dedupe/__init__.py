@@ -1,0 +1,1 @@
+"""Duplicate detection: minhash, the run's index, history lookups, site templates, the stage."""

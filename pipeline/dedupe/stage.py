@@ -1,0 +1,157 @@
+"""Dedupe: unchanged re-reads, exact copies (folded-body hash), the same URL, and near copies (MinHash LSH).
+
+Near copies are found with MinHash signatures over word shingles, banded for LSH (`pipeline.dedupe.minhash`).
+Band keys of landed articles are rows of `article_lsh` in DuckDB, so a run compares its articles with the whole
+history through bulk lookups (`pipeline.dedupe.history`) without loading the history; within the run, through
+compact in-memory buckets (`pipeline.dedupe.index`). A candidate becomes a duplicate when its estimated Jaccard
+similarity, or the containment of the shorter text in the longer, passes the threshold. Paragraphs a site
+repeats across its articles are left out of the comparison (`pipeline.dedupe.templates`). The first article to
+land keeps its id; later copies are recorded in `article_duplicates`.
+"""
+
+from __future__ import annotations
+
+from pipeline.dedupe.history import HistoryCache
+from pipeline.dedupe.index import RunIndex, RunSignatures
+from pipeline.dedupe.minhash import MinHasher, Signature, similarity
+from pipeline.dedupe.templates import SiteTemplates
+from pipeline.errors import Reject
+from pipeline.models import Article, Duplicate, Skipped
+from pipeline.settings import Settings
+from pipeline.stage import Result, Stage
+from pipeline.store.history import History
+
+
+class DedupeStage(Stage):
+    """Stop inputs that are already landed (unchanged) or copies of an article landed now or before."""
+
+    name = "dedupe"
+
+    def __init__(self, ledger, settings: Settings, history: History | None):
+        super().__init__(ledger)
+        self.settings = settings
+        self.batch_size = settings.dedupe_chunk
+        self.history = HistoryCache(history) if history is not None else None
+        self.hasher = MinHasher(settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
+        # This run's articles: enough to dedupe within the run without holding bodies.
+        self.run_ids: set[str] = set()
+        self.run_hashes: dict[str, str] = {}
+        self.run_index = RunIndex()
+        self.run_signatures = RunSignatures(settings.minhash_perms)
+        self.templates = SiteTemplates(self.history)
+        self._lookahead: dict[
+            int, tuple[str, Signature, list[int]]
+        ] = {}  # id(article) -> own text, sig, keys
+
+    def process_batch(self, articles: list[Article]) -> list[Result | Reject]:
+        """The history's answers for the whole batch first, then each article in order."""
+        if self.history is None:
+            return super().process_batch(articles)
+        self.history.clear()
+        self._prefetch(articles)
+        results = super().process_batch(articles)
+        self._lookahead.clear()
+        return results
+
+    def _prefetch(self, articles: list[Article]) -> None:
+        """Ask the history everything the chunk will ask, in one query per kind of question.
+
+        Band keys depend on the signature, which depends on the site's template paragraphs seen so far; they
+        are computed here looking ahead (counting the chunk's articles in order, as `process` will) and
+        reused by `process` when its text is the same. Any question not foreseen is still answered, by
+        its own query.
+        """
+        h = self.history
+        h.landed.prefetch(a.article_id for a in articles)
+        h.known.prefetch(a.source_uri for a in articles)
+        h.first_by_hash.prefetch(a.content_hash for a in articles)
+        settled = {
+            id(a)
+            for a in articles
+            if h.landed.values.get(a.article_id) == a.content_hash
+            or a.content_hash in (h.known.values.get(a.source_uri) or {})
+            or h.first_by_hash.values.get(a.content_hash) not in (None, a.article_id)
+        }
+        need = [a for a in articles if id(a) not in settled]
+        pairs = []
+        for article in need:
+            host, _, keys = SiteTemplates.paragraphs(article)
+            if host:
+                pairs.extend((host, k) for k in keys)
+        h.paragraphs.prefetch(pairs)
+        overlay: dict[tuple[str, int], int] = {}
+        self._lookahead.clear()
+        all_keys: list[int] = []
+        for article in need:
+            text = self.templates.own_text(article, overlay)
+            sig, keys = self.hasher.of(article, text)
+            self._lookahead[id(article)] = (text, sig, keys)
+            all_keys.extend(keys)
+        h.near_candidates(all_keys)
+
+    def _signature(self, article: Article) -> tuple[Signature, list[int]]:
+        text = self.templates.own_text(article)
+        ahead = self._lookahead.pop(id(article), None)
+        if ahead is not None and ahead[0] == text:
+            return ahead[1], ahead[2]
+        return self.hasher.of(article, text)
+
+    def process(self, article: Article) -> Article | Duplicate | Skipped:
+        aid, chash = article.article_id, article.content_hash
+        if self.history is not None:
+            if self.history.landed_hash(aid) == chash:
+                return Skipped(article.source_uri, aid)
+            if (known := self.history.known_duplicate(article.source_uri, chash)) is not None:
+                return Skipped(article.source_uri, known)
+        if aid in self.run_ids:
+            return self._duplicate(article, aid, "url", 1.0)
+        original = self.run_hashes.get(chash) or (self.history.id_for_hash(chash) if self.history else None)
+        if original is not None and original != aid:
+            return self._duplicate(article, original, "exact", 1.0)
+
+        sig, keys = self._signature(article)
+        match = self._near_match(aid, sig, keys)
+        if match is not None:
+            return self._duplicate(article, *match)
+
+        self.templates.count(article)
+        self.run_ids.add(aid)
+        self.run_hashes[chash] = aid
+        self.run_signatures.add(aid, sig)
+        self.run_index.add(aid, keys)
+        article.shingle_count = sig.shingles
+        article.lsh_bands = keys
+        article.minhash = sig.to_bytes()
+        return article
+
+    def _near_match(self, aid: str, sig: Signature, keys: list[int]) -> tuple[str, str, float] | None:
+        candidates: dict[str, Signature] = {}
+        for other in self.run_index.members(keys):
+            candidates[other] = self.run_signatures[other]
+        if self.history is not None:
+            for other, shingles, blob in self.history.near_candidates(keys):
+                candidates.setdefault(other, Signature.from_bytes(shingles, blob))
+        candidates.pop(aid, None)  # a revised version of the same article is an update, not a copy
+        best = None
+        for other, other_sig in candidates.items():
+            jaccard, containment = similarity(sig, other_sig)
+            if jaccard >= self.settings.near_dup_jaccard:
+                score = jaccard
+            elif containment >= self.settings.near_dup_containment:
+                score = containment
+            else:
+                continue
+            if best is None or score > best[2]:
+                best = (other, "near", round(score, 4))
+        return best
+
+    def _duplicate(self, article: Article, original: str, method: str, score: float) -> Duplicate:
+        return Duplicate(
+            source_uri=article.source_uri,
+            url=article.url,
+            duplicate_of=original,
+            method=method,
+            similarity=score,
+            title=article.title,
+            content_hash=article.content_hash,
+        )

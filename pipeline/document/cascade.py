@@ -1,0 +1,177 @@
+"""trafilatura's extraction cascade (2.3.1), step by step, less what the pipeline never reads.
+
+`extract_page` is `trafilatura.bare_extraction(tree, with_metadata=True, ...)` without categories, tags and
+license in the metadata, without text rendering and without copying the tree; `main_text` is its
+`trafilatura_sequence` with the fallback extractors consulted only for a short result (`FALLBACK_BELOW`).
+With the gate lifted, it gives exactly trafilatura's body and metadata (`tests/document/test_extract.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+log = logging.getLogger(__name__)
+
+# trafilatura checks its own extraction against readability and justext on every page; that costs about a fifth of
+# the extraction. Here they are consulted only when our extraction has fewer characters than this: on AEB the
+# fallback replaced 5 of 181 extractions, better on the two under 300 characters, worse on the three over 800.
+FALLBACK_BELOW = 500
+
+
+def extract_page(
+    tree,
+    url: str | None,
+    date_extraction_params: dict,
+    include_comments: bool,
+    include_tables: bool,
+    include_links: bool,
+    favor_precision: bool,
+):
+    """`trafilatura.bare_extraction(tree, with_metadata=True, ...)` less what we never read, on a tree it may change.
+
+    The page's metadata without categories, tags or license (`page_metadata`), and the body tree from
+    `main_text`; no text rendering and no copy of the tree. Returns trafilatura's Document with `.body` set, or
+    None where bare_extraction gives None.
+    """
+    from trafilatura.settings import Extractor
+
+    options = Extractor(
+        output_format="python",
+        comments=include_comments,
+        tables=include_tables,
+        links=include_links,
+        precision=favor_precision,
+        url=url,
+        with_metadata=True,
+        date_params=date_extraction_params,
+    )
+    try:
+        doc = page_metadata(tree, options.url, options.date_params)
+        body, text = main_text(tree, options, options.url or doc.url)
+    except (TypeError, ValueError):  # bare_extraction's "no document"
+        log.debug("trafilatura discarded %s", options.source)
+        return None
+    if len(text) < options.min_output_size:
+        return None
+    doc.body = body
+    return doc
+
+
+def page_metadata(tree, default_url: str | None, date_params: dict):
+    """trafilatura's `extract_metadata` (2.3.1) without categories, tags and license, which nothing here reads.
+
+    Title, author, URL, hostname, date (htmldate), site name and description come out as trafilatura gives them.
+    """
+    from trafilatura import metadata as md
+
+    metadata = md.examine_meta(tree)
+    if metadata.author and " " not in metadata.author:
+        metadata.author = None
+    try:
+        metadata = md.extract_meta_json(tree, metadata)
+    except Exception as err:  # bugs in trafilatura's json_metadata.py
+        log.warning("error in JSON metadata extraction: %s", err)
+    if not metadata.title:
+        metadata.title = md.extract_title(tree)
+    if not metadata.author:
+        metadata.author = md.extract_author(tree)
+    if not metadata.url:
+        metadata.url = md.extract_url(tree, default_url)
+    if metadata.url:
+        metadata.hostname = md.extract_domain(metadata.url, fast=True)
+    metadata.date = md.find_date(tree, **{**date_params, "url": metadata.url})
+    if not metadata.sitename:
+        metadata.sitename = md.extract_sitename(tree)
+    if metadata.sitename:
+        metadata.sitename = metadata.sitename.lstrip("@")  # a Twitter handle
+        if metadata.sitename and "." not in metadata.sitename and not metadata.sitename[0].isupper():
+            metadata.sitename = metadata.sitename.title()
+    elif metadata.url:
+        match = md.META_URL.match(metadata.url)
+        if match:
+            metadata.sitename = match[1]
+    metadata.filedate = date_params.get("max_date")
+    metadata.clean_and_trim()
+    return metadata
+
+
+def main_text(tree, options, url: str | None):
+    """trafilatura's extraction cascade (`trafilatura.core.trafilatura_sequence`, 2.3.1) without comments, and
+    with the fallback comparison (readability, justext) only under FALLBACK_BELOW characters. Changes `tree`.
+
+    Returns the body tree and its text.
+    """
+    from copy import copy
+
+    from trafilatura import core
+
+    if options.comments:  # not a ValueError: extract_page reads those as trafilatura's "no document"
+        raise NotImplementedError("main_text extracts without comments only")
+    is_forum = core._forum_thread_page(tree)
+    tree = core.prune_unwanted_nodes(tree, core.RAW_TREE_PRUNE_XPATH)
+    if options.focus == "precision" or not is_forum:
+        tree = core.prune_unwanted_nodes(tree, core.REMOVE_COMMENTS_AND_LISTS_XPATH)
+    cleaned_tree, cleaned_tree_backup = core._prepare_tree(tree, options, url)
+    if options.focus == "precision" and not is_forum:
+        cleaned_tree = core.prune_unwanted_nodes(cleaned_tree, core.REMOVE_COMMENTS_XPATH)
+
+    # 1. the main extractor; 2. readability and justext, here only for a short result
+    body, text = core.extract_content(cleaned_tree, options)
+    if not options.fast and len(text) < FALLBACK_BELOW:
+        body, text = core.compare_extraction(cleaned_tree_backup, copy(tree), body, text, options)
+
+    # 3. rescue: the baseline on the whole page, if it gives more text
+    if len(text) < options.min_extracted_size and options.focus != "precision":
+        b_body, b_text, b_len = core.baseline(tree)
+        if b_len > len(text):
+            body, text = b_body, b_text
+
+    # 4. recall escalation for a short extraction that covers little of the page, as trafilatura does it
+    if (
+        options.focus == "balanced"
+        and 0 < len(text) < core.ESCALATION_MAX_LENGTH
+        and len(text) < core.ESCALATION_PAGE_SHARE * _page_text_bound(tree)
+        and len(text) < core.ESCALATION_PAGE_SHARE * len(core.html2txt(tree))
+    ):
+        r_options = copy(options)
+        r_options.focus = "recall"
+        r_text = j_text = ""
+        try:
+            r_body, r_text = core._recall_retry(tree, r_options, url)
+        except Exception as err:
+            log.warning("recall retry failed: %s %s", err, url)
+        if not options.fast:
+            try:
+                j_body, j_text = core.justext_rescue(copy(tree), options)
+            except Exception as err:
+                log.warning("justext candidate failed: %s %s", err, url)
+        len_text, r_len, j_len = len(text), len(r_text), len(j_text)
+        if j_len > r_len and j_len > core.ESCALATION_JUSTEXT_RATIO * len_text:
+            body, text = j_body, j_text
+        elif r_len >= options.min_extracted_size and r_len > core.ESCALATION_ACCEPT_RATIO * len_text:
+            body, text = r_body, r_text
+    return body, text
+
+
+# What trafilatura's html2txt always deletes, whatever the attributes (its BASIC_CLEAN_XPATH deletes more).
+_ALWAYS_CLEANED = ("aside", "fencedframe", "footer", "script", "style", "svg", "template")
+
+
+def _page_text_bound(tree) -> float:
+    """An upper bound of `len(trafilatura.baseline.html2txt(tree))` at a tenth of its cost (no copy, no XPath).
+
+    html2txt deletes elements (their tails stay), pads each block element's text and tail with a space, and
+    collapses whitespace: its length is at most the body's characters, less those of the elements it always
+    deletes, plus two per block element. The escalation test needs html2txt only when this bound does not decide.
+    """
+    from trafilatura.baseline import _BLOCK_ELEMS
+
+    body = tree.find(".//body")
+    if body is None:
+        return math.inf
+    chars = len(body.text_content())
+    for element in body.iter(*_ALWAYS_CLEANED):
+        if not any(parent.tag in _ALWAYS_CLEANED for parent in element.iterancestors()):
+            chars -= len(element.text_content())
+    return chars + 2 * sum(1 for _ in body.iter(*_BLOCK_ELEMS))

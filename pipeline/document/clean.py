@@ -1,0 +1,167 @@
+"""Boilerplate removal: applies the rules of `pipeline.document.rules` to extracted text, counting each removal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from pipeline.document import rules
+from pipeline.errors import Reject
+from pipeline.models import Article, Block
+from pipeline.stage import Stage
+from pipeline.text import first_sentence, fold, looks_like_text, normalise_line
+
+HEAD_ZONE_LINES = 8  # bylines and repeated headlines sit in the first lines, before the text starts
+DERIVED_TITLE_CHARS = 120
+
+
+@dataclass
+class Cleaned:
+    lines: list[str]
+    author: str | None = None
+    removed: Counter[str] = field(default_factory=Counter)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (rule, line) for each removal, in order
+
+    def drop(self, rule: str, lines: Sequence[str]) -> int:
+        self.removed[rule] += len(lines)
+        self.dropped.extend((rule, line) for line in lines)
+        return len(lines)
+
+
+def clean_lines(
+    lines: Sequence[str | Block], title: str | None, description: str | None = None, url: str | None = None
+) -> Cleaned:
+    """Remove boilerplate lines and blocks; return the kept lines, a byline author if found, and removal counts.
+
+    `lines` are plain strings (text files) or `Block`s (HTML, with structure the block rules use);
+    `description` is the page's meta description and `url` its address, if known.
+    """
+    blocks = [b for b in (_as_block(line) for line in lines) if b.text]
+    lines = [b.text for b in blocks]
+    out = Cleaned(lines=[])
+    title_key = fold(title) if title else None
+    description_key = fold(description) if description else None
+    kept_kinds: list[str] = []
+    in_head = True
+    last_text = max(
+        (n for n, b in enumerate(blocks) if b.kind in ("p", "quote") and looks_like_text(b.text)),
+        default=len(blocks),
+    )
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if in_head and (i >= HEAD_ZONE_LINES or (looks_like_text(line) and blocks[i].kind != "head")):
+            in_head = False
+        if in_head:
+            consumed = _head_rule(lines, i, title_key, out)
+            if consumed:
+                i += consumed
+                continue
+            if blocks[i].kind == "head" and _is_standfirst(line, description_key):
+                i += out.drop(rules.STANDFIRST_RULE, [line])
+                continue
+        if url and line.rstrip("/") == url.rstrip("/"):
+            i += out.drop(rules.OWN_URL_RULE, [line])
+            continue
+        if title_key and blocks[i].kind != "text" and fold(line) == title_key:  # HTML: page furniture
+            i += out.drop(rules.REPEATED_HEADLINE_RULE, [line])
+            continue
+        block_rule = next(
+            (r for r in rules.BLOCK_RULES if r.matches(blocks[i], in_head, i > last_text)), None
+        )
+        if block_rule is not None:
+            i += out.drop(block_rule.name, [line])
+            continue
+        if rules.RELATED_HEADING.fullmatch(line):
+            i += out.drop(rules.RELATED_LIST_RULE, lines[i : i + _related_block(lines, i)])
+            continue
+        words = len(line.split())
+        rule = next((r for r in rules.LINE_RULES if r.matches(line, words)), None)
+        if rule is None:
+            out.lines.append(line)
+            kept_kinds.append(blocks[i].kind)
+        else:
+            out.drop(rule.name, [line])
+            if rule.name == "avatar_byline" and out.author is None:
+                out.author = rule.pattern.fullmatch(line)["author"]
+        i += 1
+    while len(out.lines) > 1 and kept_kinds[-1] == "head":  # a heading with nothing under it heads nothing
+        kept_kinds.pop()
+        out.drop(rules.DANGLING_HEADING_RULE, [out.lines.pop()])
+    return out
+
+
+def _is_standfirst(line: str, description_key: str | None) -> bool:
+    """A heading above the text that is the page's summary, or reads as a sentence rather than a title."""
+    return fold(line) == description_key or looks_like_text(line)
+
+
+def _as_block(line: str | Block) -> Block:
+    if isinstance(line, Block):
+        return replace(line, text=normalise_line(line.text))
+    return Block(normalise_line(line))
+
+
+def _head_rule(lines: list[str], i: int, title_key: str | None, out: Cleaned) -> int:
+    """Apply the head-of-article rules at line i; return how many lines they consumed (0: none applied)."""
+    line = lines[i]
+    if title_key and fold(line) == title_key:
+        return out.drop(rules.REPEATED_HEADLINE_RULE, [line])
+    byline = rules.BYLINE.fullmatch(line)
+    if byline and len(line.split()) <= 14:
+        out.author = out.author or byline["author"]
+        return out.drop(rules.BYLINE_RULE, [line])
+    if fold(line) in ("by", "written by") and i + 1 < len(lines):
+        following = lines[i + 1]
+        if rules.NAME.fullmatch(following) and fold(following) != title_key:
+            out.author = out.author or following
+            return out.drop(rules.BYLINE_RULE, lines[i : i + 2])
+    return 0
+
+
+def _related_block(lines: list[str], start: int) -> int:
+    """Length of the block a related-articles heading at `start` opens: the heading and its list items.
+
+    Bulleted lines are items. Unbulleted short lines are items only when they run to the end of the text,
+    so a section heading after a stray "Read more" is never taken for a list.
+    """
+    end = start + 1
+    while end < len(lines) and end - start <= rules.MAX_LIST_ITEMS and rules.BULLET.match(lines[end]):
+        end += 1
+    tail = lines[end:]
+    if tail and len(tail) <= rules.MAX_LIST_ITEMS and not any(looks_like_text(t) for t in tail):
+        end = len(lines)
+    return end - start
+
+
+def derive_title(body: str) -> str:
+    """A title from the lead sentence, cut at a word boundary when long: for documents without a headline."""
+    lead = body.strip().split("\n", 1)[0]
+    sentence = first_sentence(lead).strip()
+    if len(sentence) <= DERIVED_TITLE_CHARS:
+        return sentence.rstrip(".")
+    cut = sentence[:DERIVED_TITLE_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:—–- ") + "…"
+
+
+class CleanStage(Stage):
+    """Apply the boilerplate rules; count removals as `clean.removed_<rule>`; derive a title when there is none."""
+
+    name = "clean"
+
+    def process(self, article: Article) -> Article:
+        cleaned = clean_lines(
+            article.blocks or article.body.split("\n"), article.title, article.description, article.url
+        )
+        article.blocks = []
+        if not cleaned.lines:
+            raise Reject("empty_after_cleaning", "nothing but boilerplate was left")
+        article.body = "\n\n".join(cleaned.lines)
+        article.author = article.author or cleaned.author
+        article.removed_rules = dict(cleaned.removed)
+        for rule, n in cleaned.removed.items():
+            self.ledger.add(self.name, f"removed_{rule}", n)
+        if not article.title:
+            article.title, article.title_source = derive_title(article.body), "derived"
+        return article

@@ -1,0 +1,304 @@
+"""Boilerplate rules, as data: each a named pattern with a short reason.
+
+The cleaner (`pipeline.document.clean`) applies them line by line to text that extraction produced, and counts every
+removal by rule name so the run's ledger shows which rules fire where. Patterns are general shapes of comment
+prompts, share/follow prompts, post navigation, related-article lists and bylines, never one site's strings.
+Line rules match the whole line (after whitespace is collapsed), so article sentences that merely mention
+"comments" or "Facebook" are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.models import Block
+from pipeline.text import ends_as_sentence
+
+_SOCIAL = r"(?:facebook|twitter|x|instagram|linkedin|youtube|tiktok|telegram|whatsapp|threads|pinterest|reddit|bluesky|mastodon|flipboard|google news)"
+_MONTH = (
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
+)
+_DATE_WORD = (
+    r"(?:\d{1,4}(?:st|nd|rd|th)?|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?"
+    r"|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|a\.?m\.?|p\.?m\.?|at|on|utc|gmt|[ecmp][sd]t"
+    r"|bst|cet|cest|ist|jst|kst|aest)\b"
+)
+_PUNCT = r"[\s.!:;,»«›‹>→←|•·\-–—]*"  # decoration around prompts: arrows, bullets, dashes
+
+
+@dataclass(frozen=True)
+class LineRule:
+    name: str
+    reason: str
+    pattern: re.Pattern[str]
+    max_words: int = 40  # a line longer than this is article text, whatever it matches
+
+    def matches(self, line: str, words: int | None = None) -> bool:
+        """`words`: the line's word count, when the caller has it (it tries every rule on the line)."""
+        if words is None:
+            words = len(line.split())
+        return words <= self.max_words and self.pattern.fullmatch(line) is not None
+
+
+def _rule(name: str, reason: str, regex: str, max_words: int = 40) -> LineRule:
+    return LineRule(name, reason, re.compile(_PUNCT + regex + _PUNCT, re.IGNORECASE), max_words)
+
+
+LINE_RULES: tuple[LineRule, ...] = (
+    _rule(
+        "comment_prompt",
+        "invitation to comment, comment form text, comment count or moderation notice",
+        r"(?:(?:post|leave|add|write|submit|share)\s+(?:a|your|the\s+first)\s+(?:comment|reply|response|thoughts?)"
+        r"|(?:join|start)\s+the\s+(?:conversation|discussion)"
+        r"|comments?\s*(?:\(\s*\d+\s*\)|:?\s*\d+)?|\d+\s+(?:comments?|replies|responses)"
+        r"|(?:show|view|load|see|read)\s+(?:all\s+)?(?:\d+\s+)?(?:comments?|replies)"
+        r"|comments\s+are\s+closed|be\s+the\s+first\s+to\s+comment|no\s+comments(?:\s+yet)?"
+        r"|(?:cancel|log\s+in\s+to|sign\s+in\s+to)\s+(?:reply|comment)"
+        r"|your\s+email\s+address\s+will\s+not\s+be\s+published\.?(?:\s*required\s+fields\s+are\s+marked\s*\*?)?"
+        r"|required\s+fields\s+are\s+marked\s*\*?"
+        r"|tell\s+us\s+what\s+you\s+think.*|what\s+do\s+you\s+think\?"
+        r"|(?:like|liked|enjoy|enjoyed|love)\s+this\s+(?:story|article|post)\?.*"
+        r"|.*\b(?:comments?|comentários?|comentarios?|commentaires?|kommentare?)\b.*\bmodera\w*.*)",
+        max_words=20,
+    ),
+    _rule(
+        "post_navigation",
+        "previous/next post links",
+        r"(?:(?:previous|prev|next|older|newer)\s+(?:post|article|story|entry|page)"
+        r"(?:" + _PUNCT + r"(?:previous|prev|next|older|newer)\s+(?:post|article|story|entry|page))?)",
+        max_words=8,
+    ),
+    _rule(
+        "share_prompt",
+        "share buttons and share prompts",
+        r"(?:(?:share|tweet|email|print|save)(?:\s+(?:this|the)(?:\s+(?:article|story|post|page|information|\w+))?)?"
+        r"(?:,?\s+please)?\??"
+        r"(?:\s+(?:on|via|to)\s+" + _SOCIAL + r")?"
+        r"|(?:click|tap)\s+to\s+(?:share|email|print)\b.*"
+        r"|share\s+(?:it|this(?:\s+\w+)?)\s+with\s+(?:a\s+friend|friends|your\s+friends).*"
+        r"|(?:order\s+)?reprints?|print\s+(?:this\s+)?(?:article|story|page)|copy\s+link|permissions"
+        r"|" + _SOCIAL + r"(?:" + _PUNCT + r"(?:" + _SOCIAL + r"|email|copy\s+link|print))+)",
+        max_words=20,
+    ),
+    _rule(
+        "follow_prompt",
+        "follow/like-us, newsletter and social-media prompts",
+        r"(?:.*\b(?:like|follow|join|find|connect\s+with)\s+us\s+(?:on|at)\b.*"
+        r"|.*\bfollow\s+(?:us|@\w+)\b.*\b" + _SOCIAL + r"\b.*"
+        r"|.*\b(?:subscribe|sign\s+up)\s+(?:to|for)\s+(?:our|the)\b.*\b(?:channel|updates|alerts)\b.*"
+        r"|for\s+(?:the\s+latest|breaking|more)\s+news\b.*\b" + _SOCIAL + r"\b.*"
+        r"|(?:follow|reach|more)\b.{0,80}\s(?:at|on|:)\s+https?://\S+.*)",
+        max_words=60,
+    ),
+    _rule(
+        "avatar_byline",
+        "author avatar caption (the name is kept as the author)",
+        r"(?-i:(?P<author>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){0,3}))\s+avatar",
+        max_words=6,
+    ),
+    _rule(
+        "newsletter_prompt",
+        "newsletter sign-up prompts and their form messages",
+        r"(?:.*\b(?:subscrib\w*|sign(?:ing)?\s+up|delivered|get|receive)\b.*\b(?:newsletters?|inbox|e-?mail\s+updates)\b.*"
+        r"|.*\b(?:newsletters?|inbox)\b.*\b(?:subscrib\w*|sign(?:ing)?\s+up)\b.*"
+        r"|thanks?(?:\s+you)?\s+for\s+(?:signing\s+up|subscribing)\b.*|.*\berror\s+processing\s+your\s+subscription\b.*"
+        r"|keep\s+an\s+eye\s+on\s+your\s+inbox\b.*|an\s+error\s+has\s+occurred,?\s+please\s+try\s+again.*"
+        r"|this\s+(?:article|story)\s+has\s+been\s+sent\s+to.*)",
+        max_words=30,
+    ),
+    _rule(
+        "related_link",
+        "an inline pointer to another article ('Read more: ...', 'Related: ...', 'Also on ...')",
+        r"(?:(?:read|see|watch|listen)\s+(?:more|also|next)|related(?:\s+\w+)?"
+        r"|also\s+read|more\s+on\s+this(?:\s+story)?|recommended|(?:leggi|lesen\s+sie|lire|leia|lea|lees)\s+"
+        r"(?:anche|auch|aussi|tamb[eé]m|tambi[eé]n|ook)(?:\s+su)?)\s*[:|—–]\s*.{3,300}"
+        r"|also\s+on\s+[\w-]+(?:\.[\w-]+)+\s+.{3,300}|explore\s+further|don['’]?t\s+miss|most\s+read\s+in\s+.{1,40}",
+        max_words=40,
+    ),
+    _rule(
+        "click_prompt",
+        "'click here' and get-our-app promotions",
+        r"(?:.*\b(?:click|tap)(?:ing)?\s+here\b.*|(?:get|download)\s+(?:the|our)\s+.{0,40}\bapps?\b.*)",
+        max_words=25,
+    ),
+    _rule(
+        "credit_line",
+        "reporting and editing credits",
+        r"(?:\(?(?:(?:additional\s+)?reporting|writing|editing|compiled|produced)\s+by\b.*"
+        r"|.*\bcontributed\s+(?:reporting\s+)?to\s+this\s+(?:report|story|article)\.?\)?)",
+        max_words=60,
+    ),
+    _rule(
+        "contact_line",
+        "how to reach the author or newsroom (a line with an e-mail address)",
+        r".*[\w.+-]+@[\w-]+(?:\.[\w-]+)+.*",
+        max_words=40,
+    ),
+    _rule(
+        "timestamp",
+        "a line that is only a date or time, perhaps 'Updated'/'Published'",
+        r"(?=.*\d)(?=.*(?:\b(?:updated|published|posted|modified)\b|"
+        + _MONTH
+        + r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b))"
+        r"(?:(?:last\s+)?(?:updated|published|posted|modified|first\s+published)\s*(?:on|at)?\s*:?\s*)?"
+        r"(?:" + _DATE_WORD + r"[\s,./:|()–-]*){1,14}"
+        r"|\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?",
+        max_words=16,
+    ),
+    _rule(
+        "media_url",
+        "a line that is only the address of an image or media file (page metadata)",
+        r"(?:https?:)?//\S+\.(?:jpe?g|png|gif|webp|svg|avif|mp4|mp3)(?:[?#]\S*)?",
+        max_words=1,
+    ),
+    _rule("lone_by", "a byline prefix whose name was elsewhere", r"by", max_words=1),
+    _rule(
+        "advertisement",
+        "advertisement label",
+        r"(?:advertisement|advertisements|advertising|sponsored(?:\s+content)?|ad|story\s+continues\s+below"
+        r"(?:\s+(?:this\s+)?advertisement)?)",
+        max_words=6,
+    ),
+    _rule(
+        "copyright",
+        "copyright footer",
+        r"(?:(?:©|\(c\)|copyright)\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?)?.*|.*\ball\s+rights\s+reserved\b.*)",
+        max_words=30,
+    ),
+    _rule(
+        "reprint_notice",
+        "terms-of-use notice for personal, non-commercial copies",
+        r"this\s+copy\s+is\s+for\s+your\s+personal,?\s+non-?commercial\s+use\b.*",
+        max_words=80,
+    ),
+    _rule(
+        "photo_credit",
+        "photo or image credit",
+        r"(?:(?:photo|image|picture|photograph|video)s?(?:\s+credits?)?\s*(?::|/|by)\s*.{1,120}"
+        r"|\(?(?:getty\s+images|reuters|ap\s+photo|afp(?:\s+via\s+getty\s+images)?|shutterstock)\)?"
+        r"|.*\b(?:photos?|images?|pictures?)\s*(?:©|\(c\)|courtesy(?:\s+of)?)\s*.{1,80}"
+        r"|.*[a-z]\.(?:reuters|getty\s+images|ap\s+photo|afp|shutterstock|associated\s+press))",
+        max_words=30,
+    ),
+    _rule(
+        "tags_line",
+        "tag and category lists",
+        r"(?:tags?|tagged(?:\s+with)?|filed\s+under|categories|category|topics)(?:\s*:.{0,300})?",
+        max_words=40,
+    ),
+)
+
+# A heading that introduces a list of other articles ("Keep reading", "Related stories", ...). The heading and
+# the list items under it are removed together, as one block.
+RELATED_HEADING = re.compile(
+    _PUNCT
+    + r"(?:keep\s+reading|read\s+more|continue\s+reading|related(?:\s+(?:articles?|stories|posts|news|coverage|"
+    r"content|reading|links))?|more\s+(?:stories|news|articles|headlines|to\s+read|from\s+.{1,40}|on\s+this"
+    r"(?:\s+(?:story|topic))?)|you\s+(?:may|might)\s+(?:also\s+)?(?:like|enjoy|be\s+interested\s+in)|"
+    r"recommended(?:\s+(?:for\s+you|stories|reading|articles))?|read\s+next|what\s+to\s+read\s+next|"
+    r"most\s+(?:read|popular|viewed)|trending(?:\s+(?:now|stories|news))?|also\s+read|see\s+also|"
+    r"popular\s+(?:posts|stories|articles)|latest\s+(?:news|stories|posts|articles)|top\s+stories)" + _PUNCT,
+    re.IGNORECASE,
+)
+RELATED_LIST_RULE = "related_list"
+RELATED_LIST_REASON = "'keep reading' / related-articles heading and the list under it"
+BULLET = re.compile(r"^\s*(?:[•·▪►»◦‣∙*+\-–—]|\d{1,2}[.)])\s+")
+MAX_LIST_ITEMS = 15
+
+# Head-of-article rules: applied only before the first paragraph of article text.
+REPEATED_HEADLINE_RULE = "repeated_headline"
+REPEATED_HEADLINE_REASON = "the headline repeated as a body line"
+BYLINE_RULE = "byline"
+BYLINE_REASON = "'By <name>' line (the name is kept as the author)"
+BYLINE = re.compile(
+    r"(?i:(?:written\s+)?by:?)\s+"
+    r"(?P<author>[A-Z][\w'’.-]+(?:\s+(?:[A-Z][\w'’.-]+|de|da|del|la|le|du|di|dos|van|von|der|bin|ibn|al|and|&)){0,5})"
+    r"(?:\s*(?:[,|•·–—-]|\b(?i:on|updated|published)\b).{0,80})?"
+)
+NAME = re.compile(r"[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3}")  # "Jordan Hayes": 2-4 capitalised words
+
+# Block rules use what the HTML's structure says about a line (see `pipeline.models.Block`): its kind, heading
+# level and link share. Plain text has no structure, so they never fire on it.
+
+
+@dataclass(frozen=True)
+class BlockRule:
+    name: str
+    reason: str
+    kinds: frozenset[str]
+    min_link_ratio: float = 0.0
+    max_words: int = 1000
+    head_only: bool = False  # only before the first paragraph of article text
+    tail_only: bool = False  # only after the last paragraph of article text
+    level: int | None = None  # heading level required, if any
+    unless_sentence: bool = False  # a line ending as a sentence is kept
+    unless_address: bool = False  # a line showing a web or e-mail address or DOI is a citation: kept
+
+    def matches(self, block: Block, in_head: bool, in_tail: bool = False) -> bool:
+        return (
+            block.kind in self.kinds
+            and (in_tail or not self.tail_only)
+            and block.link_ratio >= self.min_link_ratio
+            and len(block.text.split()) <= self.max_words
+            and (in_head or not self.head_only)
+            and (self.level is None or block.level == self.level)
+            and not (self.unless_sentence and ends_as_sentence(block.text))
+            and not (self.unless_address and _ADDRESS.search(block.text))
+        )
+
+
+_ADDRESS = re.compile(r"://|\bwww\.|\S@\w|\bdoi\b|^\[[^\]]{1,40}\]$", re.IGNORECASE)
+
+BLOCK_RULES: tuple[BlockRule, ...] = (
+    BlockRule(
+        "lead_heading",
+        "the page's top-level heading above the article text (the headline, kept as the title)",
+        frozenset({"head"}),
+        level=1,
+        head_only=True,
+    ),
+    BlockRule(
+        "link_item",
+        "a list item that is mostly a link to another page (related stories, navigation)",
+        frozenset({"item"}),
+        min_link_ratio=0.5,
+    ),
+    BlockRule(
+        "trailing_links",
+        "after the article's last paragraph, list items led by a link (more stories, teasers)",
+        frozenset({"item"}),
+        min_link_ratio=0.25,
+        tail_only=True,
+    ),
+    BlockRule(
+        "link_line",
+        "a short line that is only a link (related story, tag, promotion)",
+        frozenset({"p", "other"}),
+        min_link_ratio=0.8,
+        max_words=25,
+        unless_sentence=True,
+        unless_address=True,
+    ),
+)
+DANGLING_HEADING_RULE = "dangling_heading"
+DANGLING_HEADING_REASON = "headings left at the very end with nothing under them (widget and sign-up titles)"
+OWN_URL_RULE = "own_url"
+OWN_URL_REASON = "the article's own address on a line of its own (share widget residue)"
+STANDFIRST_RULE = "standfirst"
+STANDFIRST_REASON = (
+    "a summary set as a heading above the text (the page's meta description, or a full sentence)"
+)
+
+RULE_REASONS: dict[str, str] = {
+    **{rule.name: rule.reason for rule in LINE_RULES},
+    **{rule.name: rule.reason for rule in BLOCK_RULES},
+    STANDFIRST_RULE: STANDFIRST_REASON,
+    OWN_URL_RULE: OWN_URL_REASON,
+    DANGLING_HEADING_RULE: DANGLING_HEADING_REASON,
+    RELATED_LIST_RULE: RELATED_LIST_REASON,
+    REPEATED_HEADLINE_RULE: REPEATED_HEADLINE_REASON,
+    BYLINE_RULE: BYLINE_REASON,
+}

@@ -1,0 +1,1 @@
+"""Quality: the GX context, row validation, the run's audit, Data Docs and the daily report."""

@@ -1,0 +1,152 @@
+"""Validation: the Great Expectations suite in `expectations/` checks each batch of articles before they land.
+
+A row that fails goes to quarantine with the names (`meta.name`) of the expectations it failed; so does a copy
+of such a row, since nothing may be recorded as a duplicate of an article that did not land.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.clock import utcnow
+from pipeline.errors import Reject, SetupError
+from pipeline.models import VALIDATED_COLUMNS, Article
+from pipeline.quality.gx import ID_COLUMN, RESULT_FORMAT, expectation_name, gx_context, load_suite
+from pipeline.settings import Settings
+from pipeline.stage import Ledger, Stage
+
+log = logging.getLogger(__name__)
+
+# Chunks grow from this size (doubling up to `validate_chunk`): the first articles move on to dedupe early,
+# while extraction still runs, and a long run still validates in large, cheap batches.
+FIRST_CHUNK = 250
+FRAME_COLUMNS = VALIDATED_COLUMNS  # the Article fields marked `validated`
+
+
+class Validator:
+    """A GX ephemeral context holding the suite, ready to validate DataFrames of articles."""
+
+    def __init__(self, suite_path: Path):
+        import great_expectations as gx
+
+        context = gx_context()
+        batch = (
+            context.data_sources.add_pandas(name="articles")
+            .add_dataframe_asset(name="articles")
+            .add_batch_definition_whole_dataframe(name="chunk")
+        )
+        suite = context.suites.add(load_suite(suite_path))
+        self.definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name="articles", data=batch, suite=suite)
+        )
+
+    def validate(self, rows: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
+        """Failed expectation names per article_id, and failed expectations without row detail.
+
+        The whole GX result stays in `last_result` (the Data Docs report is made of them).
+        """
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+        frame["published_at"] = pd.to_datetime(frame["published_at"])
+        frame["ingested_at"] = pd.to_datetime(frame["ingested_at"])
+        now = pd.Timestamp(utcnow())
+        result = self.definition.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters={"now": now},
+            result_format=RESULT_FORMAT,
+        )
+        self.last_result = result
+        by_row: dict[str, list[str]] = {}
+        table_level: list[str] = []
+        for r in result.results:
+            name = expectation_name(r.expectation_config)
+            if (r.exception_info or {}).get("raised_exception"):
+                message = r.exception_info.get("exception_message", "")
+                raise SetupError(f"expectation {name} could not run: {message}; fix expectations/")
+            if r.success:
+                continue
+            rows_failed = (r.result or {}).get("unexpected_index_list") or []
+            if not rows_failed:
+                table_level.append(name)
+            for entry in rows_failed:
+                aid = entry.get(ID_COLUMN) if isinstance(entry, dict) else entry
+                names = by_row.setdefault(str(aid), [])
+                if name not in names:
+                    names.append(name)
+        return by_row, table_level
+
+
+class ValidateStage(Stage):
+    """Validate articles in batches (growing from FIRST_CHUNK to `validate_chunk`); forward what passes,
+    quarantine what fails, in input order."""
+
+    name = "validate"
+    batch_size = FIRST_CHUNK  # growing: see batch_sizes
+
+    def __init__(self, ledger: Ledger, settings: Settings):
+        super().__init__(ledger)
+        self.settings = settings
+        self._validator: Validator | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_error: BaseException | None = None
+        # With a Data Docs folder set, each chunk's GX result is kept (as JSON) for the report.
+        self.results: list[dict] | None = [] if settings.data_docs_dir is not None else None
+
+    def warm_up(self) -> None:
+        """Build the validator (importing GX: about 7 s of CPU) in a background thread, now.
+
+        The main process mostly waits on the extraction workers early in a run, so the import overlaps with
+        them instead of holding up the first chunk. Call it once the run's other imports are done (two
+        threads importing the same packages at once can deadlock on import locks).
+        """
+
+        def build() -> None:
+            try:
+                self._validator = Validator(self.settings.suite_path)
+            except BaseException as exc:  # raised again where the validator is needed
+                self._warm_error = exc
+
+        if self._validator is None and self._warming is None:
+            self._warming = threading.Thread(target=build, name="gx-warm-up", daemon=True)
+            self._warming.start()
+
+    def _ready(self) -> Validator:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+            if self._warm_error is not None:
+                raise self._warm_error
+        if self._validator is None:
+            self._validator = Validator(self.settings.suite_path)
+        return self._validator
+
+    def batch_sizes(self) -> Iterator[int]:
+        size = min(FIRST_CHUNK, self.settings.validate_chunk)
+        while True:
+            yield size
+            size = min(2 * size, self.settings.validate_chunk)
+
+    def process_batch(self, articles: list[Article]) -> list[Article | Reject]:
+        validator = self._ready()
+        # One row per id: two inputs of one URL in a batch are one article (dedupe drops the second as a `url`
+        # duplicate after validation); both get that row's verdict.
+        unique = {a.article_id: a for a in reversed(articles)}.values()
+        rows = [{c: getattr(a, c) for c in FRAME_COLUMNS} for a in unique]
+        failures, table_level = validator.validate(rows)
+        if self.results is not None:
+            self.results.append(validator.last_result.to_json_dict())
+        for name in table_level:
+            self.ledger.add(self.name, f"batch_failed_{name}")
+            log.warning("batch-level expectation failed: %s", name)
+        verdicts: list[Article | Reject] = []
+        for article in articles:
+            names = failures.get(article.article_id)
+            if names:
+                verdicts.append(Reject(tuple(names), "failed expectations: " + ", ".join(names)))
+            else:
+                verdicts.append(article)
+        return verdicts

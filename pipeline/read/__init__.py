@@ -1,0 +1,1 @@
+"""Reading: sources and sources files, file formats, fetching feeds and pages, and the read stage."""

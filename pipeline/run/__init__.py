@@ -1,0 +1,1 @@
+"""Runs: assembling the stages, the one-process run, partitioned runs (Airflow) and streaming micro-batches."""

@@ -1,0 +1,254 @@
+"""Assembling a run: what it reads (`plan_run`), and the two halves of its stages, written once for every path.
+
+- `front`: read, then in worker processes keep the raw bytes, extract, clean and enrich (and the body's
+  MinHash): everything that needs one document only;
+- `back`: validate, dedupe and stories: what needs the whole run and the history.
+
+The CLI's one-process run streams `front` into `back` into one staged folder; the Airflow run stages `front` once
+per source (a partition) and then the partitions' articles through `back`. Both end in `StagedPart.write`,
+which consumes the stream into Parquet parts and writes the part's ledger: one place that builds it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.clock import utcnow
+from pipeline.dedupe.stage import DedupeStage
+from pipeline.document.stage import DocumentStage, DocumentSteps
+from pipeline.errors import SetupError
+from pipeline.models import Article
+from pipeline.quality.validate import ValidateStage
+from pipeline.read.since import SinceStage
+from pipeline.read.sources import ReadStage, documents, expand_sources
+from pipeline.read.sources_file import is_url, read_sources_file
+from pipeline.settings import Settings
+from pipeline.stage import Item, Ledger
+from pipeline.store.history import History
+from pipeline.store.staging import (
+    FEED_STATE_FILE,
+    PARAGRAPHS_FILE,
+    ROBOTS_FILE,
+    STORIES_FILE,
+    StagingWriter,
+    Tally,
+    write_ledger,
+    write_paragraphs,
+)
+from pipeline.stories import StoryStage
+
+VALIDATION_FILE = "validation.json"  # the chunks' GX results, kept when a Data Docs report is asked for
+
+
+def new_run_id() -> str:
+    return utcnow().strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
+def safe_run_id(text: str) -> str:
+    """A run id usable as a folder name, from any string (Airflow's run ids contain ':' and '+')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or new_run_id()
+
+
+@dataclass
+class Plan:
+    """What a run will read: file paths and URLs in order, files skipped for their type, names of sources."""
+
+    sources: list[str]
+    inputs: list[str]
+    ignored: list[Path]
+    names: dict[str, str] = field(default_factory=dict)  # URL -> name, from a sources file
+
+    def meta(self) -> dict:
+        """What a run's ledger says of its inputs besides the stage counts."""
+        return {
+            "sources": self.sources,
+            "ignored_files": len(self.ignored),
+            "ignored_examples": [str(p) for p in self.ignored[:3]],
+        }
+
+
+def plan_run(sources: list[str], settings: Settings, sources_file: Path | None = None) -> Plan:
+    """Check the setup a run needs and list its inputs; raise `SetupError` with a fix otherwise.
+
+    `sources_file` adds the sources it lists (see `pipeline.read.sources_file.read_sources_file`) after `sources`.
+    """
+    sources = [str(s) for s in sources]
+    names: dict[str, str] = {}
+    if sources_file is not None:
+        for spec in read_sources_file(sources_file):
+            sources.append(spec.location)
+            if spec.name:
+                names[spec.location] = spec.name
+    if not sources:
+        raise SetupError("no sources given; pass files, folders or URLs to ingest, or a sources file")
+    if not settings.suite_path.is_file():
+        raise SetupError(
+            f"expectation suite {settings.suite_path} not found; restore expectations/ or set PIPELINE_SUITE_PATH"
+        )
+    inputs, ignored = expand_sources(sources)
+    return Plan(sources, inputs, ignored, names)
+
+
+def web_reader(plan: Plan, settings: Settings, history: History | None, ledger: Ledger, resources: ExitStack):
+    """A fetcher for the plan's URLs (None when it has none), closed with `resources`."""
+    if not any(is_url(location) for location in plan.inputs):
+        return None
+    from pipeline.read.fetch import Fetcher
+    from pipeline.read.web import WebReader, fetch_policy
+
+    robots = history.fresh_robots() if history is not None else {}
+    if history is not None:  # the reader runs in the document feeder's thread: its own connection
+        history = resources.enter_context(history.for_thread())
+    return WebReader(
+        resources.enter_context(Fetcher(fetch_policy(settings), robots=robots)),
+        history,
+        ledger_add=lambda counter: ledger.add("read", counter),
+        names=plan.names,
+        in_flight=settings.fetch_in_flight,
+    )
+
+
+def front(
+    inputs: list[str],
+    settings: Settings,
+    run_id: str,
+    ledger: Ledger,
+    writer: StagingWriter,
+    started_at: datetime,
+    *,
+    web=None,
+    stored: Iterable[Article] | None = None,
+    since: datetime | None = None,
+    max_items: int | None = None,
+) -> Iterator[Item]:
+    """The stages up to enrich: read, then in worker processes keep raw bytes, extract, clean and enrich.
+
+    The workers start at once. With `stored` (reprocess), documents as reading made them come from
+    raw_documents instead, and are not retained again. `max_items` stops reading after that many documents
+    (the rest are not read, so not counted); `since` skips articles published before it.
+    """
+    steps: tuple[str, ...] = ("extract", "clean", "enrich")
+    if stored is None:
+        stream: Iterable[Item] = ReadStage(
+            ledger, settings.max_input_bytes, settings.max_file_bytes, web
+        ).run(documents(inputs))
+        if max_items is not None:
+            stream = itertools.islice(stream, max_items)
+        steps = ("retain", *steps)
+    else:
+        stream = stored
+    minhash = (settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
+    spec = DocumentSteps(steps, run_id, ingested_at=utcnow(), fetched_at=started_at, minhash=minhash)
+    out = DocumentStage(
+        ledger,
+        spec,
+        settings.extract_workers,
+        settings.extract_timeout_s,
+        settings.extract_memory_mb,
+        writer=writer,
+        ahead=2 * settings.validate_chunk,  # the workers go on while validation waits for a whole chunk
+    ).run(stream)
+    return SinceStage(ledger, since).run(out) if since is not None else out
+
+
+def back(
+    stream: Iterable[Item], settings: Settings, history: History | None, ledger: Ledger
+) -> tuple[Iterator[Item], Callable[[Path], None]]:
+    """Validate, dedupe, stories; and a function that stages what they learnt once the stream is consumed."""
+    for stage in (
+        validate := ValidateStage(
+            ledger, settings
+        ),  # before dedupe: a copy of a rejected input is judged alone
+        dedupe := DedupeStage(ledger, settings, history),
+        stories := StoryStage(ledger, history, utcnow()),
+    ):
+        stream = stage.run(stream)
+    validate.warm_up()  # after the stages' own imports (numpy, datasketch): GX's import then runs alone
+
+    def finish(folder: Path) -> None:
+        with (folder / STORIES_FILE).open("w") as f:
+            f.writelines(json.dumps(row) + "\n" for row in stories.rows())
+        write_paragraphs(folder / PARAGRAPHS_FILE, dedupe.templates.counts)
+        if validate.results is not None:
+            (folder / VALIDATION_FILE).write_text(json.dumps(validate.results, default=str))
+
+    return stream, finish
+
+
+def close(stream: Iterable) -> None:
+    """Stop what an unfinished stream still runs (the document workers); nothing for a finished one."""
+    closer = getattr(stream, "close", None)
+    if closer is not None:
+        closer()
+
+
+class StagedPart:
+    """One staged folder of a run (the whole run, or one partition): its writer, then its ledger.
+
+    Create it before the stages (the document stage hands its raw rows to `writer`), then `write` the stream.
+    """
+
+    def __init__(self, folder: Path, run_id: str):
+        self.folder, self.run_id = folder, run_id
+        self.started_at = utcnow()
+        self.writer = StagingWriter(folder, run_id)
+
+    def write(
+        self,
+        stream: Iterable[Item],
+        ledger: Ledger,
+        meta: dict,
+        *,
+        web=None,
+        finish: Callable[[Path], None] | None = None,
+        carry: Callable[[Tally], None] | None = None,
+        started_at: str | None = None,
+        progress: Callable[[int], None] | None = None,
+        closing: Iterable | None = None,
+    ) -> Tally:
+        """Consume `stream` into Parquet parts, stage what the run learnt, and write the part's ledger.
+
+        `finish(folder)` stages what the back stages learnt; `carry(tally)` adds what other parts staged (a
+        merge of partitions); `closing` is the stream to stop if consuming fails (the document workers).
+        """
+        try:
+            tally = self.writer.consume(stream, progress)
+        finally:
+            close(closing if closing is not None else stream)
+        if web is not None:
+            stage_fetch_state(self.folder, web)
+        if finish is not None:
+            finish(self.folder)
+        if carry is not None:
+            carry(tally)
+        if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
+            raise RuntimeError(f"run {self.run_id} lost inputs: {tally}")
+        write_ledger(
+            self.folder,
+            {
+                **meta,
+                "run_id": self.run_id,
+                "started_at": started_at or self.started_at.isoformat(),
+                "tally": asdict(tally),
+                "counts": ledger.by_stage(),
+            },
+        )
+        return tally
+
+
+def stage_fetch_state(folder: Path, web) -> None:
+    """What fetching learnt, for the load step to keep: feed states and robots.txt answers."""
+    if web.feed_states:
+        (folder / FEED_STATE_FILE).write_text(json.dumps(web.feed_states, default=str))
+    if web.fetcher.robots_fetched:
+        now = utcnow().isoformat()
+        robots = {o: {"robots_txt": t, "fetched_at": now} for o, t in web.fetcher.robots_fetched.items()}
+        (folder / ROBOTS_FILE).write_text(json.dumps(robots))

@@ -1,0 +1,292 @@
+"""A run, start to end: plan (check setup, list inputs), process (stages to staging files), publish (load).
+
+The CLI calls `run_ingest`, which does the three in one process; the Airflow DAG calls them as tasks
+(`pipeline.airflow_tasks`, with the partitioned processing of `pipeline.run.partitions`). Both assemble their
+stages from `pipeline.run.assemble`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.clock import utcnow
+from pipeline.document.retain import raw_articles
+from pipeline.document.workers import release_memory
+from pipeline.errors import SetupError
+from pipeline.models import Article
+from pipeline.quality.audit import AUDIT_FILE, Audit, audit_run
+from pipeline.run.assemble import (
+    VALIDATION_FILE,
+    Plan,
+    StagedPart,
+    back,
+    close,
+    front,
+    new_run_id,
+    plan_run,
+    web_reader,
+)
+from pipeline.settings import Settings
+from pipeline.stage import Ledger
+from pipeline.store import Store
+from pipeline.store.history import History
+from pipeline.store.staging import LEDGER_FILE, read_ledger
+
+log = logging.getLogger(__name__)
+PARTS_SUFFIX = ".parts"  # a partitioned run's partitions: <staging>/<run_id>.parts/<n>/
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    trigger: str
+    db: str
+    read: int
+    landed: int
+    duplicates: int
+    quarantined: int
+    skipped: int
+    ignored_files: int = 0
+    ignored_examples: list[str] = field(default_factory=list)
+    started_at: str = ""
+    ended_at: str = ""
+    stages: dict[str, dict[str, int]] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    audit: dict | None = None  # the batch-level checks: metrics, thresholds, failed expectations
+    staging: str | None = None  # where a run held by a failed audit waits for `release`
+    data_docs: str | None = None  # the run's validation report (index.html), when one was written
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def removed_by_rule(self) -> dict[str, int]:
+        """Boilerplate lines the clean stage removed, by rule name."""
+        clean = self.stages.get("clean", {})
+        return {k.removeprefix("removed_"): n for k, n in clean.items() if k.startswith("removed_")}
+
+
+def process_run(
+    plan: Plan,
+    settings: Settings,
+    run_id: str,
+    history: History | None,
+    progress: Callable[[int, int], None] | None = None,
+    stored: Iterable[Article] | None = None,
+    since: datetime | None = None,
+    max_items: int | None = None,
+) -> Path:
+    """Run every stage over the plan's inputs and write the results to the run's staging folder; return it.
+
+    `history` is the database as it stands (read-only is enough), or None for a first run. `progress`, if
+    given, is called with (documents done, inputs named) as the run goes. With `stored` (reprocess), the
+    documents come from raw_documents instead of the plan's inputs.
+    """
+    ledger = Ledger()
+    part = StagedPart(settings.staging_root / run_id, run_id)
+    with ExitStack() as resources:
+        web = web_reader(plan, settings, history, ledger, resources) if stored is None else None
+        documents = front(  # the workers start now
+            plan.inputs,
+            settings,
+            run_id,
+            ledger,
+            part.writer,
+            part.started_at,
+            web=web,
+            stored=stored,
+            since=since,
+            max_items=max_items,
+        )
+        try:
+            stream, finish = back(documents, settings, history, ledger)
+        except BaseException:
+            close(documents)
+            raise
+        part.write(
+            stream,
+            ledger,
+            plan.meta(),
+            web=web,
+            finish=finish,
+            progress=progress and (lambda done: progress(done, len(plan.inputs))),
+            closing=documents,
+        )
+    return part.folder
+
+
+def publish_run(folder: Path, store: Store, trigger: str, status: str = "success") -> RunSummary:
+    """Load a staged run into the database in one transaction and record its ledger row."""
+    run = _run_row(folder, trigger, status)
+    store.load(folder, run)
+    summary = _summary(folder, run, store)
+    shutil.rmtree(folder, ignore_errors=True)  # published: the database now holds everything it had
+    shutil.rmtree(folder.with_name(folder.name + PARTS_SUFFIX), ignore_errors=True)  # and its partitions
+    return summary
+
+
+def write_docs(folder: Path, settings: Settings, audit: Audit) -> Path | None:
+    """The run's Data Docs (row-level results per chunk, then the audit) in `settings.data_docs_dir`."""
+    if settings.data_docs_dir is None:
+        return None
+    from pipeline.quality.docs import write_run_docs
+
+    index = write_run_docs(folder / VALIDATION_FILE, audit.result, settings.data_docs_dir)
+    log.info("Data Docs written: %s", index)
+    return index
+
+
+def hold_run(folder: Path, store: Store, trigger: str, audit: Audit) -> RunSummary:
+    """A run that failed its audit: record it as `audit_failed` and publish nothing; staging keeps it."""
+    run = _run_row(folder, trigger, "audit_failed")
+    run["error"] = f"audit failed: {audit.message()}"
+    store.record_run(run)
+    store.con.execute("CHECKPOINT")
+    return _summary(folder, run, store)
+
+
+def release_run(run_id: str, settings: Settings) -> RunSummary:
+    """Publish a run held in staging by a failed audit, as it was staged (`python -m pipeline release`)."""
+    folder = settings.staging_root / run_id
+    if not (folder / LEDGER_FILE).is_file():
+        held = sorted(p.name for p in settings.staging_root.glob("*") if (p / LEDGER_FILE).is_file())
+        raise SetupError(
+            f"no staged run {run_id!r} in {settings.staging_root}"
+            + (f"; staged runs: {', '.join(held)}" if held else "; nothing is staged")
+        )
+    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
+        recorded = store.run_summary(run_id)
+        if recorded is not None and recorded["status"] in ("success", "released"):
+            raise SetupError(f"run {run_id} was already published ({recorded['status']})")
+        return publish_run(folder, store, "release", status="released")
+
+
+def _run_row(folder: Path, trigger: str, status: str) -> dict:
+    ledger = read_ledger(folder)
+    tally = ledger["tally"]
+    return {
+        "run_id": ledger["run_id"],
+        "trigger": trigger,
+        "started_at": ledger["started_at"],
+        "ended_at": utcnow(),
+        "status": status,
+        "sources": ledger.get("sources", []),
+        **{k: tally[k] for k in ("read", "landed", "duplicates", "quarantined", "skipped")},
+        "counts": ledger["counts"],
+        "error": None,
+    }
+
+
+def _summary(folder: Path, run: dict, store: Store) -> RunSummary:
+    ledger = read_ledger(folder)
+    tally = ledger["tally"]
+    audit_file = folder / AUDIT_FILE
+    return RunSummary(
+        run_id=run["run_id"],
+        status=run["status"],
+        trigger=run["trigger"],
+        db=str(store.path),
+        read=tally["read"],
+        landed=tally["landed"],
+        duplicates=tally["duplicates"],
+        quarantined=tally["quarantined"],
+        skipped=tally["skipped"],
+        ignored_files=ledger.get("ignored_files", 0),
+        ignored_examples=ledger.get("ignored_examples", []),
+        started_at=str(run["started_at"]),
+        ended_at=run["ended_at"].isoformat(),
+        stages=ledger["counts"],
+        quarantine_reasons=tally["quarantine_reasons"],
+        audit=json.loads(audit_file.read_text()) if audit_file.is_file() else None,
+        staging=str(folder) if run["status"] == "audit_failed" else None,
+    )
+
+
+def run_ingest(
+    sources: list[str],
+    settings: Settings,
+    trigger: str = "cli",
+    run_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    sources_file: Path | None = None,
+) -> RunSummary:
+    """The whole run in this process: the writer connection also serves as dedupe's history."""
+    plan = plan_run(sources, settings, sources_file)
+    run_id = run_id or new_run_id()
+    with (
+        Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store,
+        _failures_recorded(store, run_id, trigger, plan.sources),
+    ):
+        folder = process_run(plan, settings, run_id, store.history, progress)
+        return audit_and_publish(folder, settings, store, trigger)
+
+
+def audit_and_publish(folder: Path, settings: Settings, store: Store, trigger: str) -> RunSummary:
+    """Audit a staged run, write its report if asked, then publish it, or hold it when the audit failed."""
+    release_memory()  # the stages' run state is garbage now: give it back before DuckDB's load takes memory
+    audit = audit_run(folder, settings)
+    docs = write_docs(folder, settings, audit)
+    summary = (
+        hold_run(folder, store, trigger, audit) if not audit.passed else publish_run(folder, store, trigger)
+    )
+    summary.data_docs = str(docs) if docs else None
+    return summary
+
+
+@contextmanager
+def _failures_recorded(store: Store, run_id: str, trigger: str, sources: list[str]):
+    """A bug, not bad input, stopped the run: leave a trace in the ledger, then fail loudly."""
+    started_at = utcnow()
+    try:
+        yield
+    except Exception as exc:
+        store.record_run(
+            {
+                "run_id": run_id,
+                "trigger": trigger,
+                "started_at": started_at,
+                "ended_at": utcnow(),
+                "status": "failed",
+                "sources": sources,
+                "error": f"{type(exc).__name__}: {exc}"[:2000],
+            }
+        )
+        raise
+
+
+def reprocess_run(
+    settings: Settings,
+    quarantined_only: bool = False,
+    run_filter: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Run extraction, cleaning, dedupe and validation again over stored raw documents, then audit and publish.
+
+    The latest stored version of each input is used; nothing is fetched or read from the sources. An article
+    whose text comes out as before is skipped as unchanged; one that changes (a rule was added, say) is
+    updated in place; an input quarantined before and valid now lands, and its quarantine rows are marked
+    resolved. `quarantined_only` replays only inputs whose last outcome was quarantine; `run_filter` only the
+    inputs a given run read.
+    """
+    run_id = new_run_id()
+    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
+        uris = store.history.raw_source_uris(quarantined_only=quarantined_only, run_id=run_filter)
+        if not uris:
+            what = (
+                "quarantined inputs with stored raw documents" if quarantined_only else "stored raw documents"
+            )
+            raise SetupError(f"nothing to reprocess: no {what} in {settings.db_path}")
+        plan = Plan(
+            sources=[f"reprocess:{'quarantined' if quarantined_only else 'all'}"], inputs=uris, ignored=[]
+        )
+        with _failures_recorded(store, run_id, "reprocess", plan.sources):
+            stored = raw_articles(store.history.raw_rows(uris))
+            folder = process_run(plan, settings, run_id, store.history, progress, stored=stored)
+            return audit_and_publish(folder, settings, store, "reprocess")

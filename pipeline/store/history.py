@@ -1,0 +1,192 @@
+"""The read side: what the stages ask of the landed history (dedupe, stories, fetching, reprocess).
+
+History does not change during a run (the load comes after), so the questions are asked in bulk where a run
+asks many (one query answers a chunk of articles), and none of them loads the history into memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import duckdb
+
+from pipeline.clock import utcnow
+from pipeline.models import RAW_COLUMNS
+
+ROBOTS_MAX_AGE = timedelta(hours=24)  # a host's robots.txt is asked for again after this
+
+
+class History:
+    """Queries on one connection (a DuckDB connection serves one call at a time: `for_thread` for another)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def for_thread(self) -> History:
+        """The same database on a cursor of its own, for another thread (the document feeder's web reader asks
+        about feeds and articles through it while dedupe queries on this one). Close it when done."""
+        return History(self.con.cursor())
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # History lookups used by dedupe, in bulk: one query answers a whole chunk of articles.
+
+    def landed_hashes(self, article_ids: list[str]) -> dict[str, str]:
+        """article_id -> content_hash, for those of `article_ids` that are landed."""
+        return dict(
+            self.con.execute(
+                "SELECT article_id, content_hash FROM articles WHERE article_id = ANY(?)", [article_ids]
+            ).fetchall()
+        )
+
+    def ids_for_hashes(self, content_hashes: list[str]) -> dict[str, str]:
+        """content_hash -> the first landed article with that folded body."""
+        return dict(
+            self.con.execute(
+                "SELECT content_hash, arg_min(article_id, ingested_at) FROM articles "
+                "WHERE content_hash = ANY(?) GROUP BY content_hash",
+                [content_hashes],
+            ).fetchall()
+        )
+
+    def known_duplicates(self, source_uris: list[str]) -> dict[tuple[str, str], str]:
+        """(source_uri, content_hash) -> the article that input was recorded as duplicating."""
+        rows = self.con.execute(
+            "SELECT source_uri, content_hash, duplicate_of FROM article_duplicates "
+            "SEMI JOIN (SELECT unnest(?) AS uri) ON source_uri = uri",
+            [source_uris],
+        ).fetchall()
+        return {(uri, chash): original for uri, chash, original in rows}
+
+    def band_members(self, band_keys: list[int]) -> dict[int, list[str]]:
+        """LSH band key -> landed articles in that bucket."""
+        # A semi join against the list: faster than `= ANY(?)` or `IN (SELECT unnest(?))` for thousands of keys
+        rows = self.con.execute(
+            "SELECT band_key, article_id FROM article_lsh SEMI JOIN (SELECT unnest(?) AS k) ON band_key = k",
+            [band_keys],
+        ).fetchall()
+        members: dict[int, list[str]] = {}
+        for key, aid in rows:
+            members.setdefault(key, []).append(aid)
+        return members
+
+    def signatures(self, article_ids: list[str]) -> dict[str, tuple[int, bytes]]:
+        """article_id -> (shingle count, MinHash bytes) of landed articles."""
+        # `= ANY(?)` probes the primary key; `IN (SELECT unnest(?))` would scan the whole table (20x slower)
+        rows = self.con.execute(
+            "SELECT article_id, shingle_count, minhash FROM article_minhash WHERE article_id = ANY(?)",
+            [article_ids],
+        ).fetchall()
+        return {aid: (shingles, blob) for aid, shingles, blob in rows}
+
+    def paragraph_counts(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """(host, paragraph key) -> how many landed articles of that host carried the paragraph."""
+        try:
+            rows = self.con.execute(
+                "SELECT host, paragraph_key, articles FROM host_paragraphs "
+                "SEMI JOIN (SELECT unnest(?) AS k) ON paragraph_key = k",
+                [list({key for _, key in keys})],
+            ).fetchall()
+        except duckdb.CatalogException:  # a database from before the table, opened read-only
+            return {}
+        wanted = set(keys)
+        return {(host, key): n for host, key, n in rows if (host, key) in wanted}
+
+    # Raw retention: the inputs as read, for reprocess and replay.
+
+    def raw_source_uris(self, quarantined_only: bool = False, run_id: str | None = None) -> list[str]:
+        """Inputs with a stored raw document, first read first; optionally only those whose latest outcome
+        was quarantine, or only those a given run read."""
+        where = []
+        if quarantined_only:
+            where.append(
+                "source_uri IN (SELECT source_uri FROM quarantine WHERE resolved_by_run IS NULL) "
+                "AND source_uri NOT IN (SELECT source_uri FROM articles) "
+                "AND source_uri NOT IN (SELECT source_uri FROM article_duplicates)"
+            )
+        if run_id:
+            where.append(
+                "source_uri IN (SELECT source_uri FROM raw_documents WHERE run_id = $run "
+                "UNION ALL SELECT source_uri FROM articles WHERE run_id = $run "
+                "UNION ALL SELECT source_uri FROM article_duplicates WHERE run_id = $run "
+                "UNION ALL SELECT source_uri FROM quarantine WHERE run_id = $run)"
+            )
+        sql = "SELECT source_uri FROM raw_documents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " GROUP BY source_uri ORDER BY min(fetched_at), source_uri"
+        return [u for (u,) in self.con.execute(sql, {"run": run_id} if run_id else {}).fetchall()]
+
+    def raw_rows(self, source_uris: list[str], batch: int = 500) -> Iterator[tuple]:
+        """The latest stored version of each input, in `RAW_COLUMNS` order, streamed on a cursor of its own
+        (dedupe's lookups use the main connection meanwhile)."""
+        cur = self.con.cursor()
+        try:
+            cur.execute(
+                f"""SELECT {", ".join(RAW_COLUMNS)} FROM raw_documents
+                    WHERE source_uri IN (SELECT unnest($uris))
+                    QUALIFY row_number() OVER (PARTITION BY source_uri ORDER BY fetched_at DESC, raw_id) = 1
+                    ORDER BY fetched_at, source_uri""",
+                {"uris": source_uris},
+            )
+            while rows := cur.fetchmany(batch):
+                yield from rows
+        finally:
+            cur.close()
+
+    def article_exists(self, article_id: str) -> bool:
+        return (
+            self.con.execute("SELECT 1 FROM articles WHERE article_id = ?", [article_id]).fetchone()
+            is not None
+        )
+
+    def feed_state(self, feed_url: str) -> dict | None:
+        """What the last fetch of a feed left: validators for a conditional GET, status, failures."""
+        try:
+            rel = self.con.execute("SELECT * FROM feeds WHERE feed_url = ?", [feed_url])
+        except duckdb.CatalogException:  # a database from before the feeds table, opened read-only
+            return None
+        row = rel.fetchone()
+        return dict(zip([d[0] for d in rel.description], row, strict=True)) if row else None
+
+    def fresh_robots(self, max_age: timedelta = ROBOTS_MAX_AGE) -> dict[str, str | None]:
+        """robots.txt answers younger than `max_age`, by origin, so a run does not ask a host again."""
+        try:
+            rows = self.con.execute(
+                "SELECT origin, robots_txt FROM robots WHERE fetched_at >= ?", [utcnow() - max_age]
+            ).fetchall()
+        except duckdb.CatalogException:  # a database from before the robots table, opened read-only
+            return {}
+        return dict(rows)
+
+    def has_stories(self) -> bool:
+        """Whether any story landed yet (a fresh database has none: a run then asks no story queries)."""
+        try:
+            return bool(self.con.execute("SELECT EXISTS (SELECT 1 FROM story_index)").fetchone()[0])
+        except duckdb.CatalogException:  # a database from before the story tables, opened read-only
+            return False
+
+    def story_candidates(
+        self, terms: list[str], start: datetime, end: datetime
+    ) -> list[tuple[str, dict[str, float], datetime, datetime]]:
+        """Stories sharing a lead term with an article and seen between `start` and `end`: (story_id, terms,
+        first seen, last seen)."""
+        try:
+            rows = self.con.execute(
+                """SELECT story_id, terms, first_seen, last_seen FROM story_index
+                   WHERE last_seen >= ? AND first_seen <= ?
+                     AND story_id IN (SELECT story_id FROM story_terms WHERE term IN (SELECT unnest(?)))""",
+                [start, end, terms],
+            ).fetchall()
+        except duckdb.CatalogException:  # a database from before the story tables, opened read-only
+            return []
+        return [(sid, json.loads(t), first, last) for sid, t, first, last in rows]

@@ -1,0 +1,301 @@
+"""The writer's load: a staged run's files into the tables in one transaction, and the run's ledger row.
+
+DuckDB allows one read-write process per file, so only the load step writes (`Store`, opened read-write);
+everything before it reads history through a read-only connection (or through the writer's own connection
+when the whole run is one process, as in the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+
+from pipeline.clock import utcnow
+from pipeline.errors import SetupError
+from pipeline.models import ARTICLES_COLUMNS, DUPLICATE_COLUMNS, QUARANTINE_COLUMNS, RAW_COLUMNS
+from pipeline.store.connection import in_transaction
+from pipeline.store.staging import (
+    FEED_STATE_FILE,
+    PARAGRAPHS_FILE,
+    PART_KINDS,
+    ROBOTS_FILE,
+    STORIES_FILE,
+)
+
+log = logging.getLogger(__name__)
+
+FEED_COLUMNS = (
+    "feed_url",
+    "name",
+    "etag",
+    "last_modified",
+    "last_fetch_at",
+    "last_status",
+    "last_error",
+    "consecutive_failures",
+    "last_success_at",
+    "entries_last_fetch",
+)
+
+
+class Loader:
+    """The load's statements on the writer's connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def load(self, staged: Path, run: dict) -> dict[str, int]:
+        """Publish a run's staged Parquet files into the tables in one transaction, then CHECKPOINT.
+
+        Each batch is deduplicated on its key, then upserted: the big tables (articles, their signatures, raw
+        documents, duplicates, quarantine) by an UPDATE of the keys they hold and an INSERT of the others, which
+        stream row by row within DuckDB's memory limit (a MERGE builds its join over the whole batch: 1.2 GB
+        for 100k articles); the small aggregates by MERGE. Re-loading the same staging folder
+        converges: every table is upserted on its key, and host_paragraphs, whose counts add up, takes a run's
+        counts once (a retry after a load that committed, e.g. one killed in its CHECKPOINT, adds nothing). A
+        process that dies inside the load leaves the database as it was: the transaction never committed.
+        """
+        parts = {kind: sorted(staged.glob(f"{kind}-*.parquet")) for kind in PART_KINDS}
+        started = time.monotonic()
+        landed = 0
+
+        def publish() -> None:
+            nonlocal landed
+            loaded_before = self._run_loaded(run["run_id"])
+            landed = self._load_articles(parts["articles"])
+            self._upsert(
+                parts["duplicates"],
+                "article_duplicates",
+                "duplicate_id",
+                DUPLICATE_COLUMNS,
+                "detected_at DESC",
+            )
+            self._upsert(
+                parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS, "quarantined_at DESC"
+            )
+            self._save_raw(parts["raw"])
+            self._resolve_quarantine(parts["articles"] + parts["duplicates"], run["run_id"])
+            self._save_feed_states(staged / FEED_STATE_FILE)
+            self._save_robots(staged / ROBOTS_FILE)
+            self._save_stories(staged / STORIES_FILE)
+            if not loaded_before:
+                self._save_paragraphs(staged / PARAGRAPHS_FILE)
+            self.record_run(run)
+            self.con.execute(
+                "UPDATE runs SET loaded_at = coalesce(loaded_at, ?) WHERE run_id = ?",
+                [utcnow(), run["run_id"]],
+            )
+            log.debug("load %s: committing after %.1f s", run["run_id"], time.monotonic() - started)
+
+        try:
+            in_transaction(self.con, publish)
+        except (duckdb.OutOfMemoryException, duckdb.TransactionException) as exc:
+            if not isinstance(exc, duckdb.OutOfMemoryException) and not re.search(
+                "allocate|pin block", str(exc)
+            ):
+                raise
+            limit = self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            raise SetupError(
+                f"loading run {run['run_id']} ran out of DuckDB's memory limit ({limit}); nothing was published. "
+                "Raise PIPELINE_DB_MEMORY_MB (0 lifts the limit to 80% of RAM), then publish the staged run with "
+                f"`python -m pipeline release {run['run_id']}`"
+            ) from exc
+        log.debug("load %s: committed after %.1f s; checkpointing", run["run_id"], time.monotonic() - started)
+        self.con.execute("CHECKPOINT")  # the WAL into the file now, not at some later open
+        log.debug("load %s: checkpointed, done in %.1f s", run["run_id"], time.monotonic() - started)
+        return {"landed": landed}
+
+    def _save_raw(self, files: list[Path]) -> None:
+        """Raw documents: a version already stored keeps its first run and fetch time."""
+        self._upsert(files, "raw_documents", "raw_id", list(RAW_COLUMNS), first_by="fetched_at", update=False)
+
+    def _resolve_quarantine(self, files: list[Path], run_id: str) -> None:
+        """Quarantine rows of inputs this run landed or recorded as duplicates (a replay after a fix)."""
+        if not files:
+            return
+        self.con.execute(
+            f"""UPDATE quarantine SET resolved_by_run = ?
+                WHERE resolved_by_run IS NULL AND run_id <> ?
+                  AND source_uri IN (SELECT source_uri FROM read_parquet({_paths(files)}, union_by_name = true))""",
+            [run_id, run_id],
+        )
+
+    def _run_loaded(self, run_id: str) -> bool:
+        """Whether a load of this run committed already (it sets the run's loaded_at in its transaction)."""
+        row = self.con.execute("SELECT loaded_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return row is not None and row[0] is not None
+
+    def _load_articles(self, files: list[Path]) -> int:
+        if not files:
+            return 0
+        # One row per article: its first ingestion. A landed article keeps its first ingested_at; updated_at
+        # says when a later run last rewrote it.
+        cols = list(ARTICLES_COLUMNS)
+        self._upsert(
+            files,
+            "articles",
+            "article_id",
+            cols,
+            first_by="ingested_at",
+            update=[c for c in cols if c not in ("article_id", "ingested_at")],
+            also={"updated_at": "ingested_at"},
+        )
+        self.con.execute(
+            f"DELETE FROM article_lsh WHERE article_id IN (SELECT article_id FROM read_parquet({_paths(files)}))"
+        )
+        self.con.execute(
+            "INSERT INTO article_lsh SELECT unnest(lsh_bands), article_id "
+            f"FROM {_first_rows(files, 'article_id', 'ingested_at')}"
+        )
+        self._upsert(
+            files, "article_minhash", "article_id", ["article_id", "shingle_count", "minhash"], "ingested_at"
+        )
+        return self.con.execute(
+            f"SELECT count(DISTINCT article_id) FROM read_parquet({_paths(files)})"
+        ).fetchone()[0]
+
+    def _upsert(
+        self,
+        files: list[Path],
+        table: str,
+        key: str,
+        columns: list[str] | dict[str, str],
+        first_by: str,
+        update: bool | list[str] = True,
+        also: dict[str, str] | None = None,
+    ) -> None:
+        """Upsert staged rows into `table` on `key`, one row per key: the first by `first_by` (a column, with
+        DESC for the newest). Rows whose key the table holds get their `update` columns (all but the key when
+        True, none when False); the others are inserted. `also` maps further target columns to source columns.
+
+        An UPDATE of the held keys, then an INSERT of the rest: both stream, where a MERGE would hold the batch.
+        """
+        if not files:
+            return
+        columns, also = list(columns), also or {}
+        update = [c for c in columns if c != key] if update is True else update or []
+        staged = _first_rows(files, key, first_by, columns)
+        con = self.con
+        if update:
+            sets = ", ".join(f"{c} = s.{c}" for c in update) + "".join(
+                f", {t} = s.{c}" for t, c in also.items()
+            )
+            con.execute(
+                f"""UPDATE {table} SET {sets}
+                    FROM (SELECT * FROM {staged} AS r SEMI JOIN {table} USING ({key})) AS s
+                    WHERE {table}.{key} = s.{key}"""
+            )
+        targets = ", ".join([*columns, *also])
+        values = ", ".join([*(f"s.{c}" for c in columns), *(f"s.{c}" for c in also.values())])
+        con.execute(
+            f"""INSERT INTO {table} ({targets}) SELECT {values} FROM {staged} AS s
+                WHERE s.{key} NOT IN (SELECT {key} FROM {table})"""
+        )
+
+    def _save_feed_states(self, file: Path) -> None:
+        """Upsert the feed states a run staged (one JSON object per fetched feed)."""
+        if not file.exists():
+            return
+        # Feeds, robots and the run's ledger row are upserted one row per statement, with bound values: there
+        # is no batch to deduplicate, and ON CONFLICT is the plain single-row upsert (MERGE would need each row
+        # wrapped as a one-row USING subquery, and would do the same).
+        for state in json.loads(file.read_text()):
+            row = {k: state.get(k) for k in FEED_COLUMNS}
+            names = ", ".join(FEED_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in FEED_COLUMNS if c != "feed_url")
+            self.con.execute(
+                f"INSERT INTO feeds ({names}) VALUES ({', '.join('?' for _ in FEED_COLUMNS)}) "
+                f"ON CONFLICT (feed_url) DO UPDATE SET {updates}",
+                [row[c] for c in FEED_COLUMNS],
+            )
+
+    def _save_paragraphs(self, file: Path) -> None:
+        """Add a run's per-site paragraph counts to those of earlier runs."""
+        if not file.exists():
+            return
+        self.con.execute(
+            f"""MERGE INTO host_paragraphs USING (
+                    SELECT host, paragraph_key, sum(articles) AS articles FROM read_parquet({_paths([file])})
+                    GROUP BY host, paragraph_key
+                ) AS s ON host_paragraphs.host = s.host AND host_paragraphs.paragraph_key = s.paragraph_key
+                WHEN MATCHED THEN UPDATE SET articles = host_paragraphs.articles + s.articles
+                WHEN NOT MATCHED THEN INSERT (host, paragraph_key, articles)
+                    VALUES (s.host, s.paragraph_key, s.articles)"""
+        )
+
+    def _save_stories(self, file: Path) -> None:
+        """Upsert the stories a run started or extended, and index the terms of new ones."""
+        if not file.exists():
+            return
+        con = self.con
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE staged_stories AS
+                SELECT story_id, arg_min(to_json(terms), CAST(first_seen AS TIMESTAMP)) AS terms,
+                       min(CAST(first_seen AS TIMESTAMP)) AS first_seen,
+                       max(CAST(last_seen AS TIMESTAMP)) AS last_seen
+                FROM read_json({_paths([file])}, format = 'newline_delimited',
+                               columns = {{story_id: 'VARCHAR', terms: 'JSON', first_seen: 'VARCHAR',
+                                           last_seen: 'VARCHAR'}})
+                GROUP BY story_id"""
+        )
+        con.execute(
+            """INSERT INTO story_terms SELECT DISTINCT unnest(json_keys(terms)), story_id FROM staged_stories
+               WHERE story_id NOT IN (SELECT story_id FROM story_index)"""
+        )
+        con.execute(
+            """MERGE INTO story_index USING staged_stories AS s ON story_index.story_id = s.story_id
+               WHEN MATCHED THEN UPDATE SET first_seen = least(story_index.first_seen, s.first_seen),
+                                            last_seen = greatest(story_index.last_seen, s.last_seen)
+               WHEN NOT MATCHED THEN INSERT (story_id, terms, first_seen, last_seen)
+                   VALUES (s.story_id, s.terms, s.first_seen, s.last_seen)"""
+        )
+        con.execute("DROP TABLE staged_stories")
+
+    def _save_robots(self, file: Path) -> None:
+        if not file.exists():
+            return
+        staged = json.loads(file.read_text())
+        for origin, entry in staged.items():
+            self.con.execute(
+                "INSERT INTO robots VALUES (?, ?, ?) ON CONFLICT (origin) DO UPDATE SET "
+                "robots_txt = excluded.robots_txt, fetched_at = excluded.fetched_at",
+                [origin, entry["robots_txt"], entry["fetched_at"]],
+            )
+
+    def record_run(self, run: dict) -> None:
+        """Insert or update the run's ledger row."""
+        row = dict(run)
+        row["sources"] = json.dumps(row.get("sources", []))
+        row["counts"] = json.dumps(row.get("counts", {}))
+        names = list(row)
+        quoted = ", ".join(f'"{n}"' for n in names)
+        updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != "run_id")
+        self.con.execute(
+            f"INSERT INTO runs ({quoted}) VALUES ({', '.join('?' for _ in names)}) "
+            f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
+            [row[n] for n in names],
+        )
+
+
+def _first_rows(files: list[Path], key: str, first_by: str, columns: Iterable[str] | None = None) -> str:
+    """A subquery over staged Parquet files with one row per `key`, the first by `first_by`.
+
+    Only the key and order columns pass through the window, by file and row number; the rows themselves
+    stream through a semi-join on those. (A window over whole rows holds the run's bodies in memory.)
+    """
+    source = f"read_parquet({_paths(files)}, filename = true, file_row_number = true)"
+    picked = ", ".join(columns) if columns is not None else "* EXCLUDE (filename, file_row_number)"
+    return f"""(SELECT {picked} FROM {source}
+               SEMI JOIN (SELECT filename, file_row_number FROM {source}
+                          QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {first_by}) = 1) AS first_rows
+               USING (filename, file_row_number))"""
+
+
+def _paths(files: Iterable[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"

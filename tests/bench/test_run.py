@@ -1,0 +1,103 @@
+"""`make bench`'s harness on tiny inputs: each part runs in fresh processes and the report says what it measured.
+
+Nothing here asserts on time or memory: those are the bench's figures, not test outcomes.
+"""
+
+import gzip
+import json
+
+from bench.run import TreeMemory, main, vary_page
+
+PAGE = """<!doctype html><html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav>
+<article><h1>{title}</h1><p>{body}</p>
+<p>The council expects the project to finish before the tourist season, according to the published plan.</p>
+</article><footer>Copyright 2026 Harbour News</footer></body></html>"""
+
+BODIES = [
+    "The harbour authority approved the dredging contract on Tuesday after a long public consultation, and work "
+    "on the northern channel starts in spring while ferries keep to their timetable, officials said.",
+    "Fishermen protested outside the town hall on Friday against new quotas for cod and haddock, saying the "
+    "limits would force several family boats out of business before the end of the year.",
+    "A storm flooded the lower market square overnight, closing shops and the coastal road, and volunteers "
+    "spent the morning pumping water out of cellars while the weather service warned of more rain.",
+]
+
+
+def fake_aeb(root, pages=3):
+    (root / "html").mkdir(parents=True)
+    truth = {}
+    for n in range(pages):
+        key = f"{n:064x}"
+        with gzip.open(root / "html" / f"{key}.html.gz", "wt", encoding="utf-8") as f:
+            f.write(PAGE.format(title=f"Harbour story {n}", body=BODIES[n]))
+        truth[key] = {"url": f"https://harbour.example/{n}", "articleBody": "..."}
+    (root / "ground-truth.json").write_text(json.dumps(truth))
+    return root
+
+
+def test_page_variations_keep_copy_zero_and_vary_the_others():
+    html = PAGE.format(title="A title", body=BODIES[0])
+    assert vary_page(html, "x", 0) == html
+    one, two = vary_page(html, "x", 1), vary_page(html, "x", 2)
+    assert "<title>Update 1: A title</title>" in one and "<p>Update 2: this story was revised" in two
+    assert one != two and vary_page(html, "x", 1) == one  # deterministic
+
+
+def test_the_tiny_bench_writes_a_report_with_every_part_against_its_target(tmp_path, capsys):
+    aeb = fake_aeb(tmp_path / "aeb")
+    out, report = tmp_path / "benchmarks.md", tmp_path / "report.json"
+    args = ["--parts", "html,text,airflow", "--aeb", str(aeb), "--html-docs", "7", "--rounds", "1",
+            "--text-sizes", "40,80", "--airflow-repeats", "1", "--workdir", str(tmp_path / "work"),
+            "--out", str(out), "--json", str(report)]  # fmt: skip
+
+    assert main(args) == 0
+
+    data = json.loads(report.read_text())
+    html = data["html"]
+    assert [len(html[k]) for k in ("plain", "workers_1", "workers_2")] == [1, 1, 1]
+    assert html["plain"][0]["docs"] == 7 and html["plain"][0]["empty"] == 0
+    for run in html["workers_1"] + html["workers_2"]:
+        assert run["status"] == "success" and run["read"] == 7
+        assert run["landed"] + run["duplicates"] + run["quarantined"] == 7
+        assert run["landed"] >= 3 and run["rows"]["raw_documents"] == 7
+        assert set(run["phases_s"]) == {"process", "audit", "load"}
+        assert run["tree_peak_pss_mb"] > 0 and run["processes"] >= 3  # main, forkserver, workers
+    assert [r["size"] for r in data["text"]["runs"]] == [40, 80]
+    assert all(r["read"] == r["size"] and r["rows"]["articles"] == r["landed"] for r in data["text"]["runs"])
+    assert data["airflow"]["dag_files"] == ["article_ingest.py", "article_quality.py", "article_stream.py"]
+    assert data["airflow"]["heavy_modules_after_dags"] == []
+
+    text = out.read_text()
+    for figure in (
+        "2 workers / plain trafilatura",
+        "text, 80 articles",
+        "load, 80-article run",
+        "Airflow: import",
+    ):
+        assert figure in text
+    assert "| <= 0.6x |" in text and "## HTML path" in text and "## Plain-text path and load" in text
+    assert text in capsys.readouterr().out
+
+
+def test_tree_memory_counts_the_children_of_a_process(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import subprocess, sys, time; b = bytearray(80 * 2**20); subprocess.run([sys.executable, '-c', " \
+           "'import time; x = bytearray(60 * 2**20); time.sleep(1.5)'])"  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    with TreeMemory(proc.pid, interval=0.05) as memory:
+        proc.wait()
+    assert memory.peak_processes == 2
+    assert memory.peak_total_mb > 140 and memory.peak_pss_mb > 140
+    assert 60 < memory.peak_process_mb < memory.peak_total_mb
+
+
+def test_bad_arguments_are_refused(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--parts", "html,nope"])
+    assert "--parts takes some of" in capsys.readouterr().err
+    assert main(["--parts", "html", "--aeb", str(tmp_path / "missing"), "--out", str(tmp_path / "o.md")]) == 3
+    assert "AEB corpus not found" in capsys.readouterr().err

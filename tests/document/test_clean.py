@@ -1,0 +1,186 @@
+"""Boilerplate rules, one family at a time, on examples written for these tests (not the seed strings)."""
+
+import pytest
+
+from pipeline.document.clean import clean_lines, derive_title
+from pipeline.document.rules import LINE_RULES, RULE_REASONS
+
+PARA = (
+    "The city council voted on Tuesday to approve the new transit budget, which adds twelve bus routes "
+    "and extends service hours on weekends across the northern districts."
+)
+PARA2 = (
+    "Opponents said the plan relied on optimistic fare projections and warned that the council would "
+    "have to revisit the numbers before the end of the fiscal year."
+)
+
+
+def removed_by(lines, title=None):
+    cleaned = clean_lines(lines, title)
+    return cleaned.lines, dict(cleaned.removed), cleaned.author
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Leave a comment",
+        "Add a Comment:",
+        "Share your thoughts",
+        "Join the discussion",
+        "Comments (12)",
+        "17 Comments",
+        "COMMENTS 3",
+        "View all comments",
+        "Comments are closed.",
+        "Your email address will not be published.",
+        "Required fields are marked *",
+        "Cancel reply",
+    ],
+)
+def test_comment_prompts_are_removed(line):
+    kept, removed, _ = removed_by([PARA, line, PARA2])
+    assert kept == [PARA, PARA2]
+    assert removed == {"comment_prompt": 1}
+
+
+@pytest.mark.parametrize(
+    "line", ["« Previous Article", "Next Story »", "Older Post Newer Post", "Prev Post | Next Post"]
+)
+def test_post_navigation_is_removed(line):
+    kept, removed, _ = removed_by([PARA, line])
+    assert kept == [PARA] and removed == {"post_navigation": 1}
+
+
+@pytest.mark.parametrize(
+    "line,rule",
+    [
+        ("Share this story", "share_prompt"),
+        ("Share on LinkedIn", "share_prompt"),
+        ("Facebook Twitter WhatsApp Email", "share_prompt"),
+        ("Follow us on Instagram for more city news.", "follow_prompt"),
+        (
+            "Like us on Facebook and join us on Telegram to get the latest stories from the Valley Courier.",
+            "follow_prompt",
+        ),
+        ("Sign up for our morning newsletter to get these stories in your inbox.", "newsletter_prompt"),
+        ("For more news, follow @valleycourier on X and Bluesky.", "follow_prompt"),
+    ],
+)
+def test_share_and_follow_prompts_are_removed(line, rule):
+    kept, removed, _ = removed_by([PARA, line])
+    assert kept == [PARA] and removed == {rule: 1}
+
+
+@pytest.mark.parametrize(
+    "line,rule",
+    [
+        ("Advertisement", "advertisement"),
+        ("- Story continues below advertisement -", "advertisement"),
+        ("© 2024 Valley Courier Media. All rights reserved.", "copyright"),
+        ("Photo: Maria Lopez/Valley Courier", "photo_credit"),
+        ("(Getty Images)", "photo_credit"),
+        ("Tags: transit, budget, council", "tags_line"),
+    ],
+)
+def test_page_furniture_is_removed(line, rule):
+    kept, removed, _ = removed_by([PARA, line, PARA2])
+    assert kept == [PARA, PARA2] and removed == {rule: 1}
+
+
+def test_article_sentences_that_mention_prompts_are_kept():
+    lines = [
+        PARA,
+        "Residents can leave a comment on the proposal at any library branch until the end of March, officials said.",
+        "The mayor said she would follow the debate on Twitter and Facebook, where residents have posted for weeks.",
+        "Comments from the public hearing filled more than forty pages of the official record released on Friday.",
+    ]
+    kept, removed, _ = removed_by(lines)
+    assert kept == lines and removed == {}
+
+
+def test_related_list_heading_and_bullets_are_removed():
+    lines = [
+        PARA,
+        PARA2,
+        "Related Stories",
+        "• Bus drivers vote to strike",
+        "• Bridge closes for repairs",
+        "- New park opens downtown",
+    ]
+    kept, removed, _ = removed_by(lines)
+    assert kept == [PARA, PARA2]
+    assert removed == {"related_list": 4}
+
+
+def test_related_list_of_unbulleted_headlines_at_the_end_is_removed():
+    lines = [
+        PARA,
+        PARA2,
+        "You may also like",
+        "Bus drivers vote to strike",
+        "Bridge closes for repairs over weekend",
+    ]
+    kept, removed, _ = removed_by(lines)
+    assert kept == [PARA, PARA2] and removed == {"related_list": 3}
+
+
+def test_section_heading_after_a_stray_read_more_is_kept():
+    lines = [PARA, "Read more", "What Happens Next", PARA2]
+    kept, removed, _ = removed_by(lines)
+    assert kept == [PARA, "What Happens Next", PARA2]
+    assert removed == {"related_list": 1}
+
+
+def test_repeated_headline_in_the_head_is_removed_and_later_mentions_kept():
+    title = "Council Approves Transit Budget"
+    lines = ["Council approves transit budget!", PARA, "Council Approves Transit Budget", PARA2]
+    kept, removed, _ = removed_by(lines, title)
+    assert kept == [PARA, "Council Approves Transit Budget", PARA2]
+    assert removed == {"repeated_headline": 1}
+
+
+@pytest.mark.parametrize(
+    "head,author",
+    [
+        (["By Amelia Ortiz"], "Amelia Ortiz"),
+        (["By Amelia Ortiz | March 3, 2024"], "Amelia Ortiz"),
+        (["Written by: Amelia Ortiz, Staff Reporter"], "Amelia Ortiz"),
+        (["By", "Amelia Ortiz"], "Amelia Ortiz"),
+        (["Amelia Ortiz Avatar", "By"], "Amelia Ortiz"),
+    ],
+)
+def test_bylines_give_the_author_and_leave_the_body(head, author):
+    kept, removed, found = removed_by([*head, PARA, PARA2], "Council Approves Transit Budget")
+    assert kept == [PARA, PARA2]
+    assert found == author
+    assert sum(removed.values()) == len(head)
+
+
+def test_lone_by_before_the_repeated_headline_does_not_take_it_as_author():
+    title = "Council Approves Transit Budget For Next Year"
+    kept, _, author = removed_by(["By", title, PARA], title)
+    assert kept == [PARA] and author is None
+
+
+def test_a_byline_later_in_the_text_is_article_text():
+    line = "By Tuesday Evening"  # a phrase, far from the head of the article
+    lines = [PARA] * 9 + [line, PARA2]
+    kept, removed, _ = removed_by(lines)
+    assert line in kept and removed == {}
+
+
+def test_whitespace_is_normalised_and_nothing_else():
+    kept, _, _ = removed_by(["  The  quick\u00a0brown\tfox — “quoted” marco rubio  ", ""])
+    assert kept == ["The quick brown fox — “quoted” marco rubio"]
+
+
+def test_derived_title_is_the_lead_sentence_cut_at_a_word():
+    body = "Short lead sentence here. Then more text follows."
+    assert derive_title(body) == "Short lead sentence here"
+    long = "word " * 60 + "end."
+    title = derive_title(long)
+    assert title.endswith("…") and len(title) <= 121 and "  " not in title
+
+
+def test_every_rule_has_a_reason():
+    assert all(RULE_REASONS[r.name] for r in LINE_RULES)
