@@ -5,6 +5,9 @@ of word tokens (maximal runs of Unicode word characters), compared as multisets 
 true/false positives and false negatives are normalised to sum to 1, so every page weighs the same. Precision
 is averaged over pages with a non-empty prediction, recall over pages with non-empty truth, and F1 is the
 harmonic mean of those two averages. Accuracy is the share of pages whose token sequence equals the truth's.
+
+`main` (`make eval`) scores AEB here and the fundus corpus (`evals.fundus`: body, title, authors, date, per
+language and per half) in the same run; a corpus that is absent is reported in one line and skipped.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import random
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +128,12 @@ def load_corpus(root: Path) -> Iterator[Page]:
             f"AEB corpus not found at {root} (no ground-truth.json); pass its folder, e.g. AEB=../shared/corpora/aeb"
         )
     truth = json.loads(truth_file.read_text(encoding="utf-8"))
+    if not isinstance(truth, dict) or not all(
+        isinstance(v, dict) and "articleBody" in v for v in truth.values()
+    ):
+        raise SetupError(
+            f"the corpus at {root} is not AEB: its ground-truth.json entries have no articleBody"
+        )
     for key in sorted(truth):
         html_file = root / "html" / f"{key}.html.gz"
         if not html_file.is_file():
@@ -146,24 +155,36 @@ BASELINES = {  # name -> trafilatura.extract() keyword arguments
 GOAL_F1 = 0.975
 
 
+def ingest_records(
+    records: Iterable[dict], workdir: Path, name: str, settings_overrides: dict | None = None
+) -> tuple[Path, object]:
+    """Run the real pipeline on records written as one JSONL file `workdir/name`, into a scratch database.
+
+    The pages go in as a records file, the way a crawler's dump would arrive; a record's `source_uri` in the
+    database is `<file>#<line>`. Returns the database's path and the run summary.
+    """
+    from pipeline.run.runner import run_ingest
+    from pipeline.settings import Settings
+
+    path = workdir / name
+    with path.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+    settings = Settings.from_env(db_path=workdir / f"{path.stem}.duckdb", **(settings_overrides or {}))
+    return settings.db_path, run_ingest([str(path)], settings, trigger="eval")
+
+
 def pipeline_bodies(pages: list[Page], workdir: Path, settings_overrides: dict) -> tuple[dict, object]:
     """Run the real pipeline on the pages (one JSONL record each: url + html) into a scratch database.
 
     Returns the landed body per page id (pages quarantined or dropped as duplicates have none) and the run
-    summary. The pages go in as a records file, the way a crawler's dump would arrive.
+    summary.
     """
     import duckdb
 
-    from pipeline.run.runner import run_ingest
-    from pipeline.settings import Settings
-
-    records = workdir / "aeb.jsonl"
-    with records.open("w", encoding="utf-8") as f:
-        for page in pages:
-            f.write(json.dumps({"url": page.url, "html": page.html}) + "\n")
-    settings = Settings.from_env(db_path=workdir / "eval.duckdb", **settings_overrides)
-    summary = run_ingest([str(records)], settings, trigger="eval")
-    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+    records = ({"url": page.url, "html": page.html} for page in pages)
+    db_path, summary = ingest_records(records, workdir, "aeb.jsonl", settings_overrides)
+    with duckdb.connect(str(db_path), read_only=True) as con:
         rows = con.execute("SELECT source_uri, body FROM articles").fetchall()
     by_line = {int(uri.rsplit("#", 1)[1]): body for uri, body in rows}
     return {page.id: by_line.get(n) for n, page in enumerate(pages, start=1)}, summary
@@ -188,44 +209,22 @@ def format_table(results: dict[str, Scores]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import logging
+def evaluate_aeb(pages: list[Page], bootstrap: int = 1000) -> dict:
+    """The pipeline against plain trafilatura on the AEB pages: print the table and rule counts, return them."""
     import sys
     import tempfile
 
     from pipeline.document.rules import RULE_REASONS
 
-    parser = argparse.ArgumentParser(
-        prog="python -m evals.extraction",
-        description=(
-            "Score the pipeline's landed article bodies on the Article Extraction Benchmark (AEB) and compare "
-            "them with plain trafilatura on the same pages: 4-token-shingle precision, recall and F1 (macro over "
-            "pages) and exact-match accuracy, with a bootstrap ± on F1. The corpus is not part of this repo."
-        ),
-    )
-    parser.add_argument("--corpus", type=Path, required=True, help="AEB folder: ground-truth.json and html/")
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N pages (quick checks)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the F1 ±")
-    parser.add_argument("--json", type=Path, default=None, help="also write scores and rule counts here")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        pages = list(load_corpus(args.corpus))[: args.limit]
-    except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
     truth = {page.id: page.truth for page in pages}
-    print(f"AEB: {len(pages)} pages from {args.corpus}", file=sys.stderr)
-
     results: dict[str, Scores] = {}
     with tempfile.TemporaryDirectory(prefix="aeb-eval-") as tmp:
         print("running the pipeline (read -> extract -> clean -> ... -> load) ...", file=sys.stderr)
         bodies, summary = pipeline_bodies(pages, Path(tmp), {})
-    results["pipeline (trafilatura + our rules)"] = score(truth, bodies, args.bootstrap)
+    results["pipeline (trafilatura + our rules)"] = score(truth, bodies, bootstrap)
     for name, options in BASELINES.items():
         print(f"running {name} ...", file=sys.stderr)
-        results[name] = score(truth, baseline_bodies(pages, options), args.bootstrap)
+        results[name] = score(truth, baseline_bodies(pages, options), bootstrap)
 
     print(format_table(results))
     ours = results["pipeline (trafilatura + our rules)"]
@@ -242,13 +241,101 @@ def main(argv: list[str] | None = None) -> int:
     print("\nboilerplate rules fired on these pages (lines removed):")
     for rule, n in sorted(fired.items(), key=lambda kv: -kv[1]):
         print(f"  {rule:<20} {n:>5}  {RULE_REASONS.get(rule, '')}")
+    return {"pages": len(pages), "scores": {k: vars(v) for k, v in results.items()}, "rules": fired}
+
+
+CORPORA = ("aeb", "fundus")
+
+
+def _to_stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)
+
+
+def corpus_arg(value: str) -> tuple[str | None, Path]:
+    """`aeb=PATH`, `fundus=PATH`, or a bare PATH whose kind is read from its ground truth."""
+    kind, sep, path = value.partition("=")
+    if sep and kind.lower() in CORPORA:
+        return kind.lower(), Path(path)
+    return None, Path(value)
+
+
+def corpus_kind(root: Path) -> str:
+    """fundus when the ground truth's entries name a publisher; AEB otherwise (and when there is none)."""
+    try:
+        truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+        first = next(iter(truth.values())) if isinstance(truth, dict) and truth else {}
+    except (OSError, ValueError):
+        return "aeb"
+    return "fundus" if isinstance(first, dict) and "publisher" in first else "aeb"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import logging
+    import sys
+    import tempfile
+
+    from evals import fundus
+
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.extraction",
+        description=(
+            "Score the pipeline's landed articles against plain trafilatura on the same pages. AEB: the article "
+            "body, 4-token-shingle precision, recall and F1 (macro over pages) and exact-match accuracy, with a "
+            "bootstrap ± on F1. fundus: the same body figures and title, author and date accuracy, overall and "
+            "per language, on all pages and on each half of a publisher split. The corpora are not part of "
+            "this repo; a missing one is reported in one line and skipped."
+        ),
+    )
+    parser.add_argument(
+        "--corpus",
+        type=corpus_arg,
+        action="append",
+        required=True,
+        metavar="[aeb=|fundus=]PATH",
+        help="a corpus folder (ground-truth.json and html/); repeat for both. A bare PATH is fundus when its "
+        "ground truth names publishers, else AEB",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N pages (quick checks)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the F1 ±")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="also write every figure here: AEB's as before (pages, scores, rules), fundus's under 'fundus'",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    loaded, problems = [], []
+    for kind, root in args.corpus:
+        kind = kind or corpus_kind(root)
+        try:
+            pages = list(load_corpus(root)) if kind == "aeb" else fundus.load_fundus(root)
+        except SetupError as exc:
+            problems.append(str(exc))
+            continue
+        loaded.append((kind, root, pages[: args.limit]))
+    for problem in problems:  # one line each; the other corpus is still scored
+        print(f"error: {problem}" if not loaded else f"skipped: {problem}", file=sys.stderr)
+    if not loaded:
+        return 3
+
+    report: dict = {"absent": problems}
+    for n, (kind, root, pages) in enumerate(loaded):
+        print(f"{'AEB' if kind == 'aeb' else kind}: {len(pages)} pages from {root}", file=sys.stderr)
+        if n:
+            print()
+        if kind == "aeb":
+            report.update(evaluate_aeb(pages, args.bootstrap))
+        else:
+            with tempfile.TemporaryDirectory(prefix="fundus-eval-") as tmp:
+                report["fundus"] = fundus.evaluate(pages, Path(tmp), args.bootstrap, log=_to_stderr)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {"pages": len(pages), "scores": {k: vars(v) for k, v in results.items()}, "rules": fired},
-                indent=2,
-            )
-        )
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     return 0
 
 
