@@ -197,9 +197,16 @@ class ArticleGenerator:
     another generator (the history's): then half of this stream's copies copy one of its originals.
     """
 
-    def __init__(self, seed: int, prior: ArticleGenerator | None = None, prior_size: int = 0):
+    def __init__(
+        self,
+        seed: int,
+        prior: ArticleGenerator | None = None,
+        prior_size: int = 0,
+        words: tuple[int, int] = (300, 600),
+    ):
         self.seed = seed
         self.prior, self.prior_size = prior, prior_size
+        self.length = words  # an original's words, at least and at most
         self.words = vocabulary()
         weights = [1.0 / (rank + 2.7) ** 1.07 for rank in range(len(self.words))]  # Zipf-Mandelbrot
         self.cum = list(itertools.accumulate(weights))
@@ -230,7 +237,7 @@ class ArticleGenerator:
     def original_parts(self, index: int) -> tuple[str, list[str]]:
         """The title and paragraphs of original `index`."""
         rng = self._rng(index)
-        total = rng.randint(300, 600)
+        total = rng.randint(*self.length)
         paragraphs, left = [], total
         while left > 0:
             n = min(left, rng.randint(40, 110))
@@ -375,7 +382,7 @@ def build_history(path: Path, size: int, seed: int, log=None) -> dict:
     from pipeline.settings import Settings
     from pipeline.stage import Ledger
     from pipeline.store import Store
-    from pipeline.store.staging import StagingWriter
+    from pipeline.store.staging import StagingWriter, write_manifest
 
     log = log or (lambda msg: None)
     building = path.with_name(path.stem + ".building.duckdb")
@@ -408,6 +415,7 @@ def build_history(path: Path, size: int, seed: int, log=None) -> dict:
     started = utcnow()
     t0 = time.perf_counter()
     tally = StagingWriter(staging, RUN_ID).consume(until_landed(stage.run(source)), progress)
+    write_manifest(staging)  # as a run's last staging step does: the load checks it
     stream_s = time.perf_counter() - t0
     log(f"history: {tally.landed:,} landed, {tally.duplicates:,} duplicates; loading into {building.name}")
     run = {
@@ -633,7 +641,7 @@ def run_scenario(sc: Scenario, workdir: Path, log=None) -> dict:
         "outcomes": outcomes,
         "run_state": {
             "run_index_entries": len(stage.run_index),
-            "run_index_mb": round((stage.run_index.keys.nbytes + stage.run_index.owners.nbytes) / 2**20, 1),
+            "run_index_mb": round(stage.run_index.nbytes / 2**20, 1),
             "run_signatures": len(stage.run_signatures),
         },
     }

@@ -1,6 +1,6 @@
 """`make bench`: where a run's time and memory go, measured against the project's limits.
 
-    python -m bench.run [--parts html,text,dedupe,airflow] [--out docs/benchmarks.md] ...
+    python -m bench.run [--parts html,text,memory,dedupe,airflow] [--out docs/benchmarks.md] ...
 
 Parts, each measured in fresh processes so that time, imports and memory are each run's own:
 
@@ -10,6 +10,10 @@ Parts, each measured in fresh processes so that time, imports and memory are eac
   are run alternately, `--rounds` times, and the median of each is compared.
 - text: 10k and 100k generated plain-text articles (the dedupe bench's generator: prose with 10% near and
   5% exact copies) ingested end to end: articles per second, load rows per second, peak memory.
+- memory: what a run's state costs as it grows: 10k and 200k JSONL records of short distinct texts (80-150
+  words, `{"url", "title", "text"}` a line) through `python -m pipeline ingest FILE --json --workers 2`, run
+  as that command runs it: the main process's peak resident set (VmHWM), also as it stood when the stages
+  ended (before the load), the process tree's PSS, and the growth per article between the two sizes.
 - dedupe: `python -m bench.dedupe` (DedupeStage over 10k and 100k articles, against an empty and a
   100k-row database) and its 100k/10k time ratios.
 - airflow: what importing the DAG files costs over importing `airflow.sdk` alone, in fresh interpreters.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import json
 import os
 import platform
@@ -43,13 +48,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("html", "text", "dedupe", "airflow")
+PARTS = ("html", "text", "memory", "dedupe", "airflow")
 HTML_RECIPE = 1  # bump when the page variations change: the cached corpus is rebuilt
 TEXT_SEED = 3
+MEMORY_SEED = 5
+MEMORY_WORDS = (80, 150)  # words of a generated record's text
 TARGETS = {
     "html_ratio": 0.6,  # end to end with 2 workers / plain single-process trafilatura, at most
     "text_rss_mb": 1024,  # peak RSS of a 100k-article text run, under
     "dedupe_ratio": 12.0,  # dedupe time(100k) / time(10k), at most
+    "growth_bytes": 1024,  # main process's peak growth per article between the memory part's sizes, at most
 }
 
 
@@ -107,6 +115,27 @@ def text_corpus(workdir: Path, size: int) -> Path:
         (sub / f"{g.index:06d}.txt").write_text(f"{a.title}\n\n{a.body}\n", "utf-8")
     (folder / ".complete").write_text("")
     return folder
+
+
+def records_corpus(workdir: Path, size: int) -> Path:
+    """`size` JSONL records of distinct short texts (originals of the dedupe bench's generator)."""
+    from bench.dedupe import GENERATOR_VERSION, ArticleGenerator
+
+    path = (
+        workdir
+        / f"records-{size}-g{GENERATOR_VERSION}-s{MEMORY_SEED}-w{MEMORY_WORDS[0]}-{MEMORY_WORDS[1]}.jsonl"
+    )
+    if path.is_file():
+        return path
+    log(f"writing {size:,} generated JSONL records to {path}")
+    gen = ArticleGenerator(MEMORY_SEED, words=MEMORY_WORDS)
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as f:
+        for i in range(size):
+            title, paragraphs = gen.original_parts(i)
+            f.write(json.dumps({"url": gen.url(i), "title": title, "text": "\n\n".join(paragraphs)}) + "\n")
+    partial.rename(path)
+    return path
 
 
 # --- memory of a process tree -------------------------------------------------------------------------------
@@ -305,6 +334,44 @@ def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
     }
 
 
+def measure_cli(path: str, workers: int, scratch: str) -> dict:
+    """`python -m pipeline ingest PATH --db ... --json --workers N`, run here by its `main`: this process is
+    the command's main process. Its peak resident set is read when the stages end (before the load) and at
+    the end."""
+    from pipeline import cli
+    from pipeline.run import runner
+
+    scratch_dir = Path(scratch)
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+    scratch_dir.mkdir(parents=True)
+    stages: dict[str, float] = {}
+    process_run = runner.process_run
+
+    def measured(*a, **kw):
+        try:
+            return process_run(*a, **kw)
+        finally:
+            stages["peak_rss_mb"] = vm_hwm_mb()
+
+    runner.process_run = measured
+    argv = ["ingest", path, "--db", str(scratch_dir / "bench.duckdb"), "--json", "--workers", str(workers)]
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = cli.main(argv)
+    wall = time.perf_counter() - t0
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+    return {
+        "command": "python -m pipeline " + " ".join(argv),
+        "exit": code,
+        "workers": workers,
+        "wall_s": round(wall, 2),
+        **{k: summary[k] for k in ("status", "read", "landed", "duplicates", "quarantined")},
+        "stages_peak_rss_mb": round(stages.get("peak_rss_mb", float("nan")), 1),
+        "main_peak_rss_mb": round(vm_hwm_mb(), 1),
+    }
+
+
 _IMPORT_PROBE = """
 import importlib.util, json, sys, time
 t0 = time.perf_counter()
@@ -389,6 +456,37 @@ def run_text(args) -> dict:
     return {"workers": args.text_workers, "runs": runs}
 
 
+def run_memory(args) -> dict:
+    runs = []
+    for size in args.memory_sizes:
+        path = records_corpus(args.workdir, size)
+        log(f"memory: ingesting {size:,} JSONL records with {args.text_workers} workers")
+        scratch = str(args.workdir / "scratch-memory")
+        result = child("cli", {"path": str(path), "workers": args.text_workers, "scratch": scratch})
+        result["size"] = size
+        log(f"  {result['wall_s']} s, main process peak {result['main_peak_rss_mb']:.0f} MB")
+        runs.append(result)
+    return {"workers": args.text_workers, "runs": runs, "growth": memory_growth(runs)}
+
+
+def memory_growth(runs: list[dict]) -> dict | None:
+    """Bytes per article the peaks grow by between the smallest and the largest run."""
+    if len(runs) < 2:
+        return None
+    small, large = min(runs, key=lambda r: r["size"]), max(runs, key=lambda r: r["size"])
+    articles = large["size"] - small["size"]
+
+    def per_article(key: str) -> float:
+        return round((large[key] - small[key]) * 2**20 / articles)
+
+    return {
+        "sizes": [small["size"], large["size"]],
+        "main_bytes": per_article("main_peak_rss_mb"),
+        "stages_bytes": per_article("stages_peak_rss_mb"),
+        "tree_pss_bytes": per_article("tree_peak_pss_mb"),
+    }
+
+
 def run_dedupe(args) -> dict:
     from bench import dedupe as bench
 
@@ -463,6 +561,18 @@ def summary_rows(report: dict) -> list[tuple[str, str, str, str]]:
                 total = sum(r["rows"].values())
                 rows.append((f"load, {r['size']:,}-article run", f"{r['rows']['articles'] / load:,.0f} articles/s; "
                              f"{total / load:,.0f} rows/s all tables ({load:.1f} s)", "-", "-"))  # fmt: skip
+    if "memory" in report:
+        for r in report["memory"]["runs"]:
+            rows.append((f"JSONL, {r['size']:,} short records: peak memory",
+                         f"main process {r['main_peak_rss_mb']:,.0f} MB RSS ({r['stages_peak_rss_mb']:,.0f} MB when "
+                         f"the stages end); all processes {r['tree_peak_pss_mb']:,.0f} MB PSS", "-", "-"))  # fmt: skip
+        g = report["memory"]["growth"]
+        if g:
+            span = f"{g['sizes'][0]:,} to {g['sizes'][1]:,}"
+            rows.append((f"JSONL: main process peak growth per article, {span} records",
+                         f"{g['main_bytes']:,.0f} bytes (stages {g['stages_bytes']:,.0f}; all processes' PSS "
+                         f"{g['tree_pss_bytes']:,.0f})", f"<= {TARGETS['growth_bytes']:,} bytes",
+                         _verdict(g["main_bytes"] <= TARGETS["growth_bytes"])))  # fmt: skip
     if "dedupe" in report:
         for q in report["dedupe"]["ratios"]:
             if q["kind"] == "size":
@@ -530,6 +640,19 @@ def render(report: dict) -> str:
                        f"{p.get('audit', 0):.1f} / {p.get('load', 0):.1f} | {r['landed']:,} / {r['duplicates']:,} / "
                        f"{r['quarantined']:,} | {sum(r['rows'].values()) / load:,.0f} | {r['tree_peak_pss_mb']:,.0f} / "
                        f"{r['main_peak_rss_mb']:,.0f} | {r['db_mb']:,.0f} |")  # fmt: skip
+    if "memory" in report:
+        m = report["memory"]
+        out += ["", "## Memory against the run's size", "",
+                f"JSONL records of distinct short texts ({MEMORY_WORDS[0]}-{MEMORY_WORDS[1]} words), ingested into a "
+                f"fresh database by `python -m pipeline ingest FILE --db DB --json --workers {m['workers']}` (the "
+                "text goes through the worker processes; the main process holds the run's state). Main process: "
+                "its own peak resident set (VmHWM) when the stages end and at the end (the load included).", "",
+                "| records | wall s | landed / dup / quarantined | main peak RSS MB: stages / whole run "
+                "| peak MB: PSS all / RSS sum |", "|---|---|---|---|---|"]  # fmt: skip
+        for r in m["runs"]:
+            out.append(f"| {r['size']:,} | {r['wall_s']:.1f} | {r['landed']:,} / {r['duplicates']:,} / {r['quarantined']:,} "
+                       f"| {r['stages_peak_rss_mb']:,.0f} / {r['main_peak_rss_mb']:,.0f} | {r['tree_peak_pss_mb']:,.0f} / "
+                       f"{r['tree_peak_rss_mb']:,.0f} |")  # fmt: skip
     if "dedupe" in report:
         from bench import dedupe as bench
 
@@ -553,7 +676,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run",
         description=__doc__.split("\n\n")[0] + " Writes a Markdown report (figures against targets).",
-        epilog="Takes about half an hour with the cached inputs; building the dedupe history DB adds ~4 min.",
+        epilog="Takes about 45 minutes with the cached inputs (the memory part 15); building the dedupe history "
+        "DB adds ~4 min.",
     )
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
     parser.add_argument("--aeb", type=Path, default=ROOT.parent / "shared" / "corpora" / "aeb",
@@ -562,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the html part")
     parser.add_argument("--text-sizes", default="10000,100000", help="articles per text run, comma-separated")
     parser.add_argument("--text-workers", type=int, default=2, help="worker processes for the text runs")
+    parser.add_argument(
+        "--memory-sizes", default="10000,200000", help="JSONL records per memory run, comma-separated"
+    )
     parser.add_argument("--airflow-repeats", type=int, default=5, help="fresh interpreters per import timing")
     parser.add_argument(
         "--workdir", type=Path, default=ROOT / "data" / "bench", help="cached inputs live here"
@@ -573,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.child:
         part, params = args.child[0], json.loads(args.child[1])
-        fn = {"plain": measure_plain, "ingest": measure_ingest}[part]
+        fn = {"plain": measure_plain, "ingest": measure_ingest, "cli": measure_cli}[part]
         print(json.dumps(fn(**params)))
         return 0
 
@@ -582,10 +709,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--parts takes some of {', '.join(PARTS)}, not {args.parts!r}")
     try:
         args.text_sizes = sorted({int(s) for s in args.text_sizes.split(",") if s.strip()})
+        args.memory_sizes = sorted({int(s) for s in args.memory_sizes.split(",") if s.strip()})
     except ValueError:
-        parser.error(f"--text-sizes takes comma-separated numbers, not {args.text_sizes!r}")
+        parser.error("--text-sizes and --memory-sizes take comma-separated numbers")
     if (
         min(args.text_sizes, default=0) <= 0
+        or min(args.memory_sizes, default=0) <= 0
         or args.html_docs <= 0
         or args.rounds <= 0
         or args.text_workers < 0
@@ -599,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     report: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                     "parts": parts, "targets": TARGETS}  # fmt: skip
-    runners = {"html": run_html, "text": run_text, "dedupe": run_dedupe,
+    runners = {"html": run_html, "text": run_text, "memory": run_memory, "dedupe": run_dedupe,
                "airflow": lambda a: measure_airflow_imports(a.airflow_repeats)}  # fmt: skip
     for part in PARTS:
         if part in parts:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import struct
 import sys
 from array import array
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from pipeline.dedupe.compact import HexKeys, IdColumn
 from pipeline.models import Article
 from pipeline.stage import Stage
 from pipeline.store.history import History
@@ -153,8 +155,7 @@ def _open(story: StoryRow, when: datetime) -> bool:
 class StoryRow:
     """A story as stored: its representative's terms, and when it was first and last seen.
 
-    The terms are kept as a tuple of shared (interned) strings and an array of weights: about 400 bytes for 16
-    terms, where a dict of str and float objects takes 1.9 KB, and a run holds a row per story it starts.
+    A story from the database, or one of this run's read out of its `StoryTable`.
     """
 
     story_id: str
@@ -175,6 +176,139 @@ class StoryRow:
         return dict(zip(self.names, self.weights, strict=True))
 
 
+_FLOAT = struct.Struct("<d")
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+_WINDOW_US = STORY_WINDOW // _MICROSECOND
+
+
+def _micros(when: datetime) -> int:
+    """A naive UTC time as microseconds since 1970: exact, so comparisons are those of the datetimes."""
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def _datetime(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+class StoryTable:
+    """The stories this run started or joined, in columns: a row number (slot) each, in the order they were
+    first added, like the keys of a dict of `StoryRow`s.
+
+    A `StoryRow` per story took about 600 bytes with its dict entries, and a run holds one per story it
+    starts (nearly one an article). Here a story is its id (8 bytes, `IdColumn`, and 16 for id -> slot),
+    first and last seen as microseconds (16), its vector's length (8), and its terms as numbers into a table
+    of the run's terms and of the weights they take (8 bytes a term); adding a story again under the same id replaces
+    it in its slot, as a dict would.
+    """
+
+    def __init__(self) -> None:
+        self.ids = IdColumn()
+        self.slots = HexKeys(16)  # story id -> slot
+        self.first_seen = array("q")
+        self.last_seen = array("q")
+        self.norms = array("d")  # vector lengths of the stories this run started (0 for others)
+        self.term_start = array("q")  # slot -> where its terms start in term_numbers and term_weights
+        self.term_count = array("I")
+        self.term_numbers = array("i")
+        self.term_weights = array("I")  # numbers into weight_values
+        # The distinct weights, few (a weight is 7.5 minus a Zipf frequency rounded to 0.01): a number of 4 bytes
+        # stands for a float of 8, in the stories' terms and in the postings of `StoryStage.by_term`.
+        self.weight_values: list[float] = []
+        self.weight_number: dict[bytes, int] = {}  # by the float's bits: exact, -0.0 apart from 0.0
+        self.term_names: list[str] = []
+        self.term_number: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, story_id: str) -> bool:
+        return story_id in self.slots
+
+    def slot(self, story_id: str) -> int | None:
+        return self.slots.get(story_id)
+
+    def add(
+        self, story_id: str, terms: dict[str, float], first: datetime, last: datetime, norm: float = 0.0
+    ) -> int:
+        """Add a story (or replace the one of that id); return its slot."""
+        slot = self.slots.get(story_id)
+        if slot is None:
+            slot = self.ids.append(story_id)
+            self.slots[story_id] = slot
+            for column in (self.first_seen, self.last_seen, self.term_start):
+                column.append(0)
+            self.norms.append(0.0)
+            self.term_count.append(0)
+        self.first_seen[slot], self.last_seen[slot], self.norms[slot] = _micros(first), _micros(last), norm
+        self.term_start[slot], self.term_count[slot] = len(self.term_numbers), len(terms)
+        for term, weight in terms.items():
+            self.term_numbers.append(self.number(term))
+            self.term_weights.append(self.weight(weight))
+        return slot
+
+    def weight(self, value: float) -> int:
+        """The weight's number in `weight_values` (given one the first time)."""
+        bits = _FLOAT.pack(value)
+        number = self.weight_number.get(bits)
+        if number is None:
+            number = self.weight_number[bits] = len(self.weight_values)
+            self.weight_values.append(float(value))
+        return number
+
+    def number(self, term: str) -> int:
+        """The term's number in the run's table of terms (given one the first time)."""
+        number = self.term_number.get(term)
+        if number is None:
+            number = self.term_number[term] = len(self.term_names)
+            self.term_names.append(term)
+        return number
+
+    def seen(self, slot: int, when: datetime) -> None:
+        """The story was reported at `when`: widen its first and last seen."""
+        at = _micros(when)
+        self.last_seen[slot] = max(self.last_seen[slot], at)
+        self.first_seen[slot] = min(self.first_seen[slot], at)
+
+    def is_open(self, slot: int, when: datetime) -> bool:
+        """`_open` for the story in `slot`, in microseconds."""
+        at = _micros(when) - _WINDOW_US
+        return self.last_seen[slot] >= at >= self.first_seen[slot] - 2 * _WINDOW_US
+
+    def dot(self, slot: int, weights: dict[int, float]) -> float:
+        """The story's terms among `weights` (term number -> weight), each times its weight there, added in
+        the story's term order."""
+        start = self.term_start[slot]
+        end = start + self.term_count[slot]
+        values = self.weight_values
+        return sum(
+            weights[n] * values[w]
+            for n, w in zip(self.term_numbers[start:end], self.term_weights[start:end], strict=True)
+            if n in weights
+        )
+
+    def row(self, slot: int) -> StoryRow:
+        start = self.term_start[slot]
+        end = start + self.term_count[slot]
+        names = tuple(self.term_names[n] for n in self.term_numbers[start:end])
+        return StoryRow(
+            self.ids[slot],
+            names,
+            array("d", (self.weight_values[w] for w in self.term_weights[start:end])),
+            _datetime(self.first_seen[slot]),
+            _datetime(self.last_seen[slot]),
+        )
+
+    def __getitem__(self, story_id: str) -> StoryRow:
+        slot = self.slots.get(story_id)
+        if slot is None:
+            raise KeyError(story_id)
+        return self.row(slot)
+
+    def values(self) -> Iterator[StoryRow]:
+        return (self.row(slot) for slot in range(len(self)))
+
+
 class StoryStage(Stage):
     """Give each article about to land a `story_id`; count `joined` and `started` stories."""
 
@@ -183,11 +317,11 @@ class StoryStage(Stage):
     def __init__(self, ledger, history: History | None, now: datetime):
         super().__init__(ledger)
         self.history, self.now = history, now
-        self.stories: dict[str, StoryRow] = {}  # stories this run started or joined
-        # The stories this run started, by term: their ids, and the term's weight in each representative (an
-        # array: 16 bytes a posting, not a tuple and a float object each).
-        self.by_term: dict[str, tuple[list[str], array]] = {}
-        self.norms: dict[str, float] = {}  # their representatives' vector lengths
+        self.stories = StoryTable()  # stories this run started or joined
+        # The stories this run started, by term: their slots in `stories`, and the term's weight in each
+        # representative as its number in `stories.weight_values` (arrays: 8 bytes a posting, not a str, a
+        # tuple and a float object each).
+        self.by_term: dict[str, tuple[array, array]] = {}
         self._history_has_stories = history is not None and history.has_stories()
 
     def process(self, article: Article) -> Article:
@@ -205,28 +339,37 @@ class StoryStage(Stage):
         terms = lead_terms(article.body, article.language)
         when = article.published_at or self.now
         best, best_score = None, 0.0
-        for story, score in self._scored_candidates(terms, when):
+        for story, score in self._scores(terms, when):
             if score > best_score:
                 best, best_score = story, score
         if best is not None and best_score >= STORY_THRESHOLD:
-            article.story_id = best.story_id
-            best.last_seen = max(best.last_seen, when)
-            best.first_seen = min(best.first_seen, when)
-            self.stories[best.story_id] = best
+            if isinstance(best, StoryRow):  # a stored story, joined for the first time in this run
+                article.story_id = best.story_id
+                best = self.stories.add(best.story_id, best.terms, best.first_seen, best.last_seen)
+            else:
+                article.story_id = self.stories.ids[best]
+            self.stories.seen(best, when)
             self.ledger.add(self.name, "joined")
         else:
             article.story_id = article.article_id
-            self.stories[article.story_id] = StoryRow.of(article.story_id, terms, when, when)
-            self.norms[article.story_id] = _norm(terms)
+            slot = self.stories.add(article.story_id, terms, when, when, _norm(terms))
             for term, weight in terms.items():
-                ids, weights = self.by_term.setdefault(term, ([], array("d")))
-                ids.append(article.story_id)
-                weights.append(weight)
+                slots, weights = self.by_term.setdefault(term, (array("i"), array("I")))
+                slots.append(slot)
+                weights.append(self.stories.weight(weight))
             self.ledger.add(self.name, "started")
         return article
 
     def _scored_candidates(self, terms: dict[str, float], when: datetime) -> list[tuple[StoryRow, float]]:
-        """Stories open at `when` that share a lead term with the article, with their cosine similarity.
+        """`_scores`, each story as a `StoryRow`."""
+        return [
+            (self.stories.row(s) if isinstance(s, int) else s, score)
+            for s, score in self._scores(terms, when)
+        ]
+
+    def _scores(self, terms: dict[str, float], when: datetime) -> list[tuple[int | StoryRow, float]]:
+        """Stories open at `when` that share a lead term with the article, with their cosine similarity: a
+        slot of `stories`, or a stored story this run has not met yet.
 
         This run's stories are found and scored through the term index: dot products added up term by term,
         so the cost is the postings visited, not stories times terms. A term too common to look up still
@@ -235,30 +378,40 @@ class StoryStage(Stage):
         """
         if not terms:
             return []
-        dots: dict[str, float] = {}
+        stories = self.stories
+        values = stories.weight_values
+        dots: dict[int, float] = {}  # slot -> dot product
         common = []  # terms not looked up: their part of each candidate's dot product is added after
         for term, weight in terms.items():
-            ids, weights = self.by_term.get(term, ((), ()))
-            if len(ids) > MAX_STORIES_PER_TERM:
+            slots, weights = self.by_term.get(term, ((), ()))
+            if len(slots) > MAX_STORIES_PER_TERM:
                 common.append(term)
             else:
-                for story_id, story_weight in zip(ids, weights, strict=True):
-                    dots[story_id] = dots.get(story_id, 0.0) + weight * story_weight
-        for story_id in dots if common else ():
-            story = self.stories[story_id]
-            dots[story_id] += sum(
-                terms[t] * w for t, w in zip(story.names, story.weights, strict=True) if t in common
-            )
+                for slot, story_weight in zip(slots, weights, strict=True):
+                    dots[slot] = dots.get(slot, 0.0) + weight * values[story_weight]
+        if common:
+            # A common term is in `by_term`, so it has a number.
+            weights_by_number = {stories.term_number[t]: terms[t] for t in common}
+            for slot in dots:
+                dots[slot] += stories.dot(slot, weights_by_number)
         norm = _norm(terms)
-        scored = [(self.stories[sid], dot / (norm * self.norms[sid])) for sid, dot in dots.items()]
+        scored: list[tuple[int | StoryRow, float]] = [
+            (slot, dot / (norm * stories.norms[slot])) for slot, dot in dots.items()
+        ]
         if self._history_has_stories:
             for story_id, stored, first, last in self.history.story_candidates(
                 list(terms), when - STORY_WINDOW, when + STORY_WINDOW
             ):
-                if story_id not in dots:
-                    story = self.stories.get(story_id) or StoryRow.of(story_id, stored, first, last)
-                    scored.append((story, cosine(terms, story.terms)))
-        return [(s, score) for s, score in scored if _open(s, when)]
+                slot = stories.slot(story_id)
+                if slot is None:
+                    scored.append((StoryRow.of(story_id, stored, first, last), cosine(terms, stored)))
+                elif slot not in dots:
+                    scored.append((slot, cosine(terms, stories.row(slot).terms)))
+        return [
+            (s, score)
+            for s, score in scored
+            if (_open(s, when) if isinstance(s, StoryRow) else stories.is_open(s, when))
+        ]
 
     def rows(self) -> Iterator[dict]:
         """The stories this run started or changed, for the load step."""

@@ -11,6 +11,7 @@ land keeps its id; later copies are recorded in `article_duplicates`.
 
 from __future__ import annotations
 
+from pipeline.dedupe.compact import HexKeys
 from pipeline.dedupe.history import HistoryCache
 from pipeline.dedupe.index import RunIndex, RunSignatures
 from pipeline.dedupe.minhash import MinHasher, Signature, similarity
@@ -33,11 +34,11 @@ class DedupeStage(Stage):
         self.batch_size = settings.dedupe_chunk
         self.history = HistoryCache(history) if history is not None else None
         self.hasher = MinHasher(settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
-        # This run's articles: enough to dedupe within the run without holding bodies.
-        self.run_ids: set[str] = set()
-        self.run_hashes: dict[str, str] = {}
-        self.run_index = RunIndex()
-        self.run_signatures = RunSignatures(settings.minhash_perms)
+        # This run's landed articles: enough to dedupe within the run without holding bodies, a few bytes
+        # each in memory (`pipeline.dedupe.compact`). Each structure numbers them in the order they landed.
+        self.run_signatures = RunSignatures(settings.minhash_perms)  # article id -> signature
+        self.run_hashes = HexKeys(64)  # content hash -> number of the article that landed with it
+        self.run_index = RunIndex()  # band key -> articles; `run_index.ids`: number -> article id
         self.templates = SiteTemplates(self.history)
         self._lookahead: dict[
             int, tuple[str, Signature, list[int]]
@@ -103,9 +104,12 @@ class DedupeStage(Stage):
                 return Skipped(article.source_uri, aid)
             if (known := self.history.known_duplicate(article.source_uri, chash)) is not None:
                 return Skipped(article.source_uri, known)
-        if aid in self.run_ids:
+        if aid in self.run_signatures:  # landed in this run
             return self._duplicate(article, aid, "url", 1.0)
-        original = self.run_hashes.get(chash) or (self.history.id_for_hash(chash) if self.history else None)
+        landed = self.run_hashes.get(chash)
+        original = (self.run_index.ids[landed] if landed is not None else None) or (
+            self.history.id_for_hash(chash) if self.history else None
+        )
         if original is not None and original != aid:
             return self._duplicate(article, original, "exact", 1.0)
 
@@ -115,8 +119,7 @@ class DedupeStage(Stage):
             return self._duplicate(article, *match)
 
         self.templates.count(article)
-        self.run_ids.add(aid)
-        self.run_hashes[chash] = aid
+        self.run_hashes[chash] = len(self.run_signatures)
         self.run_signatures.add(aid, sig)
         self.run_index.add(aid, keys)
         article.shingle_count = sig.shingles

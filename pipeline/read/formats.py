@@ -6,6 +6,7 @@ when `index` is None, for the whole file). The read stage in `pipeline/read/sour
 quarantine rows.
 
 - JSONL (`.jsonl`, `.ndjson`): one JSON object per line, streamed line by line; a record's index is its line number.
+  A line over the record cap (`record_cap`: three times the input cap, and 1 MB) is `too_large`, never read whole.
 - JSON (`.json`): a JSON Feed (`version` https://jsonfeed.org/version/...), an array of records, or one record.
 - Feeds (`.xml`, `.rss`, `.atom`, and fetched feeds): feedparser, given an in-memory stream of checked UTF-8,
   never a URL, a path or raw bytes (it opens bytes that name a file, and its own fetcher follows file:// and
@@ -40,6 +41,7 @@ from pipeline.read.records import (
     parse_date,
     text_of,
 )
+from pipeline.settings import Settings
 
 CONTAINER_FORMATS = {
     ".jsonl": "jsonl",
@@ -97,12 +99,30 @@ def container_format(path: Path) -> str | None:
     return CONTAINER_FORMATS.get(path.suffix.lower())
 
 
-def iter_records(path: Path, max_file_bytes: int) -> Iterator[RecordOrError]:
+def record_cap(max_input_bytes: int) -> int:
+    """The longest JSONL line read as a record, for a run whose input cap (a body's) is `max_input_bytes`.
+
+    Three times the body cap: a body within the cap takes at most that once JSON escapes it, in letters of
+    any script (`json.dumps` writes non-ASCII as \\uXXXX by default: 6 bytes for a 2-byte Cyrillic or Greek
+    letter, 12 for a 4-byte emoji), and a record carrying its body twice (`html` and `text`) takes 2x. One
+    more MB is room for the metadata fields. So a longer line is a record that would be quarantined as
+    `too_large` anyway (short of a body of escaped control characters), and it need never be held whole.
+    """
+    return 3 * max_input_bytes + 1_000_000
+
+
+def iter_records(
+    path: Path, max_file_bytes: int, max_record_bytes: int | None = None
+) -> Iterator[RecordOrError]:
     """The records of a container file in file order; bad input is a `Problem`, never an exception.
 
     A file over `max_file_bytes` is one `too_large` problem; a file with no records is one `no_entries`
-    problem, so that it stays visible. JSONL is streamed: memory does not grow with the file.
+    problem, so that it stays visible. JSONL is streamed: memory does not grow with the file, and a line
+    over `max_record_bytes` (default: `record_cap` of the default input cap) is a `too_large` record, read
+    past in bounded chunks.
     """
+    if max_record_bytes is None:
+        max_record_bytes = record_cap(Settings().max_input_bytes)
     kind = container_format(path)
     if kind is None:
         raise ValueError(f"{path}: not a container file")
@@ -112,7 +132,7 @@ def iter_records(path: Path, max_file_bytes: int) -> Iterator[RecordOrError]:
             yield Problem("too_large", f"{size} bytes, over the {max_file_bytes}-byte file cap")
             return
         if kind == "jsonl":
-            yield from _at_least_one(jsonl_records(path))
+            yield from _at_least_one(jsonl_records(path, max_record_bytes))
             return
         with path.open("rb") as file:
             data = file.read(max_file_bytes + 1)
@@ -134,13 +154,36 @@ def _at_least_one(items: Iterable[RecordOrError]) -> Iterator[RecordOrError]:
         yield Problem("no_entries", "the file parses but holds no records or entries")
 
 
-def jsonl_records(path: Path) -> Iterator[RecordOrError]:
-    """One record per non-blank line, read one line at a time; a bad line is a problem and the rest go on."""
+SKIP_CHUNK = 1 << 20  # how much of a line over the record cap is read at a time, to find its end
+
+
+def jsonl_records(path: Path, max_record_bytes: int) -> Iterator[RecordOrError]:
+    """One record per non-blank line, read one line at a time; a bad line is a problem and the rest go on.
+
+    A line is read up to `max_record_bytes` (and its newline): a longer one is a `too_large` problem, and
+    the rest of it is read past `SKIP_CHUNK` bytes at a time, so no more than the cap is ever held.
+    """
     with path.open("rb") as file:
-        for number, line in enumerate(file, 1):
+        number = 0
+        while line := file.readline(max_record_bytes + 1):
+            number += 1
+            over = len(line) > max_record_bytes and not line.endswith(b"\n")  # the cap, and more to come
             if number == 1:
                 line = line.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
-            if line.strip():
+            if over:
+                size, blank = len(line), not line.strip()
+                while not line.endswith(b"\n") and (line := file.readline(SKIP_CHUNK)):
+                    size += len(line)
+                    blank = blank and not line.strip()
+                if line.endswith(b"\n"):
+                    size -= 1  # the newline is not the record's
+                if not blank:  # a long line of white space is a blank line, skipped as one
+                    yield Problem(
+                        "too_large",
+                        f"line {number}: a {size}-byte record, over the {max_record_bytes}-byte record cap",
+                        number,
+                    )
+            elif line.strip():
                 yield jsonl_record(number, line)
 
 
@@ -148,7 +191,9 @@ def jsonl_record(number: int, line: bytes) -> RecordOrError:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Problem("bad_encoding", f"line {number}: not valid UTF-8 at byte {exc.start}", number)
+        return Problem(
+            "bad_encoding", f"line {number}: not valid UTF-8 at byte {exc.start}; re-save as UTF-8", number
+        )
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -161,7 +206,9 @@ def json_records(data: bytes) -> Iterator[RecordOrError]:
     try:
         doc = json.loads(data)  # UTF-8, or UTF-16/32 recognised by the json module
     except UnicodeDecodeError as exc:
-        yield Problem("bad_encoding", f"not valid {exc.encoding.upper()} at byte {exc.start}")
+        yield Problem(
+            "bad_encoding", f"not valid {exc.encoding.upper()} at byte {exc.start}; re-save the file as UTF-8"
+        )
         return
     except (ValueError, RecursionError) as exc:
         yield Problem("bad_json", f"invalid JSON: {exc}")

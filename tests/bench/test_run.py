@@ -101,3 +101,29 @@ def test_bad_arguments_are_refused(tmp_path, capsys):
     assert "--parts takes some of" in capsys.readouterr().err
     assert main(["--parts", "html", "--aeb", str(tmp_path / "missing"), "--out", str(tmp_path / "o.md")]) == 3
     assert "AEB corpus not found" in capsys.readouterr().err
+
+
+def test_the_memory_part_runs_the_cli_on_jsonl_records_at_each_size(tmp_path):
+    out, report = tmp_path / "benchmarks.md", tmp_path / "report.json"
+    args = ["--parts", "memory", "--memory-sizes", "30,60", "--workdir", str(tmp_path / "work"),
+            "--out", str(out), "--json", str(report)]  # fmt: skip
+
+    assert main(args) == 0
+
+    memory = json.loads(report.read_text())["memory"]
+    assert [r["size"] for r in memory["runs"]] == [30, 60]
+    for run in memory["runs"]:
+        assert run["command"].startswith("python -m pipeline ingest ") and "--workers 2" in run["command"]
+        assert (run["exit"], run["status"], run["read"], run["landed"]) == (
+            0,
+            "success",
+            run["size"],
+            run["size"],
+        )
+        assert 0 < run["stages_peak_rss_mb"] <= run["main_peak_rss_mb"] and run["processes"] >= 3
+    records = sorted((tmp_path / "work").glob("records-60-*.jsonl"))
+    assert len(records) == 1 and len(records[0].read_text().splitlines()) == 60
+    assert memory["growth"]["sizes"] == [30, 60] and "main_bytes" in memory["growth"]
+    text = out.read_text()
+    assert "JSONL, 60 short records: peak memory" in text and "## Memory against the run's size" in text
+    assert "main process peak growth per article, 30 to 60 records" in text and "<= 1,024 bytes" in text

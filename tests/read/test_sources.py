@@ -530,3 +530,77 @@ def test_a_jsonl_and_an_rss_file_end_to_end(tmp_path):
     quarantine = con.execute("SELECT source_uri, stage, reasons FROM quarantine").fetchall()
     assert quarantine == [(f"{(inputs / 'news.jsonl').resolve()}#2", "read", ["no_content"])]
     con.close()
+
+
+_BODIES = {
+    1: "The harbour board approved the new ferry timetable on Monday, adding two evening crossings from April "
+    "after commuters asked for them at three public meetings held across the district last winter. Fares "
+    "stay as they are until the autumn review.",
+    4: "A storm closed the coastal road for six hours on Tuesday while crews cleared fallen trees and repaired "
+    "a power line that had left four hundred homes without electricity overnight. Forecasters expect calmer "
+    "weather by the weekend.",
+    5: "The city library will open on Sundays from next month, its director said, after volunteers offered to "
+    "run the reading room and a local bakery agreed to sponsor the longer hours. Children's story time moves "
+    "to Sunday mornings.",
+}
+
+
+def test_a_jsonl_line_over_the_record_cap_is_too_large_and_the_lines_after_it_land(tmp_path):
+    from pipeline.read.formats import record_cap
+
+    cap = record_cap(Settings().max_input_bytes)
+    huge = 30_000_000
+    path = tmp_path / "dump.jsonl"
+    with path.open("w") as f:
+        f.write(json.dumps({"url": "https://big.example/1", "title": "Before", "text": _BODIES[1]}) + "\n")
+        f.write('{"url": "https://big.example/2", "text": "' + "x" * (huge - 44) + '"}\n')
+        f.write("\n")
+        for n in (4, 5):
+            f.write(json.dumps({"url": f"https://big.example/{n}", "text": _BODIES[n]}) + "\n")
+    assert len(path.read_bytes().split(b"\n")[1]) == huge > cap
+    items, counts = read(path)
+    assert kinds(items) == ["Article", "Quarantined", "Article", "Article"]
+    assert [i.source_uri for i in items] == [f"{path}#{n}" for n in (1, 2, 4, 5)]
+    assert items[1].reasons == ("too_large",)
+    assert items[1].detail == f"line 2: a {huge}-byte record, over the {cap}-byte record cap"
+    assert counts["dropped_too_large"] == 1 and counts["forwarded"] == 3
+
+    summary = run_ingest([str(path)], Settings.from_env(db_path=tmp_path / "a.duckdb"), trigger="test")
+    assert (summary.landed, summary.quarantined, summary.quarantine_reasons) == (3, 1, {"too_large": 1})
+
+
+_READ_PROBE = """
+import sys
+from pathlib import Path
+
+from pipeline.read.formats import iter_records
+
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) // 1024
+
+before = rss("VmRSS:")
+out = [(type(r).__name__, r.index) for r in iter_records(Path(sys.argv[1]), 200_000_000)]
+print(out, before, rss("VmHWM:"))
+"""
+
+
+def test_reading_a_jsonl_line_over_the_cap_never_holds_it_whole(tmp_path):
+    """In a fresh process: reading past a 60 MB line costs about the record cap (16 MB), not the line (a
+    line read whole costs about four times its size: bytes, text, and the parsed strings)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = tmp_path / "dump.jsonl"
+    with path.open("w") as f:
+        f.write('{"text": "' + "y" * 60_000_000 + '"}\n')
+        f.write(json.dumps({"text": "After it."}) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_PROBE, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    out, before, peak = proc.stdout.rsplit(" ", 2)
+    assert out == "[('Problem', 1), ('Record', 2)]"
+    assert int(peak) < 150 and int(peak) - int(before) < 40, proc.stdout
