@@ -7,14 +7,19 @@ STAMP := $(VENV)/.installed
 DB ?= data/articles.duckdb
 SOURCES ?= seeds
 AIRFLOW_PORT ?= 8080
+AIRFLOW_HOST ?= 127.0.0.1
+# Shown by `make help` with their values in place of the $(NAME)s of the targets' comments.
+HELP_VARS := DB SOURCES AEB AIRFLOW_PORT AIRFLOW_HOST
 AEB ?= ../shared/corpora/aeb
+FUNDUS ?= ../shared/corpora/fundus
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test eval bench profile quality lint format airflow clean
+.PHONY: help setup run test eval bench profile quality lint format airflow clean clean-data
 
-help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+help:  ## list the targets (defaults shown; override any, e.g. make run SOURCES=feeds.txt)
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
+	  | sed $(foreach v,$(HELP_VARS),-e 's|\$$($(v))|$($(v))|g')
 
 $(STAMP): requirements.txt pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or pass PYTHON=..." >&2; exit 1; }
@@ -24,7 +29,9 @@ $(STAMP): requirements.txt pyproject.toml Makefile
 	@# trafilatura again (7.3 s to import them, 3.4 s from .pyc).
 	$(BIN)/uv pip install --quiet --python $(PY) -r requirements.txt
 	@$(PY) -m compileall -qq -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') || true  # a few test files of dependencies do not compile
-	@# Make `pipeline` importable from anywhere in the venv (Airflow's workers do not start in this folder).
+	@# Make `pipeline` importable from anywhere in the venv (Airflow's workers do not start in this folder), with
+	@# its console command: .venv/bin/article-pipeline (what the CLI's hints print); evals/ and bench/ too.
+	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
 	@$(PY) -c "import site, sys; open(site.getsitepackages()[0] + '/article_pipeline.pth', 'w').write(sys.argv[1])" "$(CURDIR)"
 	@touch $(STAMP)
 
@@ -43,7 +50,7 @@ test: $(STAMP)  ## lint, then the whole test suite
 	$(PY) -m pytest -q
 
 eval: $(STAMP)  ## extraction vs plain trafilatura, then dedupe and stories, on AEB (AEB=path/to/aeb)
-	$(PY) -m evals.extraction --corpus $(AEB)
+	$(PY) -m evals.extraction --corpus aeb=$(AEB) --corpus fundus=$(FUNDUS)
 	$(PY) -m evals.dedupe --corpus $(AEB)
 
 bench: $(STAMP)  ## HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md
@@ -67,8 +74,17 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-airflow: $(STAMP)  ## start Airflow standalone with dags/ (UI on http://127.0.0.1:$(AIRFLOW_PORT)/, no login)
-	AIRFLOW_PORT=$(AIRFLOW_PORT) bash scripts/airflow-standalone.sh
+airflow: $(STAMP)  ## start Airflow with dags/ on $(AIRFLOW_HOST):$(AIRFLOW_PORT) (no login: every visitor is an admin)
+	AIRFLOW_HOST=$(AIRFLOW_HOST) AIRFLOW_PORT=$(AIRFLOW_PORT) bash scripts/airflow-standalone.sh
 
-clean:  ## remove data/ and caches (keeps .venv)
-	rm -rf data airflow_home .pytest_cache .ruff_cache
+clean:  ## remove caches, test artefacts and data/bench/ (keeps your data, airflow_home/ and .venv)
+	rm -rf .pytest_cache .ruff_cache test-artifacts data/bench
+	find . -path ./$(VENV) -prune -o -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+clean-data:  ## DELETE data/ (database, inbox, staged runs) and airflow_home/: asks first, or CONFIRM=yes
+	@if [ "$(CONFIRM)" != yes ]; then \
+	  if [ ! -t 0 ]; then echo "make clean-data: not deleting data/ and airflow_home/ without a yes: run make clean-data CONFIRM=yes" >&2; exit 1; fi; \
+	  printf 'Delete data/ (the database, inbox, staged runs) and airflow_home/ (Airflow run history)? Type yes: '; \
+	  read answer; [ "$$answer" = yes ] || { echo "Nothing deleted."; exit 1; }; \
+	fi
+	rm -rf data airflow_home

@@ -1,39 +1,107 @@
 #!/usr/bin/env bash
-# Start a local Airflow 3 (standalone: API server + UI, scheduler, DAG processor, triggerer) with the project's
-# DAGs. No login: the simple auth manager makes every visitor an admin, which is for a local machine only.
+# Start a local Airflow 3 (API server + UI, scheduler, DAG processor, triggerer) with the project's DAGs.
+# No login: the simple auth manager makes every visitor an admin, so everything listens on 127.0.0.1 only,
+# unless AIRFLOW_HOST says otherwise (AIRFLOW_HOST=0.0.0.0: every machine that reaches this one is an admin).
 set -euo pipefail
 PROJECT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 PORT="${AIRFLOW_PORT:-8080}"
+HOST="${AIRFLOW_HOST:-127.0.0.1}"
+# Where this machine reaches the API server (the UI's address, and the task workers' Execution API).
+case "$HOST" in
+  0.0.0.0) LOCAL_HOST=127.0.0.1 ;;
+  ::) LOCAL_HOST="[::1]" ;;
+  *:*) LOCAL_HOST="[$HOST]" ;;
+  *) LOCAL_HOST="$HOST" ;;
+esac
 
-# `airflow standalone` starts its components as plain `airflow ...`: the venv's bin/ must come first on PATH.
+# The components start as plain `airflow ...`: the venv's bin/ must come first on PATH.
 export PATH="$PROJECT_DIR/.venv/bin:$PATH"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$PROJECT_DIR/airflow_home}"
 export AIRFLOW__CORE__DAGS_FOLDER="$PROJECT_DIR/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+# What `airflow standalone` would force: tasks run on this machine, the simple auth manager, no login.
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True
+export AIRFLOW__API__HOST="$HOST"
 export AIRFLOW__API__PORT="$PORT"
-# Task workers reach the Execution API at this URL; its default ignores the port setting.
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
-# The scheduler's and triggerer's log servers listen on fixed ports (8793, 8794) whatever the API port is;
-# on another port, move them along too so two local Airflows do not collide.
-if [ "$PORT" != 8080 ]; then
-  export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-$((PORT + 1))}"
-  export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT:-$((PORT + 2))}"
-fi
+# Task workers reach the Execution API at this URL; its default ignores the host and port settings.
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://$LOCAL_HOST:$PORT/execution/"
 export GX_ANALYTICS_ENABLED=false
 export PYTHONPATH="$PROJECT_DIR${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$AIRFLOW_HOME"
 
-# The metadata DB first, then the one-slot pool the load tasks share: one process writes DuckDB at a time.
-airflow db migrate >/dev/null
-airflow pools set duckdb_writer 1 "One writer per DuckDB file: the load tasks of all DAGs" >/dev/null
-
+case "$HOST" in
+  127.* | localhost | ::1) EXPOSED="" ;;
+  *) EXPOSED="
+  WARNING: listening on $HOST (port $PORT): every visitor that can reach this machine is an admin (no login)" ;;
+esac
 cat <<MSG
-Starting Airflow standalone (AIRFLOW_HOME=$AIRFLOW_HOME)
-  UI:     http://127.0.0.1:$PORT/   (no login: every local visitor is an admin; nothing to type)
+Starting Airflow (AIRFLOW_HOME=$AIRFLOW_HOME)
+  UI:     http://$LOCAL_HOST:$PORT/   (no login: every visitor is an admin; nothing to type)$EXPOSED
   DAGs:   article_ingest (daily; "Trigger" opens a form: sources, database, since, max items, dry run),
           article_quality (runs after each load: quality report and the day's summary)
   Stop:   Ctrl-C
 It takes about 30 s to come up; the DAGs appear after the first parse (unpause them to schedule).
 MSG
-exec airflow standalone
+
+# The metadata DB first, then the one-slot pool the load tasks share: one process writes DuckDB at a time.
+airflow db migrate >/dev/null
+airflow pools set duckdb_writer 1 "One writer per DuckDB file: the load tasks of all DAGs" >/dev/null
+
+# The components one by one, not `airflow standalone`: it starts the scheduler and the triggerer with their log
+# servers, which listen on every interface whatever [api] host says (Airflow 3.3 has no setting for their address:
+# airflow/utils/serve_logs/core.py binds host ""), and takes no option to skip them. On one machine they serve
+# nothing the API server does not read itself from $AIRFLOW_HOME/logs. It still asks them for a running task's
+# log, and logs each refused connection with a traceback (after the log from the file): label() drops those.
+pids=()
+label() { # label NAME: each line of stdin after NAME (the API server's without the refused log fetches)
+  python -u -c '
+import re, sys
+name = sys.argv[1]
+traceback_line = re.compile(r"$|\s|Traceback |During handling |The above exception |[\w.]+: ")
+skipping = False
+for line in sys.stdin:
+    if name == "api-server" and "Could not read served logs" in line:
+        skipping = True
+    elif not (skipping and traceback_line.match(line)):
+        skipping = False
+        sys.stdout.write(f"{name:13}| {line}")
+' "$1"
+}
+start() { # start NAME ARGS...: `airflow NAME ARGS...` in the background, its output labelled
+  # Each in a process group of its own (set -m), so Ctrl-C reaches only this script, which stops them once:
+  # a second signal makes the scheduler quit without waiting for its running tasks.
+  set -m
+  airflow "$@" </dev/null > >(label "$1") 2>&1 &
+  set +m
+  pids+=("$!")
+}
+all_alive() {
+  local pid
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done
+}
+any_alive() {
+  local pid
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+stop() { # SIGTERM to each component (the scheduler lets running tasks finish); Ctrl-C again: SIGKILL
+  local pid
+  trap 'echo "Killing Airflow" >&2; for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done' \
+    INT TERM
+  echo "Stopping Airflow (Ctrl-C again to kill it)" >&2
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  while any_alive; do sleep 0.5; done
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+
+start api-server
+start scheduler --skip-serve-logs
+start dag-processor
+start triggerer --skip-serve-logs
+while all_alive; do sleep 1; done
+echo "airflow-standalone.sh: a component exited; stopping the others" >&2
+stop
+exit 1

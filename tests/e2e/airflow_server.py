@@ -1,7 +1,8 @@
-"""A real `airflow standalone` for the end-to-end tests: start, wait until ready, talk REST, stop.
+"""A real local Airflow for the end-to-end tests: start, wait until ready, talk REST, stop.
 
-Started as `make airflow` starts it (scripts/airflow-standalone.sh), in a temp AIRFLOW_HOME on a free port,
-in its own session and process group, so stopping it stops every process it started.
+Started as `make airflow` starts it (scripts/airflow-standalone.sh: API server, scheduler, DAG processor,
+triggerer), in a temp AIRFLOW_HOME on a free port, in its own session and process group, so stopping it stops
+every process it started.
 """
 
 from __future__ import annotations
@@ -43,25 +44,11 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return ""
 
 
-def _port_free(port: int) -> bool:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1: the API server's (the only port scripts/airflow-standalone.sh listens on)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("", port))  # the log servers listen on every interface
-        except OSError:
-            return False
-    return True
-
-
-def free_port_block(size: int = 3) -> int:
-    """A port P with P .. P+size-1 free: the API on P, the scheduler's and triggerer's log servers on P+1, P+2
-    (scripts/airflow-standalone.sh moves them along with the API port)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + size - 1 <= 65535 and all(_port_free(port + i) for i in range(size)):
-            return port
-    raise RuntimeError(f"no block of {size} free ports found")
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def session_processes(sid: int) -> list[psutil.Process]:
@@ -116,8 +103,7 @@ class AirflowServer:
         env.update(
             AIRFLOW_HOME=str(self.home),
             AIRFLOW_PORT=str(self.port),
-            # Loopback only: this server has no login.
-            AIRFLOW__API__HOST="127.0.0.1",
+            # No AIRFLOW_HOST: the script's own default (loopback only) is what tests/e2e/test_loopback.py checks.
             # No scheduled or asset-triggered runs: unpausing article_ingest would otherwise start its
             # daily run at once, with the default params, into the project's data/articles.duckdb.
             # Runs triggered by hand (REST, UI) still run.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.airflow_server import AirflowServer, free_port_block, skip_requested
+from tests.e2e.airflow_server import AirflowServer, free_port, skip_requested
 
 ARTIFACTS = ROOT / "test-artifacts"
 SKIP_REASON = "SKIP_AIRFLOW_E2E=1: the end-to-end tests that start a real Airflow standalone are skipped"
@@ -31,7 +31,7 @@ def airflow() -> Iterator[AirflowServer]:
     if skip_requested():
         pytest.skip(SKIP_REASON)
     home = Path(tempfile.mkdtemp(prefix="airflow-e2e-home-"))
-    server = AirflowServer(home=home, port=free_port_block())
+    server = AirflowServer(home=home, port=free_port())
     try:
         server.start()
         for dag_id in DAGS_TO_UNPAUSE:
