@@ -31,6 +31,7 @@ class Settings:
     extract_memory_mb: int = 2048  # address-space cap of an extraction process: extract_out_of_memory
     max_file_bytes: int = 200_000_000  # cap on a JSON, JSONL or feed file holding many articles
     # Fetching feeds and pages (pipeline/fetch.py). Bodies are capped at max_input_bytes, decompressed.
+    max_feed_bytes: int = 50_000_000  # a source URL's cap (it may be a feed); a page stays at max_input_bytes
     allow_private_network: bool = False  # fetch from loopback/private addresses too (local use and tests)
     fetch_deadline_s: float = 60.0  # one request, redirects and whole body included
     fetch_retries: int = 3  # extra attempts on 429, 5xx and connection errors, with backoff
@@ -58,6 +59,7 @@ class Settings:
         for name in (
             "max_input_bytes",
             "max_file_bytes",
+            "max_feed_bytes",
             "extract_timeout_s",
             "extract_memory_mb",
             "fetch_deadline_s",

@@ -4,37 +4,39 @@ crash or bloat.
 `Fetcher.get(url)` returns a `Response` (2xx, or 304 for a conditional GET that matched) or raises `FetchError`
 whose `reason` is a short code fit for a quarantine row. What it guarantees, and the choices behind it:
 
-- **Addresses.** Only http and https URLs (`bad_url`). Before every hop (the first URL and each redirect target)
-  the host is resolved and refused (`blocked_address`) if ANY of its addresses is loopback, private,
+- **Addresses.** Only http and https URLs (`bad_url`). Before every hop (the first URL and each redirect
+  target) the host is resolved and refused (`blocked_address`) if ANY of its addresses is loopback, private,
   link-local, multicast, reserved, unspecified or otherwise not global, also when one of those hides inside an
   IPv6 address (IPv4-mapped, 6to4, NAT64); literal IPs and odd spellings (`http://2130706433/`) included.
-  `FetchPolicy.allow_private` lifts the guard. DNS rebinding (a name that resolves to a public address for
-  the check and to a private one for the connection) is closed: the connection is opened by our own network
-  backend, which resolves the name itself, checks every address and connects to a checked IP; TLS still gets
-  the URL's host name for SNI and certificate checks, and the Host header is the URL's. The pre-check stays so
-  that a blocked host is refused before its robots.txt is asked for. (httpx 0.28 has no parameter for a
-  network backend: `_GuardedTransport` swaps its transport's connection pool for one that uses ours.)
+  `FetchPolicy.allow_private` lifts the guard (the detail names the CLI flag and variable that set it). DNS
+  rebinding (a name that resolves to a public address for the check and to a private one for the connection)
+  is closed: the connection is opened by our own network backend, which resolves the name itself, checks every
+  address and connects to a checked IP; TLS still gets the URL's host name for SNI and certificate checks, and
+  the Host header is the URL's. The pre-check stays so that a blocked host is refused before its robots.txt is
+  asked for. (httpx 0.28 has no parameter for a network backend: `_GuardedTransport` swaps its transport's
+  connection pool for one that uses ours.)
 - **Redirects** are followed here, not by httpx, so each hop is checked: 301/302/303/307/308, a relative
   `Location` taken against the current URL, at most `max_redirects` hops (`too_many_redirects`), a URL seen
   twice in one chain is `redirect_loop`, a target that is not http(s) is `bad_url`, a 3xx without a usable
   `Location` is `bad_redirect`. Authorization and Cookie headers a caller passed are dropped when a redirect
   leaves the origin; conditional headers are kept (a moved feed still answers 304).
-- **Size.** The body cap (`max_bytes`) is on the DECOMPRESSED body and holds while streaming: we ask for
-  `gzip, deflate` only, read raw bytes and inflate them ourselves in steps of at most 64 KiB of output, so a
-  gzip bomb costs at most the cap plus one step (`too_large` as soon as the total passes the cap). A
-  Content-Length over the cap is refused before reading, and the raw (encoded) bytes are capped too. An
-  encoding we did not ask for (br, zstd, ...) or several stacked ones are refused with `bad_encoding` rather
-  than kept as undecodable bytes; a corrupt or truncated gzip/deflate stream is `bad_encoding` too (a cut-off
-  article is worse than none). Bytes after the end of a gzip/deflate stream are ignored, as browsers do;
-  several gzip members are all decoded. Brotli is not offered: the package is not installed.
+- **Size.** The body cap (`max_bytes`, or the one a caller passes to `get`: a feed may be larger than a page)
+  is on the DECOMPRESSED body and holds while streaming: we ask for `gzip, deflate` only, read raw bytes and
+  inflate them ourselves in steps of at most 64 KiB of output, so a gzip bomb costs at most the cap plus one
+  step (`too_large` as soon as the total passes the cap). A Content-Length over the cap is refused before
+  reading, and the raw (encoded) bytes are capped too. An encoding we did not ask for (br, zstd, ...) or
+  several stacked ones are refused with `bad_encoding` rather than kept as undecodable bytes; a corrupt or
+  truncated gzip/deflate stream is `bad_encoding` too (a cut-off article is worse than none). Bytes after the
+  end of a gzip/deflate stream are ignored, as browsers do; several gzip members are all decoded. Brotli is
+  not offered: the package is not installed.
 - **Time.** `deadline_s` bounds one attempt: every hop's connection, request, response headers and the whole
   body. It is enforced on every socket operation (each read, write, connect and TLS handshake waits at most
   until the deadline) and between body chunks, so a server trickling a byte a second, in its headers or its
   body, gets `timeout` at the deadline. Not counted against it: waiting for a free in-flight slot, for the
   host's turn (host delay), for robots.txt (fetched with its own 10 s deadline) and between retries. So one
   `get()` takes at most about (retries + 1) * (deadline_s + 10 s) plus the waits, each wait bounded by
-  `max_retry_after_s` or the host delays of requests queued before it. Name resolution is the system
-  resolver's (`getaddrinfo` has no timeout; its own, from resolv.conf, applies).
+  `max_retry_after_s` or the host delays (and connection setups) of requests queued before it. Name resolution
+  is the system resolver's (`getaddrinfo` has no timeout; its own, from resolv.conf, applies).
 - **Retries.** 429, 5xx, timeouts and connection errors are tried again up to `retries` times, after
   `min(backoff_s * 2**n, max_retry_after_s) * uniform(0.5, 1)` seconds, or the server's `Retry-After`
   (seconds or an HTTP date) when it sends one. A `Retry-After` over `max_retry_after_s` ends the request at once
@@ -44,10 +46,13 @@ whose `reason` is a short code fit for a quarantine row. What it guarantees, and
 - **Politeness.** robots.txt is fetched once per (scheme, host, port) for the Fetcher's life, through the same
   machinery (guard, caps, redirects; the first 500 KiB are parsed), with `urllib.robotparser`, for our
   User-Agent's product token (`article-pipeline`). RFC 9309 semantics: 4xx (but 429) means no rules, allow
-  all; 5xx, 429, a timeout or a connection failure means "unreachable", and the whole host is disallowed for
-  the Fetcher's life; a URL it disallows is `robots_disallowed` without being requested. Every hop is checked.
-  Two requests to one host (robots.txt included) start at least `host_delay_s` apart (slots are reserved under
-  a lock, so this holds across threads), and at most `max_in_flight` requests are in flight at once.
+  all; 5xx, 429, a timeout or a connection failure means "unreachable": every URL of the host is
+  `robots_unreachable` for the Fetcher's life (the next run asks again; it is not kept in `robots_fetched`). A
+  URL robots.txt disallows is `robots_disallowed`. Neither is requested. Every hop is checked. Two requests to
+  one host (robots.txt included) start at least `host_delay_s` apart, measured when each is really sent (its
+  first write on the socket, after DNS, connect and TLS): a request holds its host's turn until it is on the
+  wire and the next turn is counted from then, across threads. At most `max_in_flight` requests are in flight
+  at once.
 - **No state from servers.** Cookies are refused (a crawler needs none, and a hostile server could grow the
   jar); proxies from the environment are ignored (`trust_env=False`); HTTP/1.1 only.
 
@@ -92,6 +97,7 @@ from pipeline.read.guard import (
     budget_var,
     describe,
     resolve,
+    sent_var,
 )
 
 log = logging.getLogger(__name__)
@@ -101,6 +107,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least the first 500 KiB
 _ROBOTS_DEADLINE_S = 10.0
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+_ALLOW_PRIVATE = (
+    "pass --allow-private-network (PIPELINE_ALLOW_PRIVATE_NETWORK=1) to fetch local or private addresses"
+)
 
 
 @dataclass(frozen=True)
@@ -184,6 +193,17 @@ class _RobotsEntry:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.rules: RobotFileParser | None = None
+        self.unreachable: str | None = None  # why robots.txt could not be fetched: the host is skipped
+
+
+class _HostTurn:
+    """One host's schedule. `lock` is held from waiting for the turn until the request is on the wire, and the
+    next turn is `host_delay_s` after that moment, so a slow connection setup cannot shorten the gap."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next_start = float("-inf")
+        self.users = 0  # threads holding or waiting for the turn; counted under the Fetcher's lock
 
 
 class Fetcher:
@@ -207,9 +227,9 @@ class Fetcher:
         self._resolver: Resolver = resolver or socket.getaddrinfo
         self._agent = policy.user_agent.split("/", 1)[0].strip()  # the product token robots.txt names
         self._random = random.Random()
-        self._lock = threading.Lock()  # the counter, the host schedule and the robots table
+        self._lock = threading.Lock()  # the counter, the host table and the robots table
         self._sent = 0
-        self._next_start: dict[str, float] = {}
+        self._turns: dict[str, _HostTurn] = {}
         self._robots: dict[str, _RobotsEntry] = {}
         self.robots_fetched: dict[str, str | None] = {}
         for origin, text in (robots or {}).items():
@@ -251,18 +271,26 @@ class Fetcher:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> Response:
-        """GET `url` (with the caller's extra `headers`, e.g. If-None-Match); raise FetchError on failure."""
+    def get(
+        self, url: str, headers: Mapping[str, str] | None = None, max_bytes: int | None = None
+    ) -> Response:
+        """GET `url` (with the caller's extra `headers`, e.g. If-None-Match); raise FetchError on failure.
+        `max_bytes` replaces the policy's body cap for this request (a feed may be larger than a page)."""
         try:
-            return self._get(url, dict(headers or {}))
+            return self._get(url, dict(headers or {}), max_bytes)
         except FetchError as exc:
-            quiet = exc.reason.startswith("http_4") or exc.reason in ("robots_disallowed", "bad_url")
+            # robots_unreachable: the host's one WARNING was logged when robots.txt failed
+            quiet = exc.reason.startswith("http_4") or exc.reason in (
+                "robots_disallowed",
+                "robots_unreachable",
+                "bad_url",
+            )
             log.log(
                 logging.INFO if quiet else logging.WARNING, "fetch %s: %s: %s", url, exc.reason, exc.detail
             )
             raise
 
-    def _get(self, url: str, headers: dict[str, str]) -> Response:
+    def _get(self, url: str, headers: dict[str, str], max_bytes: int | None) -> Response:
         try:
             target = httpx.URL(url)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -272,7 +300,7 @@ class Fetcher:
         while True:
             budget = Budget(self._clock, self.policy.deadline_s)
             try:
-                return self._attempt(target, headers, budget, conditional=conditional)
+                return self._attempt(target, headers, budget, conditional=conditional, max_bytes=max_bytes)
             except _Transient as transient:
                 error, wait = transient.error, transient.retry_after
                 attempt += 1
@@ -315,14 +343,10 @@ class Fetcher:
                 self._check_host(url)
                 if not for_robots and self.policy.respect_robots:
                     with budget.paused():
-                        allowed = self._robots_allow(url)
-                    if not allowed:
-                        raise FetchError("robots_disallowed", "robots.txt disallows this URL", str(url))
+                        self._check_robots(url)
                 with budget.paused():
                     self._slots.acquire()
                 try:
-                    with budget.paused():
-                        self._wait_turn(url.raw_host.decode("ascii"))
                     response = self._send(url, headers, budget)
                     try:
                         location = self._location(response, url)
@@ -377,24 +401,50 @@ class Fetcher:
         try:
             resolve(self._resolver, host, port, self.policy.allow_private)
         except AddressBlocked as exc:
-            raise FetchError("blocked_address", str(exc), str(url)) from None
+            raise FetchError("blocked_address", f"{exc}; {_ALLOW_PRIVATE}", str(url)) from None
         except (OSError, UnicodeError) as exc:
             error = FetchError("dns_error", f"cannot resolve {host}: {describe(exc)}", str(url))
             if isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN:
                 raise _Transient(error) from None
             raise error from None
 
-    def _wait_turn(self, host: str) -> None:
-        """Sleep until `host_delay_s` after the previous request to `host` started (slots reserved in turn)."""
-        delay = self.policy.host_delay_s
+    @contextlib.contextmanager
+    def _host_turn(self, host: str, budget: Budget) -> Iterator[None]:
+        """Wait for `host`'s turn, then run the request in the body. The next request to `host` may start
+        `host_delay_s` after this one was really sent: its first write on the socket (after any DNS lookup,
+        connect and TLS handshake), or its end if it failed before writing anything."""
         with self._lock:
-            now = self._clock()
-            start = max(now, self._next_start.get(host, now))
-            self._next_start[host] = start + delay
-            if len(self._next_start) > 10_000:  # forget hosts whose turn is long past
-                self._next_start = {h: t for h, t in self._next_start.items() if t > now}
-        if start > now:
-            self._sleep(start - now)
+            turn = self._turns.get(host)
+            if turn is None:
+                if len(self._turns) >= 10_000:  # forget hosts nobody waits for whose turn is past
+                    now = self._clock()
+                    self._turns = {h: t for h, t in self._turns.items() if t.users or t.next_start > now}
+                turn = self._turns[host] = _HostTurn()
+            turn.users += 1
+        held = False
+
+        def sent() -> None:
+            nonlocal held
+            if held:
+                held = False
+                turn.next_start = self._clock() + self.policy.host_delay_s
+                turn.lock.release()
+
+        try:
+            with budget.paused():
+                turn.lock.acquire()
+                held = True
+                if (wait := turn.next_start - self._clock()) > 0:
+                    self._sleep(wait)
+            token = sent_var.set(sent)
+            try:
+                yield
+            finally:
+                sent_var.reset(token)
+        finally:
+            sent()
+            with self._lock:
+                turn.users -= 1
 
     def _send(self, url: httpx.URL, headers: dict[str, str], budget: Budget) -> httpx.Response:
         remaining = max(budget.remaining(), 0.001)
@@ -404,9 +454,9 @@ class Fetcher:
             write=self._timeout.write,
             pool=min(self._timeout.pool or remaining, remaining),
         )
-        with self._lock:
-            self._sent += 1
-        with self._network_errors(url, budget):
+        with self._host_turn(url.raw_host.decode("ascii"), budget), self._network_errors(url, budget):
+            with self._lock:
+                self._sent += 1
             try:
                 request = self._client.build_request("GET", url, headers=headers, timeout=timeout)
                 request.headers["Accept-Encoding"] = ACCEPT_ENCODING  # ours: we can only decode these
@@ -422,7 +472,9 @@ class Fetcher:
         try:
             yield
         except AddressBlocked as exc:
-            raise FetchError("blocked_address", f"{exc} (found when connecting)", str(url)) from None
+            raise FetchError(
+                "blocked_address", f"{exc} (found when connecting); {_ALLOW_PRIVATE}", str(url)
+            ) from None
         except httpx.TimeoutException as exc:
             raise _Transient(FetchError("timeout", self._timeout_detail(exc, budget), str(url))) from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -515,18 +567,28 @@ class Fetcher:
 
     # --- robots.txt ---------------------------------------------------------------------------------------
 
-    def _robots_allow(self, url: httpx.URL) -> bool:
+    def _check_robots(self, url: httpx.URL) -> None:
+        """robots_unreachable if the host's robots.txt could not be fetched; robots_disallowed if it forbids
+        `url`."""
         key = robots_origin(url)
         with self._lock:
             entry = self._robots.setdefault(key, _RobotsEntry())
         with entry.lock:  # one fetch per host; other threads wait for its answer
             if entry.rules is None:
-                entry.rules = self._load_robots(
+                entry.rules, entry.unreachable = self._load_robots(
                     url.copy_with(path="/robots.txt", query=None, fragment=None, userinfo=b"")
                 )
-        return entry.rules.can_fetch(self._agent, str(url))
+        if entry.unreachable is not None:
+            detail = (
+                f"robots.txt could not be fetched ({entry.unreachable}): "
+                "the host is skipped for this run and asked again next run"
+            )
+            raise FetchError("robots_unreachable", detail, str(url))
+        if not entry.rules.can_fetch(self._agent, str(url)):
+            raise FetchError("robots_disallowed", "robots.txt disallows this URL", str(url))
 
-    def _load_robots(self, robots_url: httpx.URL) -> RobotFileParser:
+    def _load_robots(self, robots_url: httpx.URL) -> tuple[RobotFileParser, str | None]:
+        """The rules, and why robots.txt was unreachable (None when it was fetched or is missing)."""
         rules = RobotFileParser(str(robots_url))
         budget = Budget(self._clock, min(self.policy.deadline_s, _ROBOTS_DEADLINE_S))
         try:
@@ -540,20 +602,21 @@ class Fetcher:
                 rules.allow_all = True
                 with self._lock:
                     self.robots_fetched[robots_origin(robots_url)] = None
-            else:  # unreachable: the whole site is off limits
-                log.warning(
-                    "robots.txt %s unreachable (%s: %s): not fetching from this host",
-                    robots_url,
-                    error.reason,
-                    error.detail,
-                )
-                rules.disallow_all = True
-            return rules
+                return rules, None
+            # unreachable: the whole site is off limits for this Fetcher, and not remembered
+            log.warning(
+                "robots.txt %s unreachable (%s: %s): not fetching from this host",
+                robots_url,
+                error.reason,
+                error.detail,
+            )
+            rules.disallow_all = True
+            return rules, f"{error.reason}: {error.detail}"
         text = response.body.decode("utf-8", errors="replace").lstrip("\ufeff")
         rules.parse(text.splitlines())
         with self._lock:
             self.robots_fetched[robots_origin(robots_url)] = text
-        return rules
+        return rules, None
 
 
 def robots_origin(url: httpx.URL | str) -> str:

@@ -2,7 +2,8 @@
 
 Before a connection the host is resolved and refused if any of its addresses is not a public one; the
 connection then goes to the address that was checked, so DNS cannot change between check and use. Every socket
-operation of an attempt (connect, TLS handshake, each read and write) ends by the attempt's deadline.
+operation of an attempt (connect, TLS handshake, each read and write) ends by the attempt's deadline, and each
+write of a request tells the Fetcher it was sent (`sent_var`), which is when the host's delay starts.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ class Budget:
 
 
 budget_var: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("fetchbudget_var", default=None)
+# Called after each write of the current request: its head is on the wire, whatever DNS, connect and TLS cost.
+sent_var: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "fetch_sent", default=None
+)
 
 
 def _clamp(timeout: float | None, exc_type: type[Exception]) -> float | None:
@@ -119,7 +124,11 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+        try:
+            self._stream.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+        finally:
+            if (sent := sent_var.get()) is not None:
+                sent()
 
     def close(self) -> None:
         self._stream.close()

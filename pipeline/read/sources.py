@@ -8,11 +8,14 @@ gives (url, title, author, date, source) already filled in; its `source_uri` is 
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote_to_bytes
 
 from pipeline.errors import Reject, SetupError
 from pipeline.models import Article, Quarantined, Skipped
@@ -30,17 +33,47 @@ log = logging.getLogger(__name__)
 MEDIA_TYPES = {".txt": "text/plain", ".text": "text/plain", ".html": "text/html", ".htm": "text/html"}
 
 
+IGNORE_FILE = ".pipelineignore"  # in a source folder: names (glob patterns) of files that are not inputs
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
 def readable(path: Path) -> bool:
     """A file of a type we read: a single document, or a container of records."""
     return path.suffix.lower() in MEDIA_TYPES or container_format(path) is not None
 
 
+def source_uri_of(path: str | Path) -> str:
+    """How a local input is named in the tables: its absolute path, as the user named it (a symlink keeps its
+    own name). A path that is not valid UTF-8 (a file name in another encoding) becomes a `file://` URI with its
+    bytes percent-encoded, which `local_path` turns back into the same path."""
+    text = os.path.abspath(os.fspath(path))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes: bytes the file system gave that are not UTF-8
+        return "file://" + quote(os.fsencode(text), safe="/")
+    return text
+
+
+def local_path(source_uri: str) -> Path:
+    """The file a local input's `source_uri` names (see `source_uri_of`)."""
+    if source_uri.startswith("file://"):
+        return Path(os.fsdecode(unquote_to_bytes(source_uri.removeprefix("file://"))))
+    return Path(source_uri)
+
+
 def expand_sources(sources: list[str]) -> tuple[list[str], list[Path]]:
     """Inputs to read (file paths and URLs), in a stable order, and files skipped inside directories for their type.
 
-    A directory is walked recursively (hidden entries skipped); a file named explicitly is always read, so an
-    unsupported type is quarantined rather than skipped. A URL is kept as it is (the read stage fetches it). A
-    path that does not exist is bad setup.
+    A directory is walked recursively (hidden entries, and the names its `.pipelineignore` lists, skipped); a
+    file named explicitly is always read, so an unsupported type is quarantined rather than skipped. A folder
+    that cannot be listed is an input too: the read stage quarantines it with the reason (it never vanishes).
+    A URL is kept as it is (the read stage fetches it). A path that does not exist is bad setup; a symlink that
+    leads nowhere (broken, or a loop) exists as a name and is quarantined when read.
     """
     inputs: list[str] = []
     ignored: list[Path] = []
@@ -50,21 +83,34 @@ def expand_sources(sources: list[str]) -> tuple[list[str], list[Path]]:
             continue
         path = Path(source).expanduser()
         if path.is_dir():
-            for root, dirs, names in os.walk(path):
+
+            def unlisted(error: OSError) -> None:
+                inputs.append(source_uri_of(error.filename))  # the read stage says why it cannot be listed
+
+            for root, dirs, names in os.walk(path, onerror=unlisted):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                skip = _ignore_patterns(Path(root))
                 for name in sorted(names):
-                    if name.startswith("."):
+                    if name.startswith(".") or any(fnmatch.fnmatchcase(name, pattern) for pattern in skip):
                         continue
                     file = Path(root, name)
                     if readable(file):
-                        inputs.append(str(file.resolve()))
+                        inputs.append(source_uri_of(file))
                     else:
                         ignored.append(file)
-        elif path.exists():
-            inputs.append(str(path.resolve()))
+        elif os.path.lexists(path):
+            inputs.append(source_uri_of(path))
         else:
             raise SetupError(f"source {source!r} does not exist; pass existing files, folders or URLs")
     return list(dict.fromkeys(inputs)), ignored
+
+
+def _ignore_patterns(folder: Path) -> list[str]:
+    try:
+        lines = (folder / IGNORE_FILE).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def documents(inputs: list[str]) -> Iterator[Article]:
@@ -119,9 +165,15 @@ class ReadStage(Stage):
     name = "read"
 
     def __init__(
-        self, ledger: Ledger, max_bytes: int, max_file_bytes: int | None = None, web: WebReader | None = None
+        self,
+        ledger: Ledger,
+        max_bytes: int,
+        max_file_bytes: int | None = None,
+        web: WebReader | None = None,
+        refused: dict[str, tuple[str, str]] | None = None,
     ):
         super().__init__(ledger)
+        self.refused = dict(refused or {})  # input -> (reason, detail): quarantined without being read
         self.max_bytes = max_bytes
         self.max_file_bytes = Settings().max_file_bytes if max_file_bytes is None else max_file_bytes
         self.records = RecordCheck(ledger, max_bytes)
@@ -137,10 +189,36 @@ class ReadStage(Stage):
                 yield from self.fetch(item)
                 continue
             self.ledger.add(self.name, "files")
-            if container_format(Path(item.source_uri)) is None:
+            refused = self.refuse(item)
+            if refused is not None:
+                yield refused
+            elif container_format(local_path(item.source_uri)) is None:
                 yield self.apply(item)
             else:
                 yield from self.expand(item)
+
+    def refuse(self, stub: Article) -> Quarantined | None:
+        """Quarantine what is not a file to read, before anything opens it: a FIFO would block the run forever,
+        a device never ends; a folder here is one that could not be listed; a name that leads nowhere (a
+        broken symlink, a loop) is unreadable; and what the run was told not to read (`refused`)."""
+        if stub.source_uri in self.refused:
+            return self.quarantine(stub, *self.refused[stub.source_uri])
+        path = local_path(stub.source_uri)
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            return self.quarantine(stub, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
+        if stat.S_ISDIR(mode):
+            try:
+                os.listdir(path)
+                detail = "a folder that could not be listed when the run started"
+            except OSError as exc:
+                detail = f"cannot list the folder: {exc.strerror or exc}"
+            return self.quarantine(stub, "unreadable", detail + "; its files were not read")
+        for test, kind in _SPECIAL:
+            if test(mode):
+                return self.quarantine(stub, "unsupported_type", f"{kind}, not a regular file: not read")
+        return None
 
     def fetch(self, stub: Article) -> Iterator[Item]:
         """The items a URL gives (a page, or a feed's entries), counted like a file's; a bug quarantines the URL."""
@@ -161,19 +239,19 @@ class ReadStage(Stage):
 
     def expand(self, stub: Article) -> Iterator[Item]:
         """One item per record of a container file, in file order; a bug here quarantines the file."""
-        path = Path(stub.source_uri)
+        path = local_path(stub.source_uri)
         try:
             for entry in iter_records(path, self.max_file_bytes):
-                yield self.emit(path, entry)
+                yield self.emit(stub.source_uri, entry)
         except Exception as exc:
             log.exception("%s failed on %s", self.name, path)
             yield self.quarantine(stub, f"error_{type(exc).__name__}", str(exc)[:500])
 
-    def emit(self, path: Path, entry: RecordOrError) -> Item:
+    def emit(self, file_uri: str, entry: RecordOrError) -> Item:
         if entry.index is None:  # a problem with the whole file
-            return self.quarantine(Article(source_uri=str(path)), entry.reason, entry.detail)
+            return self.quarantine(Article(source_uri=file_uri), entry.reason, entry.detail)
         self.ledger.add(self.name, "records")
-        source_uri = f"{path}#{entry.index}"
+        source_uri = f"{file_uri}#{entry.index}"
         if isinstance(entry, Problem):
             return self.quarantine(Article(source_uri=source_uri), entry.reason, entry.detail)
         if entry.fields.date_problem:
@@ -186,18 +264,35 @@ class ReadStage(Stage):
         return self.reject(article, (reason,), detail)
 
     def process(self, article: Article) -> Article:
-        path = Path(article.source_uri)
+        path = local_path(article.source_uri)
         media_type = MEDIA_TYPES.get(path.suffix.lower())
         if media_type is None:
             raise Reject("unsupported_type", f"no reader for {path.suffix or 'files without extension'}")
         try:
-            size = path.stat().st_size
-            if size > self.max_bytes:
-                raise Reject("too_large", f"{size} bytes, over the {self.max_bytes}-byte input cap")
-            article.raw = path.read_bytes()[: self.max_bytes + 1]
+            article.raw = read_capped(path, self.max_bytes)
         except OSError as exc:
             raise Reject("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}") from exc
-        if len(article.raw) > self.max_bytes:  # grew between stat and read
-            raise Reject("too_large", f"over the {self.max_bytes}-byte input cap")
         article.media_type = media_type
         return article
+
+
+def read_capped(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes, at most `max_bytes` (`too_large` past it). Opened without blocking and checked
+    after opening, so a file swapped for a FIFO or a device since it was listed is refused, never waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Reject("unsupported_type", "not a regular file: not read")
+        if info.st_size > max_bytes:
+            raise Reject("too_large", f"{info.st_size} bytes, over the {max_bytes}-byte input cap")
+        os.set_blocking(fd, True)
+        chunks, size = [], 0
+        while size <= max_bytes and (chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > max_bytes:  # grew between stat and read
+        raise Reject("too_large", f"over the {max_bytes}-byte input cap")
+    return b"".join(chunks)

@@ -1,6 +1,8 @@
 """Web sources: feed URLs and article URLs, fetched with `pipeline.read.fetch` and turned into articles.
 
-A URL source is fetched once (a conditional GET when an earlier run left the feed's ETag or Last-Modified). A feed
+A URL source is fetched once (a conditional GET when an earlier run left the feed's ETag or Last-Modified), with
+the feed cap (`max_feed_bytes`): it may be a feed of thousands of entries. What turns out to be a page is still
+held to the page cap (the fetcher's, `max_input_bytes`), as are the article pages of summary-only entries. A feed
 (RSS, Atom or JSON Feed) becomes one article per entry: an entry carrying its full content is used as it is; an
 entry with only a summary has its article page fetched. An entry whose canonical URL already landed is skipped
 before any fetch. A URL that is not a feed but a page is one article. Every failure is a quarantine item with the
@@ -53,12 +55,13 @@ class WebReader:
     names: dict[str, str] = field(default_factory=dict)  # URL -> name from a sources file
     in_flight: int = 4
     feed_states: list[dict] = field(default_factory=list)
+    max_feed_bytes: int | None = None  # cap on a source URL's body; None: the fetcher's page cap
 
     def read(self, url: str) -> Iterator[_Item]:
         """The items one URL source gives, in order: the page, or the feed's entries; or why there are none."""
         state = self.history.feed_state(url) if self.history is not None else None
         try:
-            response = self.fetcher.get(url, _conditional_headers(state))
+            response = self.fetcher.get(url, _conditional_headers(state), max_bytes=self.max_feed_bytes)
         except FetchError as exc:
             self._feed_failed(url, state, exc.reason, exc.status)
             yield _quarantine(url, exc.reason, exc.detail)
@@ -68,6 +71,13 @@ class WebReader:
             self._feed_fetched(url, state, response, entries=None)
             return
         if not _looks_like_feed(response):
+            cap = self.fetcher.policy.max_bytes
+            if len(response.body) > cap:  # fetched under the feed cap, but a page: what the page cap refuses
+                self._feed_failed(url, state, "too_large", response.status)
+                yield _quarantine(
+                    url, "too_large", f"a {len(response.body)} byte page, over the {cap} byte cap"
+                )
+                return
             self.ledger_add("pages")
             yield Article(source_uri=url, raw=response.body, media_type="text/html", url=response.url)
             return

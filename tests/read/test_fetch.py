@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import http.server
+import itertools
 import pickle
 import socket
 import socketserver
@@ -562,7 +564,10 @@ def test_a_name_resolving_to_any_private_address_is_blocked(make_fetcher):
 
     error = get_error(make_fetcher(allow_private=False, resolver=resolver), "http://mixed.example/")
     assert error.reason == "blocked_address"
-    assert error.detail == "mixed.example resolves to 192.168.1.20, which is not a public address (private)"
+    assert error.detail == (
+        "mixed.example resolves to 192.168.1.20, which is not a public address (private); pass "
+        "--allow-private-network (PIPELINE_ALLOW_PRIVATE_NETWORK=1) to fetch local or private addresses"
+    )
 
 
 @pytest.mark.parametrize(
@@ -704,18 +709,23 @@ def test_a_missing_robots_txt_allows_everything(server, make_fetcher, status):
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-def test_an_unreachable_robots_txt_disallows_the_whole_host(server, make_fetcher, status):
+def test_an_unreachable_robots_txt_skips_the_whole_host_as_robots_unreachable(server, make_fetcher, status):
     server.expect_request("/robots.txt").respond_with_data(b"down", status=status)
     fetcher = make_fetcher(respect_robots=True, retries=3)
     for path in ("/a", "/b"):
-        assert get_error(fetcher, server.url_for(path)).reason == "robots_disallowed"
+        error = get_error(fetcher, server.url_for(path))
+        assert error.reason == "robots_unreachable"  # not robots_disallowed: the site forbade nothing
+        assert error.detail.startswith("robots.txt could not be fetched") and f"HTTP {status}" in error.detail
+        assert "next run" in error.detail
     assert paths(server) == ["/robots.txt"]  # asked once, never again for this Fetcher
+    assert fetcher.robots_fetched == {}  # not remembered: the next run asks again
 
 
-def test_robots_txt_on_a_dead_host_disallows_it(make_fetcher):
+def test_robots_txt_on_a_dead_host_is_robots_unreachable(make_fetcher):
     fetcher = make_fetcher(respect_robots=True, retries=2)
     error = get_error(fetcher, f"http://127.0.0.1:{closed_port()}/feed")
-    assert error.reason == "robots_disallowed" and fetcher.requests_sent == 1
+    assert error.reason == "robots_unreachable" and fetcher.requests_sent == 1
+    assert "robots.txt could not be fetched (connection_error: " in error.detail
 
 
 # --- 12. politeness -------------------------------------------------------------------------------------------
@@ -757,6 +767,68 @@ def test_host_delay_holds_across_threads_real_clock(server, make_fetcher):
     # turns are handed out 0.2 s apart from the first, and a thread never starts before its turn
     for n, started in enumerate(sorted(sent)):
         assert started - before >= n * 0.2
+
+
+@contextlib.contextmanager
+def keep_alive_server(respond: Callable[[str], bytes]) -> Iterator[tuple[int, list[tuple[str, float]]]]:
+    """An HTTP/1.1 server on 127.0.0.1 that keeps connections open, as real servers do (werkzeug's closes
+    each one); yields its port and (path, time.monotonic()) of each request as it arrives."""
+    arrivals: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            with lock:
+                arrivals.append((self.path, time.monotonic()))
+            body = respond(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield srv.server_address[1], arrivals
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+def test_requests_to_one_host_arrive_host_delay_apart_when_connecting_is_slow_real_clock(
+    make_fetcher, monkeypatch
+):
+    """The spacing as the server sees it: a slow new connection (DNS, TCP and TLS to a far host) must not let
+    the next request, sent at once on the kept-alive connection, arrive early. robots.txt counts."""
+    real_dial = guard._dial
+
+    def slow_dial(*args):
+        time.sleep(0.3)
+        return real_dial(*args)
+
+    monkeypatch.setattr(guard, "_dial", slow_dial)
+    fetcher = make_fetcher(real_time=True, respect_robots=True, host_delay_s=0.5, max_in_flight=4)
+    robots = b"User-agent: *\nAllow: /\n"
+    with keep_alive_server(lambda path: robots if path == "/robots.txt" else b"ok") as (port, arrivals):
+        threads = [
+            threading.Thread(target=fetcher.get, args=(f"http://127.0.0.1:{port}/p",)) for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+    assert sorted(path for path, _ in arrivals) == ["/p"] * 4 + ["/robots.txt"]
+    times = sorted(at for _, at in arrivals)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= 0.5 - 0.02, gaps
 
 
 def test_no_more_than_max_in_flight_requests_at_once(server, make_fetcher):

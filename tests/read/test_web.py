@@ -2,14 +2,25 @@
 
 import json
 import random
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
 
 import duckdb
 import pytest
 from werkzeug import Request, Response
 
+from pipeline.errors import SetupError
+from pipeline.models import Article, Quarantined
+from pipeline.run.assemble import plan_run, web_reader
 from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
+from pipeline.stage import Ledger
 from tests.conftest import run_cli
+
+ALLOW_PRIVATE_HINT = (
+    "pass --allow-private-network (PIPELINE_ALLOW_PRIVATE_NETWORK=1) to fetch local or private addresses"
+)
 
 COMMON_WORDS = """
 harbour ferry terminal council budget dredging channel contract winter timetable passengers tickets workers
@@ -245,6 +256,31 @@ def test_entry_pages_that_fail_are_quarantined_with_the_fetch_reason(httpserver,
     assert summary.stages["read"]["date_unparsed"] == 1
 
 
+def test_an_unreachable_robots_txt_skips_the_host_this_run_and_is_asked_again_next_run(
+    httpserver, settings, tmp_path
+):
+    base = httpserver.url_for("").rstrip("/")
+    story = tmp_path / "story.txt"  # an input that lands, so the run passes its audit and is published
+    story.write_text(f"Bridge Repairs Finish Early\n\n{prose(9)}\n")
+    feed = rss(
+        base, [{"title": "Terminal opens", "path": "/a1", "content": f"<p>{prose(1)}</p><p>{prose(2)}</p>"}]
+    )
+    httpserver.expect_request("/robots.txt").respond_with_data("down for maintenance", status=503)
+    httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+    first = run_ingest([f"{base}/feed.xml", str(story)], settings, trigger="test")
+    assert (first.landed, first.quarantine_reasons) == (1, {"robots_unreachable": 1})
+    [(reason, detail)] = rows(settings.db_path, "SELECT reason, detail FROM quarantine")
+    assert reason == "robots_unreachable" and "robots.txt could not be fetched (http_5xx: HTTP 503" in detail
+    assert paths(httpserver) == []  # the feed itself was never asked for
+
+    httpserver.clear_all_handlers()
+    httpserver.clear_log()
+    httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+    second = run_ingest([f"{base}/feed.xml"], settings, trigger="test")  # robots.txt is 404 now: allowed
+    assert second.landed == 1
+    assert [req.path for req, _ in httpserver.log] == ["/robots.txt", "/feed.xml"]  # not remembered
+
+
 def test_private_addresses_are_refused_unless_allowed(httpserver, tmp_path):
     httpserver.expect_request("/feed.xml").respond_with_data("<rss/>", content_type="application/rss+xml")
     strict = Settings.from_env(db_path=tmp_path / "s.duckdb", host_delay_s=0.0)
@@ -268,6 +304,71 @@ def test_cli_ingests_a_local_feed_with_the_private_network_flag(httpserver, tmp_
     allowed = run_cli("ingest", f"{base}/feed.xml", "--db", str(db), "--json", "--allow-private-network")
     assert allowed.returncode == 0, allowed.stderr
     assert json.loads(allowed.stdout.splitlines()[-1])["landed"] == 1
+
+
+def test_a_refused_local_feed_says_how_to_allow_it(httpserver, tmp_path):
+    httpserver.expect_request("/feed.xml").respond_with_data("<rss/>", content_type="application/rss+xml")
+    refused = run_cli(
+        "ingest", httpserver.url_for("/feed.xml"), "--db", str(tmp_path / "cli.duckdb"), "--json"
+    )
+    summary = json.loads(refused.stdout.splitlines()[-1])
+    assert summary["quarantine_reasons"] == {"blocked_address": 1}
+    warning = next(line for line in refused.stderr.splitlines() if "blocked_address" in line)
+    assert ALLOW_PRIVATE_HINT in warning
+    staged = Path(summary["staging"]) / "quarantine-*.parquet"
+    with duckdb.connect() as con:
+        [(detail,)] = con.execute(f"SELECT detail FROM read_parquet('{staged}')").fetchall()
+    assert "is not a public address (loopback)" in detail and ALLOW_PRIVATE_HINT in detail
+
+
+def big_feed(base: str, entries: int) -> bytes:
+    """An RSS feed of `entries` full-content entries with short bodies."""
+    items = "".join(
+        f"<item><title>Entry {n}</title><link>{base}/e{n}</link><guid>e{n}</guid>"
+        f"<content:encoded><![CDATA[<p>Entry {n}: {prose(n % 50, sentences=1)}</p>]]></content:encoded></item>"
+        for n in range(entries)
+    )
+    return rss(base, []).replace("</channel>", items + "</channel>").encode()
+
+
+def test_a_feed_over_the_page_cap_is_read_but_a_page_that_large_is_still_too_large(httpserver, settings):
+    base = httpserver.url_for("").rstrip("/")
+    feed = big_feed(base, 20_000)
+    html = b"<html><body>" + b"<p>" + b"word " * 1_200_000 + b"</p></body></html>"
+    assert len(feed) > settings.max_input_bytes and len(html) > 6_000_000
+    httpserver.expect_request("/feed.xml").respond_with_data(feed, content_type="application/rss+xml")
+    httpserver.expect_request("/page").respond_with_data(html, content_type="text/html")
+    httpserver.expect_request("/story").respond_with_data(
+        page("Union calls strike", 8), content_type="text/html"
+    )
+
+    def read(url: str, settings: Settings) -> tuple[list, Ledger, list[dict]]:
+        plan, ledger = plan_run([url], settings), Ledger()
+        with ExitStack() as resources:
+            reader = web_reader(plan, settings, None, ledger, resources)
+            return list(reader.read(url)), ledger, reader.feed_states
+
+    items, ledger, states = read(f"{base}/feed.xml", settings)
+    assert len(items) == 20_000 and all(isinstance(item, Article) for item in items)
+    assert (ledger.get("read", "feeds"), ledger.get("read", "entries")) == (1, 20_000)
+    assert states[0]["entries_last_fetch"] == 20_000 and states[0]["last_error"] is None
+
+    [refused], _, states = read(f"{base}/page", settings)  # a page is still held to the page cap
+    assert isinstance(refused, Quarantined) and refused.reasons == ("too_large",)
+    assert f"over the {settings.max_input_bytes} byte" in refused.detail
+    assert states[0]["last_error"] == "too_large"
+    [story], _, _ = read(f"{base}/story", settings)
+    assert isinstance(story, Article) and b"Union calls strike" in story.raw
+
+    [capped], _, _ = read(f"{base}/feed.xml", replace(settings, max_feed_bytes=len(feed) - 1))
+    assert isinstance(capped, Quarantined) and capped.reasons == ("too_large",)
+
+
+def test_the_feed_cap_is_a_setting():
+    assert Settings().max_feed_bytes == 50_000_000
+    assert Settings.from_env({"PIPELINE_MAX_FEED_BYTES": "80000000"}).max_feed_bytes == 80_000_000
+    with pytest.raises(SetupError, match="max_feed_bytes must be positive"):
+        Settings.from_env({"PIPELINE_MAX_FEED_BYTES": "0"})
 
 
 def test_a_sources_file_names_feeds_and_lists_paths(httpserver, tmp_path, settings):
