@@ -19,6 +19,7 @@ from pipeline.run.partitions import merge_partitions, process_partition
 from pipeline.run.runner import PARTS_SUFFIX, hold_run, publish_run, write_docs
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store
+from pipeline.store.staging import sweep_debris
 
 # Tasks of other runs may hold the database for a while; wait this long unless a setting says otherwise.
 DEFAULT_LOCK_TIMEOUT_S = 60.0
@@ -68,6 +69,7 @@ def plan_task(
     sources_path = str(_project_path(sources_file)) if sources_file else None
     settings = _settings(db, allow_private_network)
     plan = plan_run(resolved, settings, Path(sources_path) if sources_path else None)
+    sweep_debris(settings.staging_root)  # what runs killed outright left (not this run's: it has none yet)
     if since:
         try:
             datetime.fromisoformat(since)

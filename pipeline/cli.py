@@ -5,14 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
-from pipeline.errors import AuditFailed, SetupError
+from pipeline.errors import AuditFailed, Interrupted, SetupError
 from pipeline.settings import PROJECT_ROOT, Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_SETUP, EXIT_AUDIT = 0, 2, 3, 4
 EXAMPLE_QUERY = "SELECT title, author, word_count, language FROM articles ORDER BY ingested_at"
+
+
+def command() -> str:
+    """How to run this CLI again, as a hint that works when pasted into any shell: the venv's console command
+    (`article-pipeline`) by its full path, else this interpreter with `-m pipeline`."""
+    script = Path(sys.executable).parent / "article-pipeline"
+    return str(script) if script.is_file() else f"{sys.executable} -m pipeline"
+
+
+def hint(text: str) -> str:
+    """A message with its `python -m pipeline ...` commands as `command()` says to run them."""
+    return text.replace("python -m pipeline ", command() + " ")
 
 
 def default_sources() -> list[str]:
@@ -24,11 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline",
         description="Ingest news articles into a clean, de-duplicated, validated DuckDB table.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each stage's decisions to stderr")
+    verbose = argparse.ArgumentParser(add_help=False)  # -v before or after the command
+    verbose.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log each input's outcome (quarantined, duplicate) and each stage's decisions to stderr",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose._actions[0].help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser(
         "ingest",
+        parents=[verbose],
         help="read sources, clean, dedupe, validate and load them",
         description=(
             "Read SOURCES (files, or directories walked recursively: .txt as plain text with the headline on "
@@ -116,6 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
             f"(default: {default}, or PIPELINE_MAX_{what.upper()}_SHARE)",
         )
     ingest.add_argument(
+        "--since",
+        type=_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="skip articles published before this day (UTC; counted as since.before_since); undated ones are kept",
+    )
+    ingest.add_argument(
+        "--max-items-per-source",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="read at most N documents from each source (a folder's files, a feed's entries, a file's records); "
+        "the rest are not read this run",
+    )
+    ingest.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="everything but the publish: the summary says what would land; the database is only read (not "
+        "even created) and the run is not recorded",
+    )
+    ingest.add_argument(
         "--trigger",
         default="cli",
         choices=["cli", "scheduled", "manual", "test"],
@@ -124,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     release = sub.add_parser(
         "release",
+        parents=[verbose],
         help="publish a run that failed its audit and waits in staging",
         description=(
             "Publish RUN_ID, a run held in staging by a failed audit (see `ingest`), as it was staged: its "
@@ -140,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reprocess = sub.add_parser(
         "reprocess",
+        parents=[verbose],
         help="run extraction, cleaning, dedupe and validation again over the stored raw inputs",
         description=(
             "Every input a run reads is kept, compressed, in raw_documents. reprocess runs the stages after "
@@ -167,14 +214,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = sub.add_parser(
         "sql",
-        help="run a read-only SQL query against the database",
-        description="Run one SQL query on a read-only connection and print the result.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        parents=[verbose],
+        help="run one read-only SQL query against the database",
+        description=(
+            "Run one SQL statement (a query: SELECT/WITH/FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN, PRAGMA or "
+            "CALL of a table function) on the database, read-only, and print the result. Nothing can be "
+            "written, attached, installed or loaded, and no file but the database can be read: external "
+            "access is off and DuckDB's configuration is locked. One statement per call."
+        ),
     )
     sql.add_argument("query", help="the SQL to run, e.g. " + repr(EXAMPLE_QUERY))
     sql.add_argument("--db", type=Path, default=None, help="DuckDB file (default: data/articles.duckdb)")
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
+    sql.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)"
+    )
+    sql.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="while a run is loading into the database, wait up to this long for it (default: 0, or "
+        "PIPELINE_LOCK_TIMEOUT_S)",
+    )
     return parser
+
+
+def _day(text: str):
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-11-01") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def _add_data_docs(command: argparse.ArgumentParser) -> None:
@@ -195,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    # Great Expectations logs hundreds of lines of its own set-up at INFO (registering functions): not the run's
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _stop)  # SIGINT already raises KeyboardInterrupt
     try:
         if args.command == "ingest":
             return _ingest(args)
@@ -204,8 +288,35 @@ def main(argv: list[str] | None = None) -> int:
             return _reprocess(args)
         return _sql(args)
     except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {hint(str(exc))}", file=sys.stderr)
         return EXIT_SETUP
+    except KeyboardInterrupt as exc:
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted("SIGINT")
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not interrupt the message
+        if sys.stderr.isatty():
+            print("\r\033[K", end="", file=sys.stderr)
+        print(f"error: {hint(stopped.message())}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if stopped.signal_name == "SIGTERM" else signal.SIGINT)
+
+
+def entry() -> None:
+    """The console command and `python -m pipeline`: `main`, then exit with its code.
+
+    After a signal the run is recorded and the database closed, but daemon threads may still be inside native
+    code (GX's import in the background, a C++ library's catch-all): finalizing the interpreter under them can
+    abort it ("terminate called ... exception not rethrown", exit -6). So a stopped run leaves at once, its
+    output flushed.
+    """
+    code = main()
+    if code in (128 + signal.SIGTERM, 128 + signal.SIGINT):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _stop(signum: int, frame) -> None:
+    raise Interrupted(signal.Signals(signum).name)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -222,13 +333,19 @@ def _ingest(args: argparse.Namespace) -> int:
         max_duplicate_share=args.max_duplicate_share,
         data_docs_dir=args.data_docs,
     )
-    progress = _progress_line if sys.stderr.isatty() else None
+    progress = Progress()
     sources = args.sources or ([] if args.sources_file else default_sources())
     summary = run_ingest(
-        sources, settings, trigger=args.trigger, progress=progress, sources_file=args.sources_file
+        sources,
+        settings,
+        trigger=args.trigger,
+        progress=progress,
+        sources_file=args.sources_file,
+        since=args.since,
+        max_items=args.max_items_per_source,
+        dry_run=args.dry_run,
     )
-    if progress:
-        print("\r\033[K", end="", file=sys.stderr)
+    progress.done()
     return _report(summary, args.json)
 
 
@@ -255,18 +372,49 @@ def _report(summary, as_json: bool) -> int:
     if as_json:
         print(json.dumps(summary.to_dict(), sort_keys=True))
     else:
-        print(format_summary(summary))
+        print(hint(format_summary(summary)))
     if summary.data_docs:
         print(f"Validation report: {summary.data_docs}", file=sys.stderr)
     if summary.status == "audit_failed":
         failed = summary.audit["failed"] if summary.audit else []
-        print(f"error: {AuditFailed(summary.run_id, failed, summary.staging, summary.db)}", file=sys.stderr)
+        print(
+            f"error: {hint(str(AuditFailed(summary.run_id, failed, summary.staging, summary.db)))}",
+            file=sys.stderr,
+        )
         return EXIT_AUDIT
     return EXIT_OK
 
 
-def _progress_line(done: int, files: int) -> None:
-    print(f"\r  {done} documents processed (from {files} files)", end="", file=sys.stderr, flush=True)
+class Progress:
+    """How far a run is: a line redrawn in place on a terminal; through a pipe (cron, a task log), a log line
+    every `EVERY_S` seconds, so a long run is never silent."""
+
+    EVERY_S = 10.0
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.every_s = float(os.environ.get("PIPELINE_PROGRESS_EVERY_S", self.EVERY_S))
+        self.started = self.last = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, inputs: int) -> None:
+        now = time.monotonic()
+        if self.tty:
+            print(
+                f"\r  {done} documents processed (from {inputs} inputs)", end="", file=sys.stderr, flush=True
+            )
+            self.shown = True
+        elif now - self.last >= self.every_s:
+            self.last = now
+            print(
+                f"progress: {done} documents processed (from {inputs} inputs) in {now - self.started:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def done(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr)
 
 
 def format_summary(s) -> str:
@@ -324,15 +472,38 @@ def format_summary(s) -> str:
     return "\n".join(lines)
 
 
+# What `sql` runs: queries, and the read-only introspection statements DuckDB types as PRAGMA, CALL or EXPLAIN.
+SQL_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA", "CALL")
+
+
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from pipeline.store.connection import connect
 
-    db = args.db or Settings.from_env().db_path
+    settings = Settings.from_env(db_path=args.db, lock_timeout_s=args.lock_timeout)
+    db = settings.db_path
     if not db.exists():
         raise SetupError(f"database {db} does not exist; run `python -m pipeline ingest` first or pass --db")
-    con = connect(db, read_only=True)
+    con = connect(db, lock_timeout_s=settings.lock_timeout_s, sandboxed=True)
+    try:
+        statements = con.extract_statements(args.query)
+    except duckdb.Error as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    if len(statements) != 1:
+        print(f"error: give one SQL statement per call, not {len(statements)}", file=sys.stderr)
+        return EXIT_USAGE
+    kind = statements[0].type.name
+    if kind == "CALL" and statements[0].query.lstrip().upper().startswith(("CHECKPOINT", "FORCE")):
+        kind = "CHECKPOINT"  # DuckDB types it as a CALL; it is the writer's business
+    if kind not in SQL_STATEMENTS:
+        print(
+            f"error: `sql` runs queries only (SELECT, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN, PRAGMA, CALL), "
+            f"not {kind}: the database is read-only here",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         rel = con.sql(args.query)
     except duckdb.Error as exc:

@@ -39,7 +39,10 @@ def decode_text(raw: bytes) -> str:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise Reject("bad_encoding", f"not valid {encoding.upper()} at byte {exc.start}") from exc
+        raise Reject(
+            "bad_encoding",
+            f"not valid {encoding.upper()} at byte {exc.start}; re-save the file as UTF-8 and ingest it again",
+        ) from exc
     if not text.strip():
         raise Reject("empty", "the file has no text")
     return text

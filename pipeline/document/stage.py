@@ -112,6 +112,7 @@ class DocumentStage(Stage):
     name = "extract"  # a worker's failure is the extract stage's: the other steps cannot hang or crash
     # What the workers import before their first document (once, in the forkserver), with py3langid's model.
     PRELOAD = (
+        "pipeline.document.forkserver",  # ties the forkserver to the run's process
         "pipeline.document.stage",
         "pipeline.document.extract",
         "pipeline.document.cascade",
@@ -151,10 +152,15 @@ class DocumentStage(Stage):
         """
         if self.workers == 0:
             return self._in_process(items)
+        from pipeline.document.workers import prepare
+
+        prepare(self.PRELOAD)  # the forkserver from this thread, not the feeder's: it then dies with the run
         return _Feed(self, items)
 
-    def _feed(self, items: Iterable[Item], done: queue.Queue, stop: threading.Event) -> None:
-        """In the feeder thread: read, hand articles to the workers, queue outcomes in input order."""
+    def _feed(self, items: Iterable[Item], done: queue.Queue, stop: threading.Event, pools: list) -> None:
+        """In the feeder thread: read, hand articles to the workers, queue outcomes in input order.
+
+        The pool is put in `pools`, so that the consumer's `close` can interrupt it at once."""
 
         def put(*message) -> None:
             while not stop.is_set():
@@ -171,7 +177,7 @@ class DocumentStage(Stage):
                 if isinstance(item, Article):
                     yield item, self.spec
 
-        from pipeline.document.workers import WorkerPool
+        from pipeline.document.workers import PoolInterrupted, WorkerPool
 
         pool = WorkerPool(
             document_job,
@@ -180,6 +186,9 @@ class DocumentStage(Stage):
             memory_limit_mb=self.memory_limit_mb,
             preload=self.PRELOAD,
         )
+        pools.append(pool)
+        if stop.is_set():  # closed while the pool was being made
+            pool.interrupt()
         try:
             with pool:
                 for result in pool.map(jobs()):
@@ -189,7 +198,7 @@ class DocumentStage(Stage):
                 for item in pending:
                     put("item", item)
             put("end")
-        except _Stopped:
+        except (_Stopped, PoolInterrupted):
             pass
         except BaseException as exc:  # raised again in the consumer's thread
             with contextlib.suppress(_Stopped):
@@ -238,8 +247,12 @@ class _Feed:
         self.stage, self.finished = stage, False
         self.done: queue.Queue = queue.Queue(maxsize=stage.ahead)
         self.stop = threading.Event()
+        self.pools: list = []
         self.feeder = threading.Thread(
-            target=stage._feed, args=(items, self.done, self.stop), name="document-feeder", daemon=True
+            target=stage._feed,
+            args=(items, self.done, self.stop, self.pools),
+            name="document-feeder",
+            daemon=True,
         )
         self.feeder.start()
 
@@ -264,9 +277,12 @@ class _Feed:
         raise StopIteration
 
     def close(self) -> None:
-        """Stop the feeder and its workers; wait for them. Safe to call twice."""
+        """Stop the feeder and its workers (a worker's page in hand is abandoned); wait for them. Safe to call
+        twice."""
         self.finished = True
         self.stop.set()
+        for pool in self.pools:
+            pool.interrupt()
         if self.feeder.is_alive() and self.feeder is not threading.current_thread():
             self.feeder.join()
 

@@ -14,10 +14,11 @@ import contextlib
 import ctypes
 import gc
 import importlib
+import math
 import multiprocessing
+import os
 import resource
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,9 +27,14 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Self
 
+from pipeline.document.forkserver import die_with_parent, main_not_reimported, start
+
 _MAX_MESSAGE = 500  # characters of an exception message kept in TaskResult.detail
 _START_TIMEOUT_S = 60.0  # for a worker to import its modules and report ready
 _GRACE_S = 2.0  # for idle workers to exit on close(), and for dead or killed ones to be reaped
+# A task's CPU budget in its worker, past its wall-clock timeout: the parent's deadline comes first, this limit
+# only if the parent cannot enforce it (stopped, or gone and its death not yet noticed).
+CPU_MARGIN_S = 5.0
 _forkserver_preload: set[str] = set()  # all that any pool asked for: there is one forkserver per process
 _open_pools = 0  # pools not yet closed: the forkserver serves them
 
@@ -61,6 +67,19 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+class PoolInterrupted(Exception):
+    """`WorkerPool.interrupt` was called while `map` ran."""
+
+
+def prepare(preload: Sequence[str]) -> None:
+    """Before a pool is made in another thread: start the forkserver now, from this (the main) thread, with
+    `preload`, so that it dies with this process (`pipeline.document.forkserver`)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    _forkserver_preload.update(preload)
+    start(multiprocessing.get_context("forkserver"), tuple(sorted(_forkserver_preload)))
+
+
 @dataclass(frozen=True)
 class TaskResult:
     """The outcome of one item: its value, or why there is none."""
@@ -78,9 +97,26 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return name, f"{name}: {message}" if message else name
 
 
-def _worker_main(fn: Callable, conn: Connection, memory_mb: int | None, preload: Sequence[str]) -> None:
+def _limit_cpu(seconds: float) -> None:
+    """The next task may use at most `seconds` more CPU (SIGXCPU ends the process past it): a worker enforces
+    its own timeout, even if its parent, which enforces the wall-clock one, is stopped or gone."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = used.ru_utime + used.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(spent + seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _worker_main(
+    fn: Callable, conn: Connection, memory_mb: int | None, preload: Sequence[str], cpu_s: float | None = None
+) -> None:
     """Child process: set limits, import `preload`, report ready, then run tasks until told to stop."""
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a parent's SIGTERM handler is not ours
     try:
         if memory_mb is not None:
             _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -104,6 +140,8 @@ def _worker_main(fn: Callable, conn: Connection, memory_mb: int | None, preload:
         else:
             if kind == "stop":
                 return
+            if cpu_s is not None:
+                _limit_cpu(cpu_s)
             try:
                 reply = ("ok", fn(item))
             except Exception as exc:
@@ -114,27 +152,6 @@ def _worker_main(fn: Callable, conn: Connection, memory_mb: int | None, preload:
             return
         except Exception as exc:
             conn.send(("error", _describe(exc)))
-
-
-@contextlib.contextmanager
-def _main_not_reimported() -> Iterator[None]:
-    """Start workers without multiprocessing re-running the parent's `__main__` in them.
-
-    For spawn and forkserver children, multiprocessing imports the parent's main script again. Inside an
-    Airflow task that script is Airflow's command line, which re-reads its configuration and fails in a child
-    without the task's environment; our workers need nothing from `__main__`, so hide it while they start.
-    """
-    main = sys.modules.get("__main__")
-    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
-    try:
-        if main is not None:
-            main.__dict__.pop("__file__", None)
-            main.__spec__ = None
-        yield
-    finally:
-        if main is not None:
-            main.__dict__.pop("__spec__", None)
-            main.__dict__.update(saved)
 
 
 @dataclass(eq=False)
@@ -172,9 +189,12 @@ class WorkerPool:
         if method == "forkserver" and self.preload:  # effective only until the forkserver starts
             _forkserver_preload.update(self.preload)
             self._ctx.set_forkserver_preload(sorted(_forkserver_preload))
+            start(self._ctx, tuple(sorted(_forkserver_preload)))
         self._over_limit = f"over the {timeout_s:g} s limit"
         self._workers: list[_Worker] = []
         self._closed = self._mapping = False
+        self._interrupted = False
+        self._wake_r, self._wake_w = os.pipe()  # `interrupt` wakes `_wait` from another thread
         global _open_pools
         _open_pools += 1
 
@@ -210,6 +230,8 @@ class WorkerPool:
                     return
                 self._dispatch(backlog)
                 done.update(self._wait())
+                if self._interrupted:
+                    raise PoolInterrupted("the pool was interrupted")
         finally:
             self._mapping = False
             if not finished:  # closed early or failed: abandon the tasks in flight
@@ -221,9 +243,9 @@ class WorkerPool:
         idle = [w for w in self._workers if w.ready and w.task is None]
         while len(backlog) > len(idle) + starting and len(self._workers) < self.workers:
             conn, child_conn = self._ctx.Pipe()
-            args = (self.fn, child_conn, self.memory_limit_mb, self.preload)
+            args = (self.fn, child_conn, self.memory_limit_mb, self.preload, self.timeout_s + CPU_MARGIN_S)
             process = self._ctx.Process(target=_worker_main, args=args, name="WorkerPool-worker", daemon=True)
-            with _main_not_reimported():
+            with main_not_reimported():
                 process.start()
             child_conn.close()  # so that the worker's death reads as EOF
             self._workers.append(_Worker(process, conn, time.monotonic() + _START_TIMEOUT_S))
@@ -238,7 +260,10 @@ class WorkerPool:
         """Wait until a worker answers, dies or passes its deadline; return the finished tasks."""
         pending = [w for w in self._workers if w.task is not None or not w.ready]
         timeout = max(0.0, min(w.deadline for w in pending) - time.monotonic())
-        ready = set(wait([x for w in self._workers for x in (w.conn, w.process.sentinel)], timeout))
+        waited = [x for w in self._workers for x in (w.conn, w.process.sentinel)]
+        ready = set(wait([*waited, self._wake_r], timeout))
+        if self._wake_r in ready:
+            return {}
         results: dict[int, TaskResult] = {}
         for w in list(self._workers):
             if w not in pending:  # an idle worker has nothing to say: it died
@@ -306,13 +331,23 @@ class WorkerPool:
             w.process.join(max(0.0, grace_end - time.monotonic()))
             self._reap(w, kill=w.process.exitcode is None)
 
+    def interrupt(self) -> None:
+        """From any thread: make a running `map` stop at once (it raises `PoolInterrupted` in its own thread,
+        after killing its workers), instead of waiting for the page in hand."""
+        self._interrupted = True
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
     def close(self) -> None:
         """Stop all workers; the pool cannot be used afterwards. Safe to call twice."""
         global _open_pools
         if not self._closed:
             _open_pools -= 1
-        self._closed = True
-        self._stop_workers()
+            self._closed = True
+            self._stop_workers()
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def __enter__(self) -> Self:
         return self

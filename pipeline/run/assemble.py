@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +26,11 @@ from pathlib import Path
 from pipeline.clock import utcnow
 from pipeline.dedupe.stage import DedupeStage
 from pipeline.document.stage import DocumentStage, DocumentSteps
-from pipeline.errors import SetupError
+from pipeline.errors import SetupError, StorageError, storage_cause
 from pipeline.models import Article
 from pipeline.quality.validate import ValidateStage
 from pipeline.read.since import SinceStage
-from pipeline.read.sources import ReadStage, documents, expand_sources
+from pipeline.read.sources import ReadStage, documents, expand_sources, source_uri_of
 from pipeline.read.sources_file import is_url, read_sources_file
 from pipeline.settings import Settings
 from pipeline.stage import Item, Ledger
@@ -41,10 +43,12 @@ from pipeline.store.staging import (
     StagingWriter,
     Tally,
     write_ledger,
+    write_manifest,
     write_paragraphs,
 )
 from pipeline.stories import StoryStage
 
+log = logging.getLogger(__name__)
 VALIDATION_FILE = "validation.json"  # the chunks' GX results, kept when a Data Docs report is asked for
 
 
@@ -65,6 +69,8 @@ class Plan:
     inputs: list[str]
     ignored: list[Path]
     names: dict[str, str] = field(default_factory=dict)  # URL -> name, from a sources file
+    groups: list[list[str]] | None = None  # the inputs of each source in turn (for a per-source item cap)
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)  # input -> why it is not read
 
     def meta(self) -> dict:
         """What a run's ledger says of its inputs besides the stage counts."""
@@ -75,11 +81,18 @@ class Plan:
         }
 
 
-def plan_run(sources: list[str], settings: Settings, sources_file: Path | None = None) -> Plan:
+def plan_run(
+    sources: list[str],
+    settings: Settings,
+    sources_file: Path | None = None,
+    refused: dict[str, tuple[str, str]] | None = None,
+) -> Plan:
     """Check the setup a run needs and list its inputs; raise `SetupError` with a fix otherwise.
 
     `sources_file` adds the sources it lists (see `pipeline.read.sources_file.read_sources_file`) after `sources`.
+    `refused` names sources that are inputs but not read: each is quarantined with its (reason, detail).
     """
+    refused = {source_uri_of(k): why for k, why in (refused or {}).items()}
     sources = [str(s) for s in sources]
     names: dict[str, str] = {}
     if sources_file is not None:
@@ -93,8 +106,14 @@ def plan_run(sources: list[str], settings: Settings, sources_file: Path | None =
         raise SetupError(
             f"expectation suite {settings.suite_path} not found; restore expectations/ or set PIPELINE_SUITE_PATH"
         )
-    inputs, ignored = expand_sources(sources)
-    return Plan(sources, inputs, ignored, names)
+    groups, ignored, seen = [], [], set()
+    for source in sources:
+        uri = None if is_url(source) else source_uri_of(source)
+        found, skipped = ([uri], []) if uri in refused else expand_sources([source])
+        groups.append([i for i in found if i not in seen])  # an input two sources name is read once
+        seen.update(found)
+        ignored += skipped
+    return Plan(sources, [i for group in groups for i in group], ignored, names, groups, refused)
 
 
 def web_reader(plan: Plan, settings: Settings, history: History | None, ledger: Ledger, resources: ExitStack):
@@ -113,11 +132,12 @@ def web_reader(plan: Plan, settings: Settings, history: History | None, ledger: 
         ledger_add=lambda counter: ledger.add("read", counter),
         names=plan.names,
         in_flight=settings.fetch_in_flight,
+        max_feed_bytes=settings.max_feed_bytes,
     )
 
 
 def front(
-    inputs: list[str],
+    inputs: list[str] | list[list[str]],
     settings: Settings,
     run_id: str,
     ledger: Ledger,
@@ -128,20 +148,23 @@ def front(
     stored: Iterable[Article] | None = None,
     since: datetime | None = None,
     max_items: int | None = None,
+    refused: dict[str, tuple[str, str]] | None = None,
 ) -> Iterator[Item]:
     """The stages up to enrich: read, then in worker processes keep raw bytes, extract, clean and enrich.
 
-    The workers start at once. With `stored` (reprocess), documents as reading made them come from
-    raw_documents instead, and are not retained again. `max_items` stops reading after that many documents
-    (the rest are not read, so not counted); `since` skips articles published before it.
+    The workers start at once. `inputs` are the plan's inputs, or its inputs per source (`Plan.groups`).
+    With `stored` (reprocess), documents as reading made them come from raw_documents instead, and are not
+    retained again. `max_items` stops reading each source after that many documents (the rest are not read,
+    so not counted); `since` skips articles published before it.
     """
     steps: tuple[str, ...] = ("extract", "clean", "enrich")
     if stored is None:
-        stream: Iterable[Item] = ReadStage(
-            ledger, settings.max_input_bytes, settings.max_file_bytes, web
-        ).run(documents(inputs))
+        read = ReadStage(ledger, settings.max_input_bytes, settings.max_file_bytes, web, refused)
+        groups = inputs if inputs and isinstance(inputs[0], list) else [inputs]
+        per_source = (read.run(documents(group)) for group in groups)
         if max_items is not None:
-            stream = itertools.islice(stream, max_items)
+            per_source = (itertools.islice(items, max_items) for items in per_source)
+        stream: Iterable[Item] = itertools.chain.from_iterable(per_source)
         steps = ("retain", *steps)
     else:
         stream = stored
@@ -150,13 +173,23 @@ def front(
     out = DocumentStage(
         ledger,
         spec,
-        settings.extract_workers,
+        worker_count(settings.extract_workers),
         settings.extract_timeout_s,
         settings.extract_memory_mb,
         writer=writer,
         ahead=2 * settings.validate_chunk,  # the workers go on while validation waits for a whole chunk
     ).run(stream)
     return SinceStage(ledger, since).run(out) if since is not None else out
+
+
+def worker_count(asked: int) -> int:
+    """Extraction processes to start: as asked, but no more than the machine has CPUs (more only contend for
+    them and take memory); 0 stays 0 (in this process)."""
+    cpus = os.cpu_count() or 1
+    if asked > cpus:
+        log.warning("%d extraction workers asked, %d started: the machine has %d CPUs", asked, cpus, cpus)
+        return cpus
+    return asked
 
 
 def back(
@@ -220,28 +253,47 @@ class StagedPart:
         merge of partitions); `closing` is the stream to stop if consuming fails (the document workers).
         """
         try:
-            tally = self.writer.consume(stream, progress)
+            tally = self.writer.consume(stream, progress)  # its own writes raise StorageError
         finally:
             close(closing if closing is not None else stream)
-        if web is not None:
-            stage_fetch_state(self.folder, web)
-        if finish is not None:
-            finish(self.folder)
-        if carry is not None:
-            carry(tally)
+        with self._storage("writing"):
+            if web is not None:
+                stage_fetch_state(self.folder, web)
+            if finish is not None:
+                finish(self.folder)
+            if carry is not None:
+                carry(tally)
         if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
             raise RuntimeError(f"run {self.run_id} lost inputs: {tally}")
-        write_ledger(
-            self.folder,
-            {
-                **meta,
-                "run_id": self.run_id,
-                "started_at": started_at or self.started_at.isoformat(),
-                "tally": asdict(tally),
-                "counts": ledger.by_stage(),
-            },
-        )
+        with self._storage("writing"):
+            write_ledger(
+                self.folder,
+                {
+                    **meta,
+                    "run_id": self.run_id,
+                    "started_at": started_at or self.started_at.isoformat(),
+                    "tally": asdict(tally),
+                    "counts": ledger.by_stage(),
+                },
+            )
+            write_manifest(self.folder)  # last: a folder with a manifest is whole
         return tally
+
+    @contextmanager
+    def _storage(self, doing: str) -> Iterator[None]:
+        """A write to staging that the storage stops (disk full, the folder removed) ends the run with one line."""
+        import duckdb
+
+        try:
+            yield
+        except (OSError, duckdb.IOException) as exc:
+            cause = storage_cause(exc)
+            if cause is None:
+                raise
+            raise StorageError(
+                f"{doing} the run's staging in {self.folder} failed: {cause}; nothing was published",
+                "fix that, then run again",
+            ) from exc
 
 
 def stage_fetch_state(folder: Path, web) -> None:

@@ -21,7 +21,7 @@ from pipeline.run.runner import PARTS_SUFFIX
 from pipeline.settings import Settings
 from pipeline.stage import Ledger
 from pipeline.store.history import History
-from pipeline.store.staging import FEED_STATE_FILE, ROBOTS_FILE, Tally, read_ledger
+from pipeline.store.staging import FEED_STATE_FILE, ROBOTS_FILE, Tally, read_ledger, verify_manifest
 
 PART_BATCH_ROWS = 500  # staged articles read back at a time
 
@@ -82,6 +82,8 @@ def merge_partitions(
     Their quarantine rows, raw documents and fetch state are carried over as they are; the tally adds up.
     """
     folders = sorted(Path(f) for f in folders)
+    for folder in folders:  # each partition whole, as its task staged it, before any of it is read
+        verify_manifest(folder)
     ledgers = [read_ledger(f) for f in folders]
     ledger = Ledger()
     for meta in ledgers:

@@ -19,7 +19,7 @@ from pathlib import Path
 from pipeline.clock import utcnow
 from pipeline.document.retain import raw_articles
 from pipeline.document.workers import release_memory
-from pipeline.errors import SetupError
+from pipeline.errors import Interrupted, SetupError
 from pipeline.models import Article
 from pipeline.quality.audit import AUDIT_FILE, Audit, audit_run
 from pipeline.run.assemble import (
@@ -37,7 +37,7 @@ from pipeline.settings import Settings
 from pipeline.stage import Ledger
 from pipeline.store import Store
 from pipeline.store.history import History
-from pipeline.store.staging import LEDGER_FILE, read_ledger
+from pipeline.store.staging import LEDGER_FILE, MANIFEST_FILE, read_ledger, sweep_debris
 
 log = logging.getLogger(__name__)
 PARTS_SUFFIX = ".parts"  # a partitioned run's partitions: <staging>/<run_id>.parts/<n>/
@@ -94,7 +94,7 @@ def process_run(
     with ExitStack() as resources:
         web = web_reader(plan, settings, history, ledger, resources) if stored is None else None
         documents = front(  # the workers start now
-            plan.inputs,
+            plan.groups or plan.inputs,
             settings,
             run_id,
             ledger,
@@ -104,6 +104,7 @@ def process_run(
             stored=stored,
             since=since,
             max_items=max_items,
+            refused=plan.refused,
         )
         try:
             stream, finish = back(documents, settings, history, ledger)
@@ -126,7 +127,7 @@ def publish_run(folder: Path, store: Store, trigger: str, status: str = "success
     """Load a staged run into the database in one transaction and record its ledger row."""
     run = _run_row(folder, trigger, status)
     store.load(folder, run)
-    summary = _summary(folder, run, store)
+    summary = _summary(folder, run, store.path)
     shutil.rmtree(folder, ignore_errors=True)  # published: the database now holds everything it had
     shutil.rmtree(folder.with_name(folder.name + PARTS_SUFFIX), ignore_errors=True)  # and its partitions
     return summary
@@ -148,8 +149,8 @@ def hold_run(folder: Path, store: Store, trigger: str, audit: Audit) -> RunSumma
     run = _run_row(folder, trigger, "audit_failed")
     run["error"] = f"audit failed: {audit.message()}"
     store.record_run(run)
-    store.con.execute("CHECKPOINT")
-    return _summary(folder, run, store)
+    store.checkpoint(run["run_id"])
+    return _summary(folder, run, store.path)
 
 
 def release_run(run_id: str, settings: Settings) -> RunSummary:
@@ -184,7 +185,7 @@ def _run_row(folder: Path, trigger: str, status: str) -> dict:
     }
 
 
-def _summary(folder: Path, run: dict, store: Store) -> RunSummary:
+def _summary(folder: Path, run: dict, db: Path) -> RunSummary:
     ledger = read_ledger(folder)
     tally = ledger["tally"]
     audit_file = folder / AUDIT_FILE
@@ -192,7 +193,7 @@ def _summary(folder: Path, run: dict, store: Store) -> RunSummary:
         run_id=run["run_id"],
         status=run["status"],
         trigger=run["trigger"],
-        db=str(store.path),
+        db=str(db),
         read=tally["read"],
         landed=tally["landed"],
         duplicates=tally["duplicates"],
@@ -216,16 +217,63 @@ def run_ingest(
     run_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     sources_file: Path | None = None,
+    since: datetime | None = None,
+    max_items: int | None = None,
+    dry_run: bool = False,
+    refused: dict[str, tuple[str, str]] | None = None,
 ) -> RunSummary:
-    """The whole run in this process: the writer connection also serves as dedupe's history."""
-    plan = plan_run(sources, settings, sources_file)
+    """The whole run in this process: the writer connection also serves as dedupe's history.
+
+    `max_items` caps the documents read from each source, `since` skips articles published before it (as the
+    DAG's trigger form does). `refused` names sources quarantined unread, each with its (reason, detail).
+    `dry_run` does everything but the publish: the database is only read (not even
+    created), the run is not recorded, and its staging is removed; the summary says what would have landed.
+    """
+    plan = plan_run(sources, settings, sources_file, refused)
     run_id = run_id or new_run_id()
+    sweep_debris(settings.staging_root)
+    if dry_run:
+        return _dry_run(plan, settings, run_id, trigger, progress, since, max_items)
     with (
         Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store,
-        _failures_recorded(store, run_id, trigger, plan.sources),
+        _failures_recorded(store, run_id, trigger, plan.sources, settings.staging_root / run_id),
     ):
-        folder = process_run(plan, settings, run_id, store.history, progress)
+        folder = process_run(
+            plan, settings, run_id, store.history, progress, since=since, max_items=max_items
+        )
         return audit_and_publish(folder, settings, store, trigger)
+
+
+def _dry_run(
+    plan: Plan,
+    settings: Settings,
+    run_id: str,
+    trigger: str,
+    progress: Callable[[int, int], None] | None,
+    since: datetime | None,
+    max_items: int | None,
+) -> RunSummary:
+    folder = settings.staging_root / run_id
+    history = Store.for_reading(settings.db_path, settings.lock_timeout_s)
+    try:
+        folder = process_run(
+            plan,
+            settings,
+            run_id,
+            history.history if history else None,
+            progress,
+            since=since,
+            max_items=max_items,
+        )
+        audit = audit_run(folder, settings)
+        run = _run_row(folder, trigger, "dry_run")
+        summary = _summary(folder, run, settings.db_path)
+        summary.audit = audit.to_dict()
+        return summary
+    finally:
+        if history is not None:
+            history.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def audit_and_publish(folder: Path, settings: Settings, store: Store, trigger: str) -> RunSummary:
@@ -241,24 +289,58 @@ def audit_and_publish(folder: Path, settings: Settings, store: Store, trigger: s
 
 
 @contextmanager
-def _failures_recorded(store: Store, run_id: str, trigger: str, sources: list[str]):
-    """A bug, not bad input, stopped the run: leave a trace in the ledger, then fail loudly."""
+def _failures_recorded(store: Store, run_id: str, trigger: str, sources: list[str], staging: Path):
+    """A bug, a storage fault or a signal, not bad input, stopped the run: tidy its staging, leave a trace in the
+    ledger, then raise (a signal as `Interrupted`, with the run's id and whether its staging was kept).
+
+    Staging is kept only when it is whole (its manifest was written) and not published: `release` can then
+    publish it; an unfinished folder is removed, so no debris stays behind.
+    """
     started_at = utcnow()
     try:
         yield
+    except KeyboardInterrupt as exc:
+        kept = _tidy_staging(staging)
+        name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
+        _record_failure(store, run_id, trigger, started_at, sources, "interrupted", f"stopped by {name}")
+        raise Interrupted(name, run_id, staging if kept else None) from None
     except Exception as exc:
+        _tidy_staging(staging)
+        _record_failure(store, run_id, trigger, started_at, sources, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _tidy_staging(folder: Path) -> bool:
+    """Remove a run's unfinished staging (and partitions); True when it is whole and kept for `release`."""
+    if (folder / MANIFEST_FILE).is_file():
+        return True
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder.with_name(folder.name + PARTS_SUFFIX), ignore_errors=True)
+    return False
+
+
+def _record_failure(
+    store: Store, run_id: str, trigger: str, started_at: datetime, sources: list[str], status: str, error: str
+) -> None:
+    """The run's ledger row for a run that did not finish, unless a load already published it; never raises (the
+    error that stopped the run, a full disk or a damaged file, may stop this too: that one is reported)."""
+    try:
+        recorded = store.run_summary(run_id)
+        if recorded is not None and recorded["status"] in ("success", "released"):
+            return
         store.record_run(
             {
                 "run_id": run_id,
                 "trigger": trigger,
                 "started_at": started_at,
                 "ended_at": utcnow(),
-                "status": "failed",
+                "status": status,
                 "sources": sources,
-                "error": f"{type(exc).__name__}: {exc}"[:2000],
+                "error": error[:2000],
             }
         )
-        raise
+    except Exception as exc:
+        log.info("could not record run %s as %s: %s", run_id, status, str(exc).splitlines()[0])
 
 
 def reprocess_run(
@@ -286,7 +368,7 @@ def reprocess_run(
         plan = Plan(
             sources=[f"reprocess:{'quarantined' if quarantined_only else 'all'}"], inputs=uris, ignored=[]
         )
-        with _failures_recorded(store, run_id, "reprocess", plan.sources):
+        with _failures_recorded(store, run_id, "reprocess", plan.sources, settings.staging_root / run_id):
             stored = raw_articles(store.history.raw_rows(uris))
             folder = process_run(plan, settings, run_id, store.history, progress, stored=stored)
             return audit_and_publish(folder, settings, store, "reprocess")

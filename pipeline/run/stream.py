@@ -2,7 +2,9 @@
 
 `micro_batch` waits a little for work, ingests what it found as one run, and only then moves each inbox file
 aside: into `done/<day>/` once the run is published (every input landed, recorded as a duplicate, or
-quarantined), or `held/<run_id>/` when the run failed its audit and waits in staging for `release`. A file
+quarantined), or `held/<run_id>/` when the run failed its audit and waits in staging for `release`. What cannot
+be read (a type we have no reader for, a folder, a FIFO) is quarantined with its reason like any bad input and
+moved to `rejected/<day>/`: nothing sits in the inbox unrecorded. A file
 still being written (changed in the last `settle_s` seconds) waits for the next batch.
 """
 
@@ -20,25 +22,35 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DONE, HELD = "done", "held"
+DONE, HELD, REJECTED = "done", "held", "rejected"
 
 
 def inbox_files(inbox: Path, settle_s: float, limit: int) -> list[Path]:
-    """Files ready in the inbox, oldest first: supported types, not hidden, unchanged for `settle_s`."""
+    """Entries ready in the inbox, oldest first: not hidden, unchanged for `settle_s`; of any type (what cannot
+    be read is quarantined with its reason, never left to sit there), but the inbox's own folders."""
     if not inbox.is_dir():
         return []
     now = time.time()
     ready = []
     for path in inbox.iterdir():
-        if path.name.startswith(".") or not path.is_file() or not readable(path):
+        if path.name.startswith(".") or (path.name in (DONE, HELD, REJECTED) and path.is_dir()):
             continue
         try:
-            mtime = path.stat().st_mtime
+            mtime = path.lstat().st_mtime
         except OSError:  # moved away meanwhile
             continue
         if now - mtime >= settle_s:
             ready.append((mtime, path.name, path))
     return [p for _, _, p in sorted(ready)[:limit]]
+
+
+def unreadable(path: Path) -> tuple[str, str] | None:
+    """Why an inbox entry is not read, as a quarantine reason and detail; None for a file of a type we read."""
+    if path.is_dir():
+        return "unsupported_type", "a folder in the inbox: drop its files into the inbox itself; not read"
+    if not readable(path):
+        return None  # named explicitly, the read stage quarantines it: unsupported_type, with its extension
+    return None
 
 
 def due_feeds(feeds: list[str], settings: Settings, every: timedelta) -> list[str]:
@@ -89,19 +101,21 @@ def micro_batch(
         time.sleep(poll_s)
     if not files and not urls:
         return {"status": "idle", "files": 0, "feeds": 0}
-    summary = run_ingest([str(f) for f in files] + urls, replace(settings, audit_require_kept=False), trigger)
-    if summary.status == "audit_failed":
-        target = inbox / HELD / summary.run_id
-    else:
-        target = inbox / DONE / summary.started_at[:10]
-    target.mkdir(parents=True, exist_ok=True)
+    refused = {str(f): why for f in files if (why := unreadable(f)) is not None}
+    summary = run_ingest(
+        [str(f) for f in files] + urls, replace(settings, audit_require_kept=False), trigger, refused=refused
+    )
+    day = summary.started_at[:10]
+    held = summary.status == "audit_failed"
+    target = inbox / HELD / summary.run_id if held else inbox / DONE / day
     for f in files:
-        shutil.move(
-            str(f),
-            target / f.name
-            if not (target / f.name).exists()
-            else target / f"{f.stem}-{summary.run_id}{f.suffix}",
-        )
+        never_read = str(f) in refused or not (f.is_file() and readable(f))
+        place = target if held or not never_read else inbox / REJECTED / day
+        place.mkdir(parents=True, exist_ok=True)
+        name = f.name if not (place / f.name).exists() else f"{f.stem}-{summary.run_id}{f.suffix}"
+        shutil.move(str(f), place / name)
+        if never_read:
+            log.info("inbox: %s was not read (see its quarantine row); moved to %s", f.name, place)
     log.info(
         "micro-batch %s: %d file(s), %d feed(s): %s", summary.run_id, len(files), len(urls), summary.status
     )

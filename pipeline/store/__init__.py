@@ -51,11 +51,14 @@ class Store:
 
     def load(self, staged: Path, run: dict) -> dict[str, int]:
         """Publish a staged run in one transaction (see `pipeline.store.load.Loader.load`)."""
-        return Loader(self.con).load(staged, run)
+        return Loader(self.con, self.path).load(staged, run)
 
     def record_run(self, run: dict) -> None:
         """Insert or update the run's ledger row."""
-        Loader(self.con).record_run(run)
+        Loader(self.con, self.path).record_run(run)
+
+    def checkpoint(self, run_id: str) -> None:
+        Loader(self.con, self.path).checkpoint(run_id)
 
     def run_summary(self, run_id: str) -> dict | None:
         """The ledger row of a run, as a dict, or None if it was never recorded."""

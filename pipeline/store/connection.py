@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from pipeline.errors import SetupError
+from pipeline.errors import SetupError, StorageError, storage_cause
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,28 @@ def _memory_limit_mb() -> int:
     return Settings.from_env().db_memory_mb
 
 
-def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 0.0) -> duckdb.DuckDBPyConnection:
+# The analysts' entry (`python -m pipeline sql`): besides read-only, no file outside the database is reachable
+# (no ATTACH, COPY, EXPORT, read_csv/read_text/glob, ...), no extension is installed or loaded, and the
+# configuration is locked so that no statement can lift any of it.
+SANDBOX = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+HEADER_BYTES = 3 * 4096  # DuckDB's file header and its two database headers, before the first block
+
+
+def connect(
+    path: Path, read_only: bool = False, lock_timeout_s: float = 0.0, sandboxed: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open the database, turning lock and permission failures into `SetupError`s that say what to do.
 
     DuckDB lets one process open a file read-write, or any number read-only, never both. While another
     process holds the file, the open is tried again every `LOCK_RETRY_INTERVAL_S` for up to `lock_timeout_s`
-    (each retry logged); then it fails saying who holds the lock.
+    (each retry logged); then it fails saying who holds the lock. A file cut short (a copy or a disk that ran
+    out) is refused at once (`check_file`). `sandboxed` opens it read-only for ad-hoc SQL: see `SANDBOX`.
     """
     if not read_only:
         try:
@@ -40,16 +57,37 @@ def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 0.0) ->
     while True:
         attempts += 1
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            # DuckDB draws a progress bar on stdout for statements over 2 s (a big load's COMMIT): not into
-            # `ingest --json` output or task logs
-            con.execute("SET enable_progress_bar = false")
+            config: dict = {}
             if limit_mb := _memory_limit_mb():  # PIPELINE_DB_MEMORY_MB; DuckDB's default is 80% of RAM
-                con.execute(f"SET memory_limit = '{limit_mb}MB'")
+                config["memory_limit"] = f"{limit_mb}MB"
+            if sandboxed:
+                read_only = True
+                config.update({k: v for k, v in SANDBOX.items() if k != "lock_configuration"})
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
+            try:
+                # DuckDB draws a progress bar on stdout for statements over 2 s (a big load's COMMIT): not into
+                # `ingest --json` output or task logs
+                con.execute("SET enable_progress_bar = false")
+                if sandboxed:
+                    con.execute(
+                        "SET lock_configuration = true"
+                    )  # last: nothing after it can change a setting
+                check_file(con, path)
+            except BaseException:
+                con.close()
+                raise
             return con
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" not in message.lower():
+                if re.search(
+                    "not a valid DuckDB database|Could not read enough bytes|checksum|Corrupt", message
+                ):
+                    raise StorageError(f"database {path} is damaged ({_first_line(exc)})", _RESTORE) from exc
+                if (cause := storage_cause(exc)) is not None and "No such file" not in cause:
+                    raise StorageError(
+                        f"cannot open database {path}: {cause}", "fix that, then run again"
+                    ) from exc
                 raise SetupError(f"cannot open database {path}: {message.splitlines()[0]}") from exc
             remaining = deadline - time.monotonic()
             if remaining > 0:
@@ -66,10 +104,37 @@ def connect(path: Path, read_only: bool = False, lock_timeout_s: float = 0.0) ->
             raise SetupError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from exc
 
 
+def check_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a database file shorter than its own header says it is (truncated: its last blocks are gone).
+
+    DuckDB opens such a file and fails only when a query reaches a missing block, which for a run is the load,
+    after all its work; here it fails before any. Costs one PRAGMA and one stat.
+    """
+    if str(path) == ":memory:" or not Path(path).exists():
+        return
+    try:
+        _, _, block_size, total_blocks, *_ = con.execute("PRAGMA database_size").fetchone()
+    except duckdb.Error as exc:
+        raise StorageError(f"database {path} is damaged ({_first_line(exc)})", _RESTORE) from exc
+    expected = HEADER_BYTES + int(block_size) * int(total_blocks)
+    size = Path(path).stat().st_size
+    if size < expected:
+        raise StorageError(
+            f"database {path} is truncated: {size} bytes, but its header says {expected}", _RESTORE
+        )
+
+
+_RESTORE = "restore it from a backup, or move it aside and run again to start a new one"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _locked_message(path: Path, duckdb_message: str, attempts: int, lock_timeout_s: float) -> str:
     # DuckDB says: ... Conflicting lock is held in /usr/bin/python3 (PID 123). See also https://...
     holder = duckdb_message.split("Conflicting lock is held in", 1)[-1].split("\n")[0]
-    holder = holder.split(". See also", 1)[0].strip().rstrip(".")
+    holder = holder.split(". See also", 1)[0].split(". However", 1)[0].strip().rstrip(".")
     if attempts > 1:
         return (
             f"database {path} is locked by another process ({holder}), and still was after retrying for "

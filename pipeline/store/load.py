@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.clock import utcnow
-from pipeline.errors import SetupError
+from pipeline.errors import SetupError, StorageError, storage_cause
 from pipeline.models import ARTICLES_COLUMNS, DUPLICATE_COLUMNS, QUARANTINE_COLUMNS, RAW_COLUMNS
 from pipeline.store.connection import in_transaction
 from pipeline.store.staging import (
@@ -26,6 +26,7 @@ from pipeline.store.staging import (
     PART_KINDS,
     ROBOTS_FILE,
     STORIES_FILE,
+    verify_manifest,
 )
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,8 @@ FEED_COLUMNS = (
 class Loader:
     """The load's statements on the writer's connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con = con
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | str = "the database"):
+        self.con, self.path = con, path
 
     def load(self, staged: Path, run: dict) -> dict[str, int]:
         """Publish a run's staged Parquet files into the tables in one transaction, then CHECKPOINT.
@@ -61,7 +62,8 @@ class Loader:
         counts once (a retry after a load that committed, e.g. one killed in its CHECKPOINT, adds nothing). A
         process that dies inside the load leaves the database as it was: the transaction never committed.
         """
-        parts = {kind: sorted(staged.glob(f"{kind}-*.parquet")) for kind in PART_KINDS}
+        manifest = verify_manifest(staged)  # before any write: a part missing or changed publishes nothing
+        parts = {kind: manifest.parts(kind) for kind in PART_KINDS}
         started = time.monotonic()
         landed = 0
 
@@ -99,6 +101,7 @@ class Loader:
             if not isinstance(exc, duckdb.OutOfMemoryException) and not re.search(
                 "allocate|pin block", str(exc)
             ):
+                self._storage_failed(exc, run["run_id"])
                 raise
             limit = self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
             raise SetupError(
@@ -106,10 +109,35 @@ class Loader:
                 "Raise PIPELINE_DB_MEMORY_MB (0 lifts the limit to 80% of RAM), then publish the staged run with "
                 f"`python -m pipeline release {run['run_id']}`"
             ) from exc
+        except (duckdb.IOException, duckdb.FatalException, OSError) as exc:
+            self._storage_failed(exc, run["run_id"])
+            raise
         log.debug("load %s: committed after %.1f s; checkpointing", run["run_id"], time.monotonic() - started)
-        self.con.execute("CHECKPOINT")  # the WAL into the file now, not at some later open
+        self.checkpoint(run["run_id"])
         log.debug("load %s: checkpointed, done in %.1f s", run["run_id"], time.monotonic() - started)
         return {"landed": landed}
+
+    def checkpoint(self, run_id: str) -> None:
+        """The WAL into the file now, not at some later open. A checkpoint that fails loses nothing committed:
+        the WAL keeps it and the next open replays it; say so and go on."""
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            log.warning(
+                "run %s is recorded, but the database could not be checkpointed (%s); its log %s.wal keeps it",
+                run_id,
+                storage_cause(exc) or str(exc).splitlines()[0],
+                self.path,
+            )
+
+    def _storage_failed(self, exc: BaseException, run_id: str) -> None:
+        """Raise a load that the storage stopped as `StorageError`: rolled back, the run still staged."""
+        cause = storage_cause(exc)
+        if cause is not None:
+            raise StorageError(
+                f"loading run {run_id} into {self.path} failed: {cause}; nothing was published",
+                f"fix that, then publish the staged run with: python -m pipeline release {run_id} --db {self.path}",
+            ) from exc
 
     def _save_raw(self, files: list[Path]) -> None:
         """Raw documents: a version already stored keeps its first run and fetch time."""

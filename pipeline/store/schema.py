@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.clock import utcnow
-from pipeline.errors import SetupError
+from pipeline.errors import SetupError, StorageError, storage_cause
 from pipeline.store.connection import in_transaction
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,8 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                 current = version
         in_transaction(con, lambda: con.execute(VIEWS))
     except duckdb.Error as exc:
+        if (cause := storage_cause(exc)) is not None:
+            raise StorageError(f"cannot set up database {path}: {cause}", "fix that, then run again") from exc
         raise SetupError(f"cannot set up database {path}: {str(exc).splitlines()[0]}") from exc
 
 

@@ -118,7 +118,7 @@ def test_cli_exit_status_message_json_and_release(tmp_path):
     assert summary["status"] == "audit_failed" and summary["quarantined"] == 8
     assert "failed its audit, nothing was published" in proc.stderr
     assert "quarantined_share_below_max" in proc.stderr
-    assert f"python -m pipeline release {summary['run_id']}" in proc.stderr
+    assert f"pipeline release {summary['run_id']}" in proc.stderr
 
     release = run_cli("release", summary["run_id"], "--db", str(db))
     assert release.returncode == 0, release.stderr

@@ -33,7 +33,7 @@ from pipeline.store import Store
 from pipeline.store import connection as connect_module
 from pipeline.store import schema as schema_module
 from pipeline.store.schema import MIGRATIONS, SCHEMA_VERSION
-from pipeline.store.staging import FEED_STATE_FILE, PARAGRAPHS_FILE, ROBOTS_FILE, STORIES_FILE
+from pipeline.store.staging import FEED_STATE_FILE, PARAGRAPHS_FILE, ROBOTS_FILE, STORIES_FILE, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG_RUN = 40_000  # articles in the killed load: 3-5 s here, a third of it before COMMIT
@@ -168,6 +168,7 @@ def stage_run(folder: Path, run_id: str, first: int, n: int, ingested_at: dateti
         for k in range(2)
     }
     (folder / ROBOTS_FILE).write_text(json.dumps(robots))
+    write_manifest(folder)  # as a run's last staging step does
     return {
         "run_id": run_id,
         "trigger": "test",

@@ -1,0 +1,79 @@
+"""The workers' forkserver, started so that it dies with the run's process.
+
+A forkserver outlives the process that started it (it is reparented to init), and so would the workers it
+forks, which die with it (`workers.die_with_parent`). Linux ties "dies with its parent" to the thread that
+started the child, so `start` starts the forkserver from the main thread, which lives as long as the process;
+the forkserver, importing this module first among its preloads, then takes SIGKILL when the process ends,
+however it ends. A forkserver started from another thread (a pool that starts it itself) is not tied: its
+workers still end by their own CPU limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent ends, however it ends (kill -9 included).
+
+    A worker's parent is the forkserver, which itself exits when the run's process is gone; so no worker goes
+    on extracting a page for a run that no longer exists. Elsewhere a no-op.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent ended before the call: nobody is left to wait for us
+            os._exit(1)
+
+
+@contextlib.contextmanager
+def main_not_reimported() -> Iterator[None]:
+    """Start workers without multiprocessing re-running the parent's `__main__` in them.
+
+    For spawn and forkserver children, multiprocessing imports the parent's main script again. Inside an
+    Airflow task that script is Airflow's command line, which re-reads its configuration and fails in a child
+    without the task's environment; our workers need nothing from `__main__`, so hide it while they start.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
+    try:
+        if main is not None:
+            main.__dict__.pop("__file__", None)
+            main.__spec__ = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
+
+
+_TIE = "PIPELINE_FORKSERVER_OF"  # the pid the forkserver dies with, set only while `start` starts it
+
+
+def start(context, preload: tuple[str, ...]) -> None:
+    """Start `context`'s forkserver now, from the main thread, tied to this process; a no-op elsewhere."""
+    if (
+        context.get_start_method() != "forkserver"
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return
+    from multiprocessing import forkserver
+
+    context.set_forkserver_preload(list(preload))
+    os.environ[_TIE] = str(os.getpid())
+    try:
+        with main_not_reimported():
+            forkserver.ensure_running()
+    finally:
+        os.environ.pop(_TIE, None)
+
+
+if sys.argv[:1] == ["-c"] and os.environ.get(_TIE) == str(os.getppid()):  # in the forkserver `start` started
+    die_with_parent()
