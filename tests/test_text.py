@@ -1,6 +1,14 @@
 """The text utilities every phase shares: folding (both paths equal the definition), lines, sentences."""
 
-from pipeline.text import ends_as_sentence, first_sentence, fold, looks_like_text, normalise_line
+from pipeline.text import (
+    ends_as_sentence,
+    first_sentence,
+    fold,
+    looks_like_text,
+    normalise_line,
+    split_sentences,
+    word_character,
+)
 
 
 def test_fold_ignores_case_space_and_punctuation():
@@ -38,3 +46,36 @@ def test_sentences():
     assert ends_as_sentence('He said "yes."') and not ends_as_sentence("A heading")
     assert looks_like_text("This line has enough words in it to read as a sentence.")
     assert not looks_like_text("Short label")
+
+
+def test_sentences_do_not_end_at_abbreviations_initials_or_ordinal_dates():
+    assert first_sentence("Gov. Newsom signed the bill. Critics objected.") == "Gov. Newsom signed the bill."
+    assert (
+        first_sentence("Dr. Ada Lee and Sen. Ron Wyden met. Then they left.")
+        == "Dr. Ada Lee and Sen. Ron Wyden met."
+    )
+    assert first_sentence("The U.S. economy grew 3%. Jobs rose.") == "The U.S. economy grew 3%."
+    assert first_sentence("George W. Bush spoke in Texas. He left.") == "George W. Bush spoke in Texas."
+    assert first_sentence("Hr. Müller kam am 3. Mai an. Dann ging er.") == "Hr. Müller kam am 3. Mai an."
+    assert first_sentence("La Sra. García habló. Luego se fue.") == "La Sra. García habló."
+    assert first_sentence("The toll rose to 12. Officials said more.") == "The toll rose to 12."
+
+
+def test_sentences_in_scripts_without_case_or_spaces():
+    assert first_sentence("Он сказал это. Потом ушёл.") == "Он сказал это."
+    assert first_sentence("引退を発表した。関係者によると、") == "引退を発表した。"
+    assert first_sentence("他说：“好！”然后离开了。") == "他说：“好！”"
+    assert split_sentences("Final word. ¿Qué pasa? «Rien.» Fin") == [
+        "Final word.",
+        "¿Qué pasa?",
+        "«Rien.»",
+        "Fin",
+    ]
+    assert (
+        first_sentence("Prices fell. and then rose") == "Prices fell. and then rose"
+    )  # lower case: no break
+
+
+def test_word_character_is_false_for_scripts_written_without_spaces():
+    assert all(word_character(c) for c in "aZ9éЖαا")
+    assert not any(word_character(c) for c in "中あア한ไ က、 .")

@@ -68,21 +68,18 @@ def page_metadata(tree, default_url: str | None, date_params: dict):
     metadata = md.examine_meta(tree)
     if metadata.author and " " not in metadata.author:
         metadata.author = None
-    try:
-        metadata = md.extract_meta_json(tree, metadata)
-    except Exception as err:  # bugs in trafilatura's json_metadata.py
-        log.warning("error in JSON metadata extraction: %s", err)
+    metadata = guarded("JSON-LD metadata", md.extract_meta_json, tree, metadata) or metadata
     if not metadata.title:
-        metadata.title = md.extract_title(tree)
+        metadata.title = guarded("title", md.extract_title, tree)
     if not metadata.author:
-        metadata.author = md.extract_author(tree)
+        metadata.author = guarded("author", md.extract_author, tree)
     if not metadata.url:
-        metadata.url = md.extract_url(tree, default_url)
+        metadata.url = guarded("url", md.extract_url, tree, default_url)
     if metadata.url:
-        metadata.hostname = md.extract_domain(metadata.url, fast=True)
-    metadata.date = md.find_date(tree, **{**date_params, "url": metadata.url})
+        metadata.hostname = guarded("hostname", md.extract_domain, metadata.url, fast=True)
+    metadata.date = guarded("date", md.find_date, tree, **{**date_params, "url": metadata.url})
     if not metadata.sitename:
-        metadata.sitename = md.extract_sitename(tree)
+        metadata.sitename = guarded("site name", md.extract_sitename, tree)
     if metadata.sitename:
         metadata.sitename = metadata.sitename.lstrip("@")  # a Twitter handle
         if metadata.sitename and "." not in metadata.sitename and not metadata.sitename[0].isupper():
@@ -94,6 +91,19 @@ def page_metadata(tree, default_url: str | None, date_params: dict):
     metadata.filedate = date_params.get("max_date")
     metadata.clean_and_trim()
     return metadata
+
+
+def guarded(field: str, step, *args, **kwargs):
+    """One metadata step; a crash inside it (htmldate's lxml `drop_tree` AssertionError on an SVG `<title>`, a
+    bug in trafilatura's JSON-LD reader) costs that field, not the article: None, and one log line."""
+    try:
+        return step(*args, **kwargs)
+    except Exception as exc:  # any bug of a dependency's metadata step
+        cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        log.warning(
+            "metadata: %s not read (%s in %s); the article goes on without it", field, cause, step.__name__
+        )
+        return None
 
 
 def main_text(tree, options, url: str | None):

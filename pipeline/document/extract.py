@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pipeline.errors import Reject
 from pipeline.models import Article, Block
 from pipeline.stage import Stage
-from pipeline.text import looks_like_text, normalise_line
+from pipeline.text import looks_like_text, normalise_line, word_character
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +189,13 @@ def _visible_chars(text: str) -> int:
 
 
 def unlink(element) -> None:
-    """Replace links by their text. A word glued to a link's end ("Pro</ref>was") gets its space back."""
+    """Replace links by their text. A word glued to a link's end ("Pro</ref>was") gets its space back, in scripts
+    that space their words only: "中居正広</ref>氏" stays one word."""
     from lxml import etree
 
     for ref in element.iter("ref"):
         inner = "".join(ref.itertext())
-        if ref.tail and inner[-1:].isalnum() and ref.tail[:1].isalnum():
+        if ref.tail and word_character(inner[-1:]) and word_character(ref.tail[:1]):
             ref.tail = " " + ref.tail
     etree.strip_tags(element, "ref")
 

@@ -185,9 +185,7 @@ def test_a_damaged_database_is_refused_when_the_run_starts_before_any_work(tmp_p
     else:
         db.write_bytes(b"not a database")
     for _ in range(2):  # and the second run the same way, not a crash in recording it
-        started = time.monotonic()
         proc = cli("ingest", str(seeds_copy), "--db", str(db))
         line = one_line_error(proc, str(db), "restore it from a backup")
         assert ("truncated" in line) if damage == "truncated" else ("damaged" in line)
-        assert time.monotonic() - started < 60
         assert not (db.parent / "staging").exists() or not any((db.parent / "staging").iterdir())
