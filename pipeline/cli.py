@@ -456,6 +456,16 @@ def format_summary(s) -> str:
         lines.append(
             "  quarantined, by reason: " + ", ".join(f"{k} {v}" for k, v in s.quarantine_reasons.items())
         )
+    flagged = {
+        k.removeprefix("flagged_"): v
+        for k, v in s.stages.get("validate", {}).items()
+        if k.startswith("flagged_")
+    }
+    if flagged:
+        lines.append(
+            f"  landed with quality flags: {s.stages['validate'].get('flagged', 0)} article(s); by expectation: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(flagged.items()))
+        )
     if s.audit and s.audit.get("failed"):
         lines.append("")
         lines.append("  AUDIT FAILED, nothing published:")

@@ -97,6 +97,8 @@ class Article:
     extractor: str | None = field(default=None, metadata=col("VARCHAR", validated=True))
     # boilerplate removals by rule name (a quarantine payload keeps them as "removed")
     removed_rules: dict[str, int] = field(default_factory=dict, metadata=col("JSON", payload=True))
+    # the warning-severity expectations the row failed (a short body, a short title, ...): it landed with them
+    quality_flags: list[str] = field(default_factory=list, metadata=col("VARCHAR[]"))
     # Set by HTML extraction for the clean stage, not stored: the page's blocks and its meta description.
     blocks: list[Block] = field(default_factory=list)
     description: str | None = None
@@ -160,6 +162,9 @@ def article_from_row(row: dict) -> Article:
         values[name] = json.loads(values[name] or "{}")
     if values.get("lsh_bands") is None:
         values["lsh_bands"] = []
+    values["quality_flags"] = list(
+        values.get("quality_flags") if values.get("quality_flags") is not None else []
+    )
     for name, empty in (("shingle_count", 0), ("minhash", b"")):
         if values.get(name) is None:
             values[name] = empty

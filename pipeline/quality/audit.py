@@ -38,8 +38,10 @@ class Audit:
         return out
 
 
-def run_metrics(tally: dict) -> dict[str, float]:
+def run_metrics(tally: dict, counts: dict | None = None) -> dict[str, float]:
+    """The audit's figures from a run's tally (and its stage counts: how many landed rows carry flags)."""
     read = tally["read"]
+    flagged = ((counts or {}).get("validate") or {}).get("flagged", 0)
     kept = tally["landed"] + tally["duplicates"] + tally["skipped"]
     return {
         "read": read,
@@ -47,6 +49,7 @@ def run_metrics(tally: dict) -> dict[str, float]:
         "quarantined_share": round(tally["quarantined"] / read, 4) if read else 0.0,
         "duplicate_share": round(tally["duplicates"] / read, 4) if read else 0.0,
         "unaccounted": read - kept - tally["quarantined"],
+        "flagged_share": round(flagged / read, 4) if read else 0.0,  # reported, not judged
     }
 
 
@@ -65,7 +68,8 @@ def audit_run(folder: Path, settings: Settings) -> Audit:
     """Validate the staged run in `folder` against the audit suite; write `audit.json` there; return it."""
     from pipeline.store.staging import read_ledger
 
-    metrics = run_metrics(read_ledger(folder)["tally"])
+    ledger = read_ledger(folder)
+    metrics = run_metrics(ledger["tally"], ledger.get("counts"))
     params = thresholds(settings, metrics)
     result = _validate(settings.audit_suite_path, metrics, params)
     failed = []

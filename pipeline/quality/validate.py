@@ -1,7 +1,11 @@
 """Validation: the Great Expectations suite in `expectations/` checks each batch of articles before they land.
 
-A row that fails goes to quarantine with the names (`meta.name`) of the expectations it failed; so does a copy
-of such a row, since nothing may be recorded as a duplicate of an article that did not land.
+Each expectation has a severity (GX 1.x: critical, warning, info). A row that fails a critical one (no id, no
+body, markup left, an impossible date) goes to quarantine with the names (`meta.name`) of the expectations it
+failed; so does a copy of such a row, since nothing may be recorded as a duplicate of an article that did not
+land. A row that fails only warnings (a short body, a short title, a boilerplate-looking phrase) is a real
+article: it lands, with those names in `quality_flags`, counted as `validate.flagged` (articles) and
+`validate.flagged_<name>`.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ class Validator:
             gx.ValidationDefinition(name="articles", data=batch, suite=suite)
         )
 
-    def validate(self, rows: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
-        """Failed expectation names per article_id, and failed expectations without row detail.
+    def validate(self, rows: list[dict]) -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
+        """Failed expectations per article_id, as (name, severity), and failed expectations without row detail.
 
         The whole GX result stays in `last_result` (the Data Docs report is made of them).
         """
@@ -60,7 +64,7 @@ class Validator:
             result_format=RESULT_FORMAT,
         )
         self.last_result = result
-        by_row: dict[str, list[str]] = {}
+        by_row: dict[str, list[tuple[str, str]]] = {}
         table_level: list[str] = []
         for r in result.results:
             name = expectation_name(r.expectation_config)
@@ -72,12 +76,19 @@ class Validator:
             rows_failed = (r.result or {}).get("unexpected_index_list") or []
             if not rows_failed:
                 table_level.append(name)
+            severity = severity_of(r.expectation_config)
             for entry in rows_failed:
                 aid = entry.get(ID_COLUMN) if isinstance(entry, dict) else entry
-                names = by_row.setdefault(str(aid), [])
-                if name not in names:
-                    names.append(name)
+                failed = by_row.setdefault(str(aid), [])
+                if (name, severity) not in failed:
+                    failed.append((name, severity))
         return by_row, table_level
+
+
+def severity_of(config) -> str:
+    """An expectation's severity as text ("critical" when the suite does not say: GX's default)."""
+    severity = getattr(config, "severity", None)
+    return str(getattr(severity, "value", severity) or "critical").lower()
 
 
 class ValidateStage(Stage):
@@ -144,9 +155,16 @@ class ValidateStage(Stage):
             log.warning("batch-level expectation failed: %s", name)
         verdicts: list[Article | Reject] = []
         for article in articles:
-            names = failures.get(article.article_id)
-            if names:
-                verdicts.append(Reject(tuple(names), "failed expectations: " + ", ".join(names)))
-            else:
-                verdicts.append(article)
+            failed = failures.get(article.article_id, [])
+            critical = [name for name, severity in failed if severity == "critical"]
+            if critical:
+                verdicts.append(Reject(tuple(critical), "failed expectations: " + ", ".join(critical)))
+                continue
+            article.quality_flags = [name for name, severity in failed if severity == "warning"]
+            for name in article.quality_flags:
+                self.ledger.add(self.name, f"flagged_{name}")
+            if article.quality_flags:
+                self.ledger.add(self.name, "flagged")
+                log.info("%s: lands flagged: %s", article.source_uri, ", ".join(article.quality_flags))
+            verdicts.append(article)
         return verdicts

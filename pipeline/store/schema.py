@@ -154,6 +154,11 @@ ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS resolved_by_run VARCHAR;  -- the
 _V5_NO_BAND_INDEX = """
 DROP INDEX IF EXISTS article_lsh_band;
 """
+# The warning-severity expectations a landed row failed (validation quarantines on critical ones only).
+_V6_QUALITY_FLAGS = """
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS quality_flags VARCHAR[];
+UPDATE articles SET quality_flags = [] WHERE quality_flags IS NULL;
+"""
 Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (1, _V1_WALKING_SKELETON),  # articles, signatures, duplicates, quarantine, runs
@@ -161,6 +166,7 @@ MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (3, _V3_RUNS_LOADED_AT),  # runs.loaded_at: a retried load adds a run's template counts once
     (4, _V4_RAW_DOCUMENTS),  # raw_documents (raw retention, reprocess), quarantine.resolved_by_run
     (5, _V5_NO_BAND_INDEX),  # article_lsh without its ART index on band_key
+    (6, _V6_QUALITY_FLAGS),  # articles.quality_flags
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")

@@ -1,4 +1,5 @@
-"""Validation with the GX suite in expectations/: failing rows are quarantined with the expectations' names."""
+"""Validation with the GX suite in expectations/: rows failing a critical expectation are quarantined with the
+expectations' names; rows failing only warnings land, flagged."""
 
 from datetime import datetime, timedelta
 
@@ -52,22 +53,31 @@ def test_good_rows_pass(validator):
     assert failures == {} and table_level == []
 
 
+C, W = "critical", "warning"
+
+
 @pytest.mark.parametrize(
     "changes,expected",
     [
-        ({"title": "Hi"}, ["title_length_5_300"]),
-        ({"title_source": "guessed"}, ["title_source_known"]),
-        ({"body": "Too short.", "word_count": 2}, ["body_min_200_chars", "body_min_30_words"]),
-        ({"language": None}, ["language_present"]),
-        ({"language": "english"}, ["language_code_form"]),
-        ({"url": "ftp://x.example/a"}, ["url_form"]),
-        ({"published_at": datetime.now() + timedelta(days=2)}, ["published_at_not_in_future"]),
-        ({"published_at": datetime(1970, 1, 1)}, ["published_at_not_in_future"]),
-        ({"body": LONG + "\n\nLeave a Reply\n\n" + LONG}, ["body_no_boilerplate"]),
-        ({"body": LONG + "\n\nJohn Smith Avatar"}, ["body_no_boilerplate"]),
+        ({"title": "Hi"}, [("title_length_5_300", W)]),
+        ({"title_source": "guessed"}, [("title_source_known", C)]),
+        ({"body": "Too short.", "word_count": 2}, [("body_min_200_chars", W), ("body_min_30_words", W)]),
+        (
+            {"body": "", "word_count": 0},
+            [("body_not_empty", C), ("body_min_200_chars", W), ("body_min_30_words", W)],
+        ),
+        ({"body": LONG + "<p>Left over</p>"}, [("body_no_markup", C)]),
+        ({"body": LONG + " Tom &amp; Jerry"}, [("body_no_markup", C)]),
+        ({"language": None}, [("language_present", C)]),
+        ({"language": "english"}, [("language_code_form", C)]),
+        ({"url": "ftp://x.example/a"}, [("url_form", C)]),
+        ({"published_at": datetime.now() + timedelta(days=2)}, [("published_at_not_in_future", C)]),
+        ({"published_at": datetime(1970, 1, 1)}, [("published_at_not_in_future", C)]),
+        ({"body": LONG + "\n\nLeave a Reply\n\n" + LONG}, [("body_no_boilerplate", W)]),
+        ({"body": LONG + "\n\nJohn Smith Avatar"}, [("body_no_boilerplate", W)]),
     ],
 )
-def test_each_failing_row_is_named_by_its_expectations(validator, changes, expected):
+def test_each_failing_row_is_named_by_its_expectations_with_their_severity(validator, changes, expected):
     bad = row(article_id="badbadbadbad0000", **changes)
     failures, _ = validator.validate([row(), bad])
     assert failures == {"badbadbadbad0000": expected}
@@ -75,7 +85,7 @@ def test_each_failing_row_is_named_by_its_expectations(validator, changes, expec
 
 def test_duplicate_ids_fail_uniqueness(validator):
     failures, _ = validator.validate([row(), row()])
-    assert failures == {"0123456789abcdef": ["article_id_unique"]}
+    assert failures == {"0123456789abcdef": [("article_id_unique", C)]}
 
 
 def test_invalid_suite_is_bad_setup(tmp_path):
@@ -85,27 +95,41 @@ def test_invalid_suite_is_bad_setup(tmp_path):
         load_suite(suite)
 
 
-def test_rows_failing_in_a_run_are_quarantined_with_names_and_their_copies_too(tmp_path):
+def test_short_real_articles_land_flagged_and_broken_rows_are_quarantined_with_their_copies(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     residue = (
         "All rights reserved by the wire service and its licensors, whose terms of use apply to every reader of "
         "this story in every country where it appears in print or online, as set out in the notice."
     )
+    markup = f'Pier Plans Published\n\n{LONG}\n\n<div class="share">Share</div>\n'
     (src / "a_short.txt").write_text("Tiny Story Headline\n\nOnly a few words here.\n")
-    (src / "b_short_copy.txt").write_text("Tiny Story Headline\n\nOnly a few words here.\n")
-    (src / "c_residue.txt").write_text(f"Pier Opens At Last\n\n{LONG}\n\n{residue}\n")
+    (src / "b_markup.txt").write_text(markup)
+    other = (
+        "The ferry company said its winter timetable would keep two crossings a day, weather allowing. " * 4
+    )
+    (src / "c_residue.txt").write_text(f"Pier Opens At Last\n\n{other}\n\n{residue}\n")
     (src / "d_good.txt").write_text(f"Pier Opens At Last Again\n\n{LONG} And more words in this one.\n")
+    (src / "e_markup_copy.txt").write_text(markup)
     db = tmp_path / "v.duckdb"
     summary = run_ingest([str(src)], Settings.from_env(db_path=db), trigger="test")
-    assert (summary.read, summary.landed, summary.quarantined, summary.duplicates) == (4, 1, 3, 0)
+    assert (summary.read, summary.landed, summary.quarantined, summary.duplicates) == (5, 3, 2, 0)
+    assert summary.stages["validate"]["flagged_body_min_200_chars"] == 1
+    assert summary.stages["validate"]["flagged_body_no_boilerplate"] == 1
     con = duckdb.connect(str(db), read_only=True)
-    rows = con.execute(
+    quarantined = con.execute(
         "SELECT regexp_extract(source_uri, '[^/]+$'), stage, reasons, payload->>'title' FROM quarantine ORDER BY 1"
     ).fetchall()
+    landed = con.execute(
+        "SELECT regexp_extract(source_uri, '[^/]+$'), quality_flags FROM articles ORDER BY 1"
+    ).fetchall()
     con.close()
-    assert rows == [
-        ("a_short.txt", "validate", ["body_min_200_chars", "body_min_30_words"], "Tiny Story Headline"),
-        ("b_short_copy.txt", "validate", ["body_min_200_chars", "body_min_30_words"], "Tiny Story Headline"),
-        ("c_residue.txt", "validate", ["body_no_boilerplate"], "Pier Opens At Last"),
+    assert quarantined == [
+        ("b_markup.txt", "validate", ["body_no_markup"], "Pier Plans Published"),
+        ("e_markup_copy.txt", "validate", ["body_no_markup"], "Pier Plans Published"),
+    ]
+    assert landed == [
+        ("a_short.txt", ["body_min_200_chars", "body_min_30_words"]),
+        ("c_residue.txt", ["body_no_boilerplate"]),
+        ("d_good.txt", []),
     ]
