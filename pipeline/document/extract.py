@@ -94,11 +94,15 @@ def parse_html(article: Article, raw: bytes) -> list[Block]:
     import trafilatura  # heavy: imported where used, never at DAG parse time
 
     from pipeline.document.cascade import extract_page
+    from pipeline.document.page_meta import clean_authors, h1_texts, headline, site_names
 
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     tree = trafilatura.load_html(raw)
     if tree is None:
         raise Reject("unparseable_html", "the bytes do not parse as an HTML document")
+    h1s = h1_texts(tree)  # before extraction prunes the tree
+    og_site_names = tree.xpath('//meta[@property="og:site_name"]/@content')
+    tree_copyright = [c[:200] for c in tree.xpath('//meta[@name="copyright"]/@content')]
     doc = extract_page(
         tree,
         url=article.url,
@@ -114,10 +118,16 @@ def parse_html(article: Article, raw: bytes) -> list[Block]:
     if not blocks:
         raise Reject("no_article_text", "trafilatura found no article text in the page")
     # Metadata a record or feed entry already gave (a reader set it) wins over what the page says.
+    names_of_site = site_names(doc.sitename, doc.hostname, og_site_names, tree)
     if doc.title and not article.title:
-        article.title, article.title_source = normalise_line(doc.title), "source"
+        article.title, article.title_source = (
+            normalise_line(headline(doc.title, h1s, names_of_site)),
+            "source",
+        )
     if doc.author and not article.author:
-        article.author = normalise_line(doc.author)
+        # the copyright holder names a company, never the article's author ("Condé Nast" as meta author)
+        holders = tree_copyright
+        article.author = normalise_line(clean_authors(doc.author, [*names_of_site, *holders]))
     article.url = article.url or doc.url or None
     article.source = article.source or doc.sitename or doc.hostname or None
     article.description = normalise_line(doc.description) if doc.description else None

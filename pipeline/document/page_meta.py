@@ -1,0 +1,189 @@
+"""Title and authors as the page shows them, from what trafilatura read in its metadata.
+
+- The headline: the metadata's title (og:title, JSON-LD, <title>) reconciled with the page's <h1>s, and the site
+  name that `<title>` and `og:title` carry around it removed. A part of the title is dropped when the page's own
+  <h1> is the rest, or when it is the site's name (`og:site_name`, JSON-LD's publisher, the host's name) or a date.
+- The authors: no "By"/"Von"/"Author" lead, no outlet when a person is named, no web addresses, no role words
+  alone, one name once however it was spelled (a slug "Chuck-Ross" beside "Chuck Ross"), and "Last; First"
+  pairs put back together.
+
+Nothing here names a site or a language's word list beyond a few byline words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pipeline.text import fold
+
+# What sites put between a headline and their name: a bar, a dash or a bullet with spaces around it, or the
+# full-width forms CJK sites write without spaces (｜ ： and the Hangul letter ㅣ used as a bar). Not ": ", which
+# joins a kicker to its headline ("Nationaler Veteranentag: Orden fürs Morden").
+_SEPARATOR = re.compile(r"\s+(?:[|–—·•»/]|-{1,2}|::)\s+|\s*[|｜]\s*|\s*[：ㅣ]\s*")
+_DATE = re.compile(r"^\d{1,4}([./-])\d{1,2}\1\d{1,4}$")
+MAX_H1_CHARS = 300
+MAX_SITE_NAME_CHARS = 60  # longer is not a name (trafilatura's site name is at times a whole <title>)
+_SPACES = re.compile(r"\s+")
+
+
+def h1_texts(tree) -> list[str]:
+    """The page's <h1> texts in document order (those inside <article> or <main> first), empty ones left out."""
+    inside, outside = [], []
+    for h1 in tree.iter("h1"):
+        text = _SPACES.sub(" ", h1.text_content()).strip()
+        if text and len(text) <= MAX_H1_CHARS:
+            in_article = any(a.tag in ("article", "main") for a in h1.iterancestors())
+            (inside if in_article else outside).append(text)
+    return inside + outside
+
+
+def headline(title: str | None, h1s: list[str], site_names: list[str]) -> str | None:
+    """The page's headline, in the title's own characters: the title less the parts around it that the page's
+    <h1> does not show, else less the parts that name the site or give a date; the title as it is when nothing
+    says more."""
+    if not title:
+        return title
+    folded_h1s = {fold(h1) for h1 in h1s} - {""}
+    if fold(title) in folded_h1s:
+        return title
+    parts = _SEPARATOR.split(title)
+    if len(parts) == 1:
+        return title
+    # the title less one or two parts at its end, or one at its start, is one of the page's <h1>s
+    n = len(parts)
+    for start, end in ((0, n - 1), (0, n - 2), (1, n), (1, n - 1)):
+        if end - start < 1:
+            continue
+        kept = parts[start:end]
+        if fold(" ".join(kept)) in folded_h1s:
+            return _rejoin(title, kept)
+    # else drop trailing (or one leading) parts that are the site's name or a date
+    names = {fold(n) for n in site_names if n and fold(n)}
+    kept = list(parts)
+    while len(kept) > 1 and _names_site(kept[-1], names):
+        kept.pop()
+    if len(kept) > 1 and _names_site(kept[0], names):
+        kept.pop(0)
+    if len(kept) == len(parts):
+        return title
+    return _rejoin(title, kept)
+
+
+def _names_site(part: str, names: set[str]) -> bool:
+    f = fold(part)
+    if not f:
+        return True
+    if _DATE.match(part.strip()):
+        return True
+    squeezed = f.replace(" ", "")
+    for name in names:
+        n = name.replace(" ", "")
+        if squeezed == n:
+            return True
+        short, long = sorted((squeezed, n), key=len)
+        if len(short) >= 2 and short in long and 2 * len(short) >= len(long):  # "Golem.de" and "golem"
+            return True
+    return False
+
+
+def _rejoin(title: str, kept: list[str]) -> str:
+    """The kept parts as they stand in `title` (with the separators between them)."""
+    start = title.find(kept[0])
+    end = title.rfind(kept[-1]) + len(kept[-1])
+    return title[start:end].strip() if 0 <= start < end else " ".join(kept)
+
+
+def site_names(sitename: str | None, hostname: str | None, og_site_names: list[str], tree=None) -> list[str]:
+    """What the site is called: og:site_name, trafilatura's site name, and the host without www. and its suffix
+    ("news.orf.at" -> "news.orf.at", "orf.at", "orf")."""
+    publishers = publisher_names(tree) if tree is not None else []
+    names = [n for n in [*og_site_names, *publishers, sitename] if n and len(n) <= MAX_SITE_NAME_CHARS]
+    if hostname:
+        host = hostname.lower().removeprefix("www.")
+        labels = host.split(".")
+        names += [host, ".".join(labels[-2:])]
+        if len(labels) >= 2:
+            names.append(labels[-2])
+    return names
+
+
+MAX_JSON_LD_CHARS = 1_000_000
+
+
+def publisher_names(tree) -> list[str]:
+    """The publisher's name(s) from the page's JSON-LD (`"publisher": {"name": ...}`, at any depth)."""
+    names: list[str] = []
+
+    def walk(node, depth: int = 0) -> None:
+        if depth > 20:
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "publisher":
+                    for p in value if isinstance(value, list) else [value]:
+                        if isinstance(p, dict) and isinstance(p.get("name"), str):
+                            names.append(p["name"])
+                        elif isinstance(p, str):
+                            names.append(p)
+                walk(value, depth + 1)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, depth + 1)
+
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        if len(script) > MAX_JSON_LD_CHARS:
+            continue
+        try:
+            walk(json.loads(script))
+        except (ValueError, RecursionError):
+            continue
+    return names
+
+
+# A byline's lead word ("By Jane Doe", "Von Max Muster", "Autor: ..."), anywhere before the name.
+_LEAD = re.compile(
+    r"^(?:.*?\s)?(?:by|von|par|por|di|door|av|af|autor(?:in)?|author|text|texto|reportage)\s*:?\s+", re.I
+)
+# Words that name a role, not a person, when they stand alone.
+_ROLES = {
+    fold(w)
+    for w in [
+        "journalist",
+        "reporter",
+        "redaktion",
+        "red",
+        "redakteur",
+        "editor",
+        "staff",
+        "correspondent",
+        "autor",
+        "author",
+        "agenturen",
+    ]
+}
+_ADDRESS = re.compile(r"https?\b|\bwww\b|\.(?:com|de|org|net)\b|\b(?:com|de|org|net)$", re.I)
+
+
+def clean_authors(author: str | None, names_of_site: list[str]) -> str | None:
+    """The author field ("A; B" as trafilatura joins names) as the page's byline names its people."""
+    if not author:
+        return author
+    parts = [p.strip() for p in author.split(";") if p.strip()]
+    if len(parts) >= 2 and len(parts) % 2 == 0 and all(len(p.split()) == 1 for p in parts):
+        parts = [f"{parts[i + 1]} {parts[i]}" for i in range(0, len(parts), 2)]  # "Last; First" pairs
+    site = {fold(n).replace(" ", "") for n in names_of_site if n and fold(n)}
+    people, outlets, seen = [], [], set()
+    for part in parts:
+        if _ADDRESS.search(part):
+            continue
+        name = _LEAD.sub("", part).strip(" ,:-")
+        key = fold(name.replace("-", " "))
+        if not key or key in _ROLES or key in seen:
+            continue
+        seen.add(key)
+        squeezed = key.replace(" ", "")
+        is_outlet = any(squeezed == n or (len(n) >= 3 and (n in squeezed or squeezed in n)) for n in site)
+        (outlets if is_outlet else people).append(name)
+    kept = people or outlets
+    return "; ".join(kept) if kept else author

@@ -1,0 +1,79 @@
+"""Title and authors as the page shows them (pipeline/document/page_meta.py), on pages built here."""
+
+import pytest
+
+from pipeline.document.extract import parse_html
+from pipeline.document.page_meta import clean_authors, headline, site_names
+from tests.conftest import make_article
+
+TEXT = "".join(
+    f"<p>Paragraph {n}: the harbour authority said on Friday that the new ferry terminal would open in March, "
+    f"two years later than planned, after a long dispute over the cost of dredging channel {n}.</p>"
+    for n in range(4)
+)
+
+
+def page(title: str, h1: str | None, site: str | None = None, author: str | None = None) -> bytes:
+    meta = f'<meta property="og:title" content="{title}">'
+    meta += f'<meta property="og:site_name" content="{site}">' if site else ""
+    meta += f'<meta name="author" content="{author}">' if author else ""
+    head = f"<h1>{h1}</h1>" if h1 else ""
+    return f"<html><head><title>{title}</title>{meta}</head><body><article>{head}{TEXT}</article></body></html>".encode()
+
+
+@pytest.mark.parametrize(
+    "title,h1,site,expected",
+    [
+        ("Terminal opens late | Harbour Times", "Terminal opens late", None, "Terminal opens late"),
+        ("Terminal opens late - Harbour Times", None, "Harbour Times", "Terminal opens late"),
+        ("Terminal opens late – HT – 13.06.2023", None, "HT", "Terminal opens late"),
+        ("Ferries | Terminal opens late", "Terminal opens late", None, "Terminal opens late"),
+        (
+            "宮崎県で震度5弱、津波注意報：朝日新聞デジタル",
+            "宮崎県で震度5弱、津波注意報",
+            None,
+            "宮崎県で震度5弱、津波注意報",
+        ),
+        # a kicker joined by ": " is part of the headline, and a title the <h1> does not echo stays whole
+        ("Veteranentag: Orden fürs Morden", "Orden fürs Morden", None, "Veteranentag: Orden fürs Morden"),
+        ("Nationale Demo / Der Juli naht", "Something else entirely", None, "Nationale Demo / Der Juli naht"),
+    ],
+)
+def test_the_headline_loses_the_site_name_and_keeps_the_words_the_page_shows(title, h1, site, expected):
+    a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-times.example/a")
+    parse_html(a, page(title, h1, site))
+    assert a.title == expected
+
+
+def test_a_site_name_that_is_a_whole_title_is_no_site_name():
+    names = site_names("Nationale Demo Der Juli naht - Tageblatt", "www.tageblatt.example", [])
+    assert headline("Nationale Demo / Der Juli naht", [], names) == "Nationale Demo / Der Juli naht"
+
+
+@pytest.mark.parametrize(
+    "author,site,expected",
+    [
+        ("By Jane Doe", [], "Jane Doe"),
+        ("Capital Von Jemima Kelly", [], "Jemima Kelly"),
+        ("Autor Monika Bolliger; Anna Trechsel", [], "Monika Bolliger; Anna Trechsel"),
+        ("Chuck Ross; Chuck-Ross", [], "Chuck Ross"),
+        ("Mathias Hagen; Journalist; Anders Skjerdingstad", [], "Mathias Hagen; Anders Skjerdingstad"),
+        ("You; Xiaoying; Lenharo; Mariana", [], "Xiaoying You; Mariana Lenharo"),
+        ("Heise Online; Dirk Knop", ["heise online"], "Dirk Knop"),
+        ("The Washington Times https; Www Washingtontimes Com; Tom Davies", [], "Tom Davies"),
+        ("Harbour Times", ["Harbour Times"], "Harbour Times"),  # the outlet alone is what the page says
+        (None, [], None),
+    ],
+)
+def test_authors_are_the_people_the_byline_names(author, site, expected):
+    assert clean_authors(author, site) == expected
+
+
+def test_a_copyright_holder_is_not_an_author():
+    html = page("Terminal opens late", "Terminal opens late", author="Condé Nast").replace(
+        b"</head>", b'<meta name="copyright" content="Cond\xc3\xa9 Nast 2024"></head>'
+    )
+    a = make_article("", title=None, source_uri="/tmp/page.html")
+    parse_html(a, html)
+    assert a.author in (None, "Condé Nast")  # alone it stays (nothing better), but never beside a person
+    assert clean_authors("Condé Nast; Philipp Wehsack", ["Condé Nast 2024"]) == "Philipp Wehsack"
