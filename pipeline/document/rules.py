@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.document.phrases import PHRASE_RULES
 from pipeline.models import Block
-from pipeline.text import ends_as_sentence
+from pipeline.text import ends_as_sentence, word_character
 
 _SOCIAL = r"(?:facebook|twitter|x|instagram|linkedin|youtube|tiktok|telegram|whatsapp|threads|pinterest|reddit|bluesky|mastodon|flipboard|google news)"
 _MONTH = (
@@ -37,10 +38,19 @@ class LineRule:
     max_words: int = 40  # a line longer than this is article text, whatever it matches
 
     def matches(self, line: str, words: int | None = None) -> bool:
-        """`words`: the line's word count, when the caller has it (it tries every rule on the line)."""
+        """`words`: the line's word count, when the caller has it (it tries every rule on the line).
+
+        In scripts written without spaces a line is one "word" however long: there each character counts as one.
+        """
         if words is None:
             words = len(line.split())
-        return words <= self.max_words and self.pattern.fullmatch(line) is not None
+        if words > self.max_words:
+            return False
+        if not line.isascii():
+            unspaced = sum(1 for ch in line if ch.isalnum() and not word_character(ch))
+            if words + unspaced > self.max_words:
+                return False
+        return self.pattern.fullmatch(line) is not None
 
 
 def _rule(name: str, reason: str, regex: str, max_words: int = 40) -> LineRule:
@@ -190,6 +200,27 @@ LINE_RULES: tuple[LineRule, ...] = (
         max_words=40,
     ),
 )
+
+_SHAPES = {
+    "whole": "(?:{phrases})",
+    "lead": r"(?:{phrases})(?:\s*[:：|–—»>/]\s*.{{1,300}})?",
+    "lead_date": r"(?:{phrases})\s*.{{0,60}}\d.{{0,40}}",
+    "within": ".*(?:{phrases}).*",
+}
+# A credit needs its separator ("Foto: dpa", "Fot. PAP"): "Foto" alone is a label, "Foto des Jahres" prose.
+_CAPTION = r"(?:{phrases})(?:\s*[:：=/|©]|(?<=\.))\s*.{{1,120}}"
+
+
+def _phrase_rule(
+    name: str, reason: str, shape: str, max_words: int, by_language: dict[str, list[str]]
+) -> LineRule:
+    phrases = "|".join(p for language in sorted(by_language) for p in by_language[language])
+    template = _CAPTION if name == "credit_caption" else _SHAPES[shape]
+    return _rule(name, reason, template.format(phrases=phrases), max_words)
+
+
+# The phrase rules of the main news languages (`pipeline.document.phrases`), after the English ones above.
+LINE_RULES = LINE_RULES + tuple(_phrase_rule(name, *spec) for name, spec in PHRASE_RULES.items())
 
 # A heading that introduces a list of other articles ("Keep reading", "Related stories", ...). The heading and
 # the list items under it are removed together, as one block.
