@@ -10,7 +10,7 @@ from pipeline.document import rules
 from pipeline.errors import Reject
 from pipeline.models import Article, Block
 from pipeline.stage import Stage
-from pipeline.text import first_sentence, fold, looks_like_text, normalise_line
+from pipeline.text import ends_as_sentence, first_sentence, fold, looks_like_text, normalise_line
 
 HEAD_ZONE_LINES = 8  # bylines and repeated headlines sit in the first lines, before the text starts
 DERIVED_TITLE_CHARS = 120
@@ -86,10 +86,45 @@ def clean_lines(
             if rule.name == "avatar_byline" and out.author is None:
                 out.author = rule.pattern.fullmatch(line)["author"]
         i += 1
+    thread = comment_thread_start(out.lines)
+    if thread is not None:
+        out.drop(rules.COMMENT_THREAD_RULE, out.lines[thread:])
+        del out.lines[thread:], kept_kinds[thread:]
     while len(out.lines) > 1 and kept_kinds[-1] == "head":  # a heading with nothing under it heads nothing
         kept_kinds.pop()
         out.drop(rules.DANGLING_HEADING_RULE, [out.lines.pop()])
     return out
+
+
+THREAD_MIN_META = 2  # comment furniture lines a thread shows at least ...
+THREAD_MAX_GAP = 4  # ... with at most this many lines between two of them, to the end
+THREAD_AFTER = 0.3  # and it starts after this share of the lines: the article comes first
+
+
+def comment_thread_start(lines: list[str]) -> int | None:
+    """Where a thread of reader comments starts at the end of `lines`, or None.
+
+    A thread is told by its shape, not its words alone: from its first furniture line (a relative time, a
+    reply/like label: `rules.COMMENT_META`, short) to the end, such lines recur with at most `THREAD_MAX_GAP`
+    lines between them, at least `THREAD_MIN_META` of them, and the last one near the end. The short line before
+    the first (the commenter's handle) and a comments heading before that go with it.
+    """
+    meta = [
+        i for i, line in enumerate(lines) if len(line.split()) <= 12 and rules.COMMENT_META.fullmatch(line)
+    ]
+    if len(meta) < THREAD_MIN_META or len(lines) - 1 - meta[-1] > THREAD_MAX_GAP:
+        return None
+    start = len(meta) - 1
+    while start > 0 and meta[start] - meta[start - 1] - 1 <= THREAD_MAX_GAP:
+        start -= 1
+    first = meta[start]
+    if len(meta) - start < THREAD_MIN_META or first < THREAD_AFTER * len(lines):
+        return None
+    if first > 0 and len(lines[first - 1].split()) <= 4 and not ends_as_sentence(lines[first - 1]):
+        first -= 1  # the commenter's name
+    if first > 0 and rules.COMMENT_HEADING.fullmatch(lines[first - 1]):
+        first -= 1
+    return first
 
 
 def _is_standfirst(line: str, description_key: str | None) -> bool:

@@ -276,3 +276,43 @@ PHRASE_RULES: dict[str, tuple[str, str, int, dict[str, list[str]]]] = {
         },
     ),
 }
+
+
+# A comment thread's furniture, by language: relative times ("2 hours ago"), reply and like labels, and the
+# thread's heading. `pipeline.document.clean` cuts a thread by its shape: these recurring through the page's end.
+RELATIVE_TIME = (
+    r"(?:\d+|an?|one)\s+(?:sec(?:ond)?s?|min(?:ute)?s?|hours?|hrs?|days?|weeks?|months?|years?)\s+ago",  # en
+    r"vor\s+(?:\d+|einer?|einem)\s+(?:sekunden?|minuten?|stunden?|tag(?:en)?|wochen?|monat(?:en)?|jahr(?:en)?)",  # de
+    r"il\s+y\s+a\s+(?:\d+|une?)\s+(?:secondes?|minutes?|heures?|jours?|semaines?|mois|ans?)",  # fr
+    r"hace\s+(?:\d+|una?)\s+(?:segundos?|minutos?|horas?|días?|semanas?|meses|mes|años?)",  # es
+    r"(?:\d+|un[ao]?)\s+(?:secondi|minuti|ore|ora|giorni|giorno|settimane|mesi|mese|anni|anno)\s+fa",  # it
+    r"há\s+(?:\d+|uma?)\s+(?:segundos?|minutos?|horas?|dias?|semanas?|meses|mês|anos?)",  # pt
+    r"(?:\d+|een)\s+(?:seconden|minuten|minuut|uur|dagen|dag|weken|week|maanden|maand|jaar)\s+geleden",  # nl
+    r"(?:\d+)\s+(?:sekund[ey]?|minut[ey]?|godzin[ay]?|dni|dzień|tygodni[e]?|miesi[ęą]c[ey]?|lat[a]?)\s+temu",  # pl
+    r"(?:\d+)\s+(?:секунд[уы]?|минут[уы]?|час(?:а|ов)?|дн(?:я|ей)|день|недел[юьи]|месяц(?:а|ев)?|лет|года?)\s+назад",  # ru
+    r"(?:\d+)\s+(?:saniye|dakika|saat|gün|hafta|ay|yıl)\s+önce",  # tr
+    r"منذ\s+\S+(?:\s+\S+)?",  # ar
+    r"\d+\s*(?:秒|分|時間|日|週間|か月|ヶ月|年)前",  # ja
+    r"\d+\s*(?:秒|分钟|小时|天|周|个月|年)前",  # zh
+    r"\d+\s*(?:초|분|시간|일|주|개월|년)\s*전",  # ko
+)
+COMMENT_ACTIONS = (
+    r"reply|replies|like|likes|report|share|"  # en
+    r"antworten|melden|gefällt\s+mir|"  # de
+    r"répondre|signaler|j['’]aime|"  # fr
+    r"responder|respuestas?|me\s+gusta|denunciar|"  # es
+    r"rispondi|segnala|mi\s+piace|"  # it
+    r"curtir|denunciar|"  # pt
+    r"reageer|beantwoorden|"  # nl
+    r"odpowiedz|zgłoś|"  # pl
+    r"ответить|пожаловаться|"  # ru
+    r"yanıtla|cevapla|şikayet\s+et|"  # tr
+    r"رد|إبلاغ|"  # ar
+    r"返信|通報|いいね|"  # ja
+    r"回复|举报|点赞|"  # zh
+    r"답글|신고|좋아요"  # ko
+)
+COMMENT_WORDS = (
+    r"comments?|kommentare?|commentaires?|comentarios?|commenti|comentários?|reacties|komentarze?|"
+    r"комментари[йи]|yorumlar?|تعليقات|コメント|评论|댓글"
+)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.document.phrases import PHRASE_RULES
+from pipeline.document.phrases import COMMENT_ACTIONS, COMMENT_WORDS, PHRASE_RULES, RELATIVE_TIME
 from pipeline.models import Block
 from pipeline.text import ends_as_sentence, word_character
 
@@ -323,7 +323,38 @@ STANDFIRST_REASON = (
     "a summary set as a heading above the text (the page's meta description, or a full sentence)"
 )
 
+# A comment thread, by its shape: from some line to the page's end, comment furniture (a relative time, a reply
+# or like label, perhaps with a count, a user's handle with a time) recurs every few lines.
+COMMENT_THREAD_RULE = "comment_thread"
+COMMENT_THREAD_REASON = (
+    "a thread of reader comments after the article (relative times, reply/like labels recurring)"
+)
+_COUNT = r"(?:\(?\d+\)?\s*)?"
+COMMENT_META = re.compile(
+    _PUNCT
+    + r"(?:.{0,40}?\b)?(?:"
+    + "|".join(RELATIVE_TIME)
+    + r")(?:\b.{0,40})?"
+    + r"|"
+    + _PUNCT
+    + _COUNT
+    + r"(?:"
+    + COMMENT_ACTIONS
+    + r")"
+    + _PUNCT
+    + _COUNT
+    + r"(?:(?:"
+    + COMMENT_ACTIONS
+    + r")"
+    + _PUNCT
+    + _COUNT
+    + r")*",
+    re.IGNORECASE,
+)
+COMMENT_HEADING = re.compile(_PUNCT + _COUNT + r"(?:" + COMMENT_WORDS + r")" + _PUNCT + _COUNT, re.IGNORECASE)
+
 RULE_REASONS: dict[str, str] = {
+    COMMENT_THREAD_RULE: COMMENT_THREAD_REASON,
     **{rule.name: rule.reason for rule in LINE_RULES},
     **{rule.name: rule.reason for rule in BLOCK_RULES},
     STANDFIRST_RULE: STANDFIRST_REASON,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.document.clean import clean_lines, derive_title
+from pipeline.document.clean import clean_lines, comment_thread_start, derive_title
 from pipeline.document.rules import LINE_RULES, RULE_REASONS
 
 PARA = (
@@ -184,3 +184,81 @@ def test_derived_title_is_the_lead_sentence_cut_at_a_word():
 
 def test_every_rule_has_a_reason():
     assert all(RULE_REASONS[r.name] for r in LINE_RULES)
+
+
+ARTICLE_ES = [
+    "El Ayuntamiento aprobó el martes el presupuesto para el próximo año tras un largo debate en el pleno municipal.",
+    "La oposición criticó los recortes en escuelas y guarderías y anunció que presentará alegaciones este mes.",
+    "El alcalde defendió las cuentas como las más sociales de la historia de la ciudad, según dijo a los periodistas.",
+]
+
+
+@pytest.mark.parametrize(
+    "thread",
+    [
+        [
+            "Comentarios",
+            "juanp_88",
+            "hace 2 horas",
+            "Otra vez subiendo impuestos, como siempre con este gobierno.",
+            "Responder",
+            "MariaL",
+            "hace 3 horas",
+            "Pues a mí me parece bien que se invierta en escuelas.",
+            "Responder 4",
+        ],
+        [
+            "12 Kommentare",
+            "Leser123 vor 2 Stunden",
+            "Das war zu erwarten, die Stadt hat kein Geld mehr.",
+            "Antworten Melden",
+            "Hans M. vor 5 Stunden",
+            "Endlich wird in Schulen investiert!",
+            "Antworten",
+        ],
+        [
+            "jdoe",
+            "3 hours ago",
+            "Typical. They always find money for this.",
+            "Reply Like 12",
+            "sam_k",
+            "5 hours ago",
+            "Good news for the schools, finally.",
+            "Reply",
+        ],
+        [
+            "コメント",
+            "田中",
+            "2時間前",
+            "またか。",
+            "返信",
+            "鈴木",
+            "5時間前",
+            "学校への投資は良いことだ。",
+            "返信",
+        ],
+    ],
+)
+def test_a_comment_thread_after_the_article_is_cut_by_its_shape(thread):
+    out = clean_lines(ARTICLE_ES + thread, "Presupuesto aprobado")
+    assert out.lines == ARTICLE_ES
+    assert out.removed["comment_thread"] >= len(thread) - 1
+
+
+def test_relative_times_in_the_article_or_before_it_are_no_thread():
+    live = [
+        "Updated 2 hours ago",
+        ARTICLE_ES[0],
+        "1 hour ago",
+        ARTICLE_ES[1],
+        "30 minutes ago",
+        ARTICLE_ES[2],
+    ]
+    assert comment_thread_start(live) is None  # a live blog's times run through it from the start
+    prose = [
+        *ARTICLE_ES,
+        "Hace 2 horas, la policía confirmó que el detenido había sido puesto en libertad sin cargos.",
+    ]
+    assert comment_thread_start(prose) is None  # a sentence is not furniture
+    one = [*ARTICLE_ES, "Responder"]
+    assert comment_thread_start(one) is None  # one label is not a thread
