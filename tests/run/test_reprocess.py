@@ -68,19 +68,28 @@ def test_quarantined_inputs_are_replayed_after_a_fix(tmp_path):
     (source / "short.txt").write_text(short)  # 18 long words: under the suite's 30-word minimum
     shutil.copy(next(SEEDS.glob("000_*.txt")), source / "seed.txt")
     db = tmp_path / "a.duckdb"
-    first = run_ingest([str(source)], Settings.from_env(db_path=db), trigger="test")
+    # A suite that quarantined short articles (as this project's did before warnings landed them flagged) ...
+    import json
+
+    strict = tmp_path / "strict.json"
+    data = json.loads(Settings().suite_path.read_text())
+    for e in data["expectations"]:
+        if e["meta"]["name"] == "body_min_30_words":
+            e["severity"] = "critical"
+    strict.write_text(json.dumps(data))
+    first = run_ingest([str(source)], Settings.from_env(db_path=db, suite_path=strict), trigger="test")
     assert (first.landed, first.quarantined) == (1, 1)
     assert first.quarantine_reasons == {"body_min_30_words": 1}
 
-    # The fix: a suite that accepts shorter articles.
-    suite = tmp_path / "suite.json"
-    text = (Settings().suite_path).read_text().replace('"min_value": 30', '"min_value": 10')
-    suite.write_text(text)
-    replay = reprocess_run(Settings.from_env(db_path=db, suite_path=suite), quarantined_only=True)
+    # ... and the fix: the suite that lands them, flagged.
+    replay = reprocess_run(Settings.from_env(db_path=db), quarantined_only=True)
     assert (replay.read, replay.landed) == (1, 1)
     assert rows(db, "SELECT count(*) FROM articles") == [(2,)]
     assert rows(db, "SELECT count(*) FROM quarantine WHERE resolved_by_run IS NULL") == [(0,)]
     assert rows(db, "SELECT resolved_by_run FROM quarantine") == [(replay.run_id,)]
+    assert rows(db, "SELECT quality_flags FROM articles WHERE source_uri LIKE '%short.txt'") == [
+        (["body_min_30_words"],)
+    ]
 
 
 def test_reprocess_cli(seeds_copy, tmp_path):
