@@ -243,9 +243,9 @@ MAX_LIST_ITEMS = 15
 REPEATED_HEADLINE_RULE = "repeated_headline"
 REPEATED_HEADLINE_REASON = "the headline repeated as a body line"
 BYLINE_RULE = "byline"
-BYLINE_REASON = "'By <name>' line (the name is kept as the author)"
+BYLINE_REASON = "'By <name>' line, or Von, Par, Por, Door, Di, Av, Af, Autor (the name is kept as the author)"
 BYLINE = re.compile(
-    r"(?i:(?:written\s+)?by:?)\s+"
+    r"(?i:(?:written\s+)?by|von|par|por|door|di|av|af|autor(?:in)?|auteur|yazan):?\s+"
     r"(?P<author>[A-Z][\w'’.-]+(?:\s+(?:[A-Z][\w'’.-]+|de|da|del|la|le|du|di|dos|van|von|der|bin|ibn|al|and|&)){0,5})"
     r"(?:\s*(?:[,|•·–—-]|\b(?i:on|updated|published)\b).{0,80})?"
 )

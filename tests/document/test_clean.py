@@ -262,3 +262,22 @@ def test_relative_times_in_the_article_or_before_it_are_no_thread():
     assert comment_thread_start(prose) is None  # a sentence is not furniture
     one = [*ARTICLE_ES, "Responder"]
     assert comment_thread_start(one) is None  # one label is not a thread
+
+
+@pytest.mark.parametrize(
+    "byline,author",
+    [
+        ("Von Anna Sleegers, Frankfurt", "Anna Sleegers"),
+        ("Par Jean Dupont", "Jean Dupont"),
+        ("Por María García, Madrid", "María García"),
+        ("Di Mario Rossi | 12 maggio 2026", "Mario Rossi"),
+    ],
+)
+def test_bylines_in_other_languages_give_the_author_and_leave_the_body(byline, author):
+    out = clean_lines([byline, *ARTICLE_ES], "Presupuesto aprobado")
+    assert out.lines == ARTICLE_ES and out.author == author and out.removed["byline"] == 1
+
+
+def test_a_sentence_that_starts_like_a_byline_is_kept():
+    line = "Von Montag an gilt in der Stadt die neue Regel für alle Busse und Bahnen."
+    assert clean_lines([line, *ARTICLE_ES], "Neue Regel").lines[0] == line
