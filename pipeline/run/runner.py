@@ -134,13 +134,18 @@ def publish_run(folder: Path, store: Store, trigger: str, status: str = "success
 
 
 def write_docs(folder: Path, settings: Settings, audit: Audit) -> Path | None:
-    """The run's Data Docs (row-level results per chunk, then the audit) in `settings.data_docs_dir`."""
+    """The run's Data Docs (row-level results per chunk, then the audit) in `settings.data_docs_dir`, and beside
+    them the run's own self-contained report (`report.html`: `pipeline.quality.report`)."""
     if settings.data_docs_dir is None:
         return None
     from pipeline.quality.docs import write_run_docs
+    from pipeline.quality.report import read_json, write_run_report
 
     index = write_run_docs(folder / VALIDATION_FILE, audit.result, settings.data_docs_dir)
-    log.info("Data Docs written: %s", index)
+    report = write_run_report(
+        read_ledger(folder), read_json(folder / AUDIT_FILE), settings.data_docs_dir, folder.name
+    )
+    log.info("Data Docs written: %s; the run's own report (opens offline): %s", index, report)
     return index
 
 

@@ -128,3 +128,23 @@ def test_a_run_of_the_seeds_writes_its_data_docs(seeds_copy, tmp_path):
     assert pages == ["articles", "run_audit"]  # the row-level suite over the run's chunk, then the audit
     index = (out / "index.html").read_text()
     assert "articles" in index and "run_audit" in index
+
+
+def test_the_runs_own_report_opens_offline_and_shows_flags_and_reasons_at_a_glance(seeds_copy, tmp_path):
+    import re
+
+    from pipeline.run.runner import run_ingest
+    from pipeline.settings import Settings
+
+    (seeds_copy / "short.txt").write_text("Short Post Headline\n\nA real post of a few words.\n")
+    (seeds_copy / "broken.txt").write_bytes(b"\xff\xfe\x00broken")
+    out = tmp_path / "quality"
+    settings = Settings.from_env(db_path=tmp_path / "a.duckdb", data_docs_dir=out)
+    run_ingest([str(seeds_copy)], settings, trigger="test")
+    report = (out / "report.html").read_text()
+    # nothing loaded from elsewhere: no script, no stylesheet or image by address
+    assert "<script" not in report and not re.search(r"""(?:src|href)=['"]?(?:https?:)?//""", report)
+    assert report.count("<svg") == 4  # where inputs ended, quarantine reasons, flags, removals
+    assert "body_min_200_chars" in report and "body_min_30_words" in report  # the short post landed, flagged
+    assert re.search(r"binary_content|bad_encoding", report)  # the broken file's reason
+    assert "Audit: <span class='pass'>passed</span>" in report
