@@ -8,14 +8,13 @@ import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
+from pipeline.cli_output import EXAMPLE_QUERY, Progress, format_summary
 from pipeline.errors import AuditFailed, Interrupted, SetupError
 from pipeline.settings import PROJECT_ROOT, Settings
 
 EXIT_OK, EXIT_USAGE, EXIT_SETUP, EXIT_AUDIT = 0, 2, 3, 4
-EXAMPLE_QUERY = "SELECT title, author, word_count, language FROM articles ORDER BY ingested_at"
 
 
 def command() -> str:
@@ -383,103 +382,6 @@ def _report(summary, as_json: bool) -> int:
         )
         return EXIT_AUDIT
     return EXIT_OK
-
-
-class Progress:
-    """How far a run is: a line redrawn in place on a terminal; through a pipe (cron, a task log), a log line
-    every `EVERY_S` seconds, so a long run is never silent."""
-
-    EVERY_S = 10.0
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.every_s = float(os.environ.get("PIPELINE_PROGRESS_EVERY_S", self.EVERY_S))
-        self.started = self.last = time.monotonic()
-        self.shown = False
-
-    def __call__(self, done: int, inputs: int) -> None:
-        now = time.monotonic()
-        if self.tty:
-            print(
-                f"\r  {done} documents processed (from {inputs} inputs)", end="", file=sys.stderr, flush=True
-            )
-            self.shown = True
-        elif now - self.last >= self.every_s:
-            self.last = now
-            print(
-                f"progress: {done} documents processed (from {inputs} inputs) in {now - self.started:.0f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def done(self) -> None:
-        if self.shown:
-            print("\r\033[K", end="", file=sys.stderr)
-
-
-def format_summary(s) -> str:
-    lines = [
-        f"Run {s.run_id} ({s.trigger}): {s.status}",
-        f"  read {s.read} = landed {s.landed} + duplicates {s.duplicates} + quarantined {s.quarantined}"
-        f" + skipped (unchanged) {s.skipped}",
-    ]
-    if s.ignored_files:
-        examples = ", ".join(s.ignored_examples) + (
-            ", ..." if s.ignored_files > len(s.ignored_examples) else ""
-        )
-        lines.append(
-            f"  ignored {s.ignored_files} file(s) of unsupported types in source folders: {examples}"
-        )
-    lines.append("")
-    lines.append(f"  {'stage':<10}{'in':>7}{'passed':>8}  dropped")
-    for stage in ("read", "extract", "clean", "enrich", "dedupe", "validate"):
-        counts = s.stages.get(stage, {})
-        dropped = {k.removeprefix("dropped_"): v for k, v in counts.items() if k.startswith("dropped_")}
-        shown = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"
-        lines.append(f"  {stage:<10}{counts.get('total', 0):>7}{counts.get('forwarded', 0):>8}  {shown}")
-    read = s.stages.get("read", {})
-    if read.get("urls"):
-        lines.append("")
-        lines.append(
-            f"  fetched: {read['urls']} URL(s); feeds {read.get('feeds', 0)} changed, "
-            f"{read.get('feeds_unchanged', 0)} unchanged (304), {read.get('feeds_empty', 0)} empty, "
-            f"{read.get('feeds_failed', 0)} failed; entries {read.get('entries', 0)} "
-            f"({read.get('entries_already_landed', 0)} already landed); pages {read.get('pages', 0)}"
-        )
-    removed = s.removed_by_rule()
-    if removed:
-        lines.append("")
-        lines.append(
-            "  boilerplate lines removed, by rule: " + ", ".join(f"{k} {v}" for k, v in removed.items())
-        )
-    if s.quarantine_reasons:
-        lines.append(
-            "  quarantined, by reason: " + ", ".join(f"{k} {v}" for k, v in s.quarantine_reasons.items())
-        )
-    flagged = {
-        k.removeprefix("flagged_"): v
-        for k, v in s.stages.get("validate", {}).items()
-        if k.startswith("flagged_")
-    }
-    if flagged:
-        lines.append(
-            f"  landed with quality flags: {s.stages['validate'].get('flagged', 0)} article(s); by expectation: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(flagged.items()))
-        )
-    if s.audit and s.audit.get("failed"):
-        lines.append("")
-        lines.append("  AUDIT FAILED, nothing published:")
-        lines += [
-            f"    {f['name']}: {f['says']} ({f['value']}, expected {f['expected']})"
-            for f in s.audit["failed"]
-        ]
-        lines.append(f"    staged in {s.staging}")
-    lines += [
-        "",
-        f"Database: {s.db}",
-        f'Query it: python -m pipeline sql "{EXAMPLE_QUERY}" --db {s.db}',
-    ]
-    return "\n".join(lines)
 
 
 # What `sql` runs: queries, and the read-only introspection statements DuckDB types as PRAGMA, CALL or EXPLAIN.
