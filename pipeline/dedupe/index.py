@@ -88,7 +88,9 @@ class RunIndex:
     """
 
     FLUSH_AT = 65_536
-    YOUNG_AT = 1 << 20  # 12 MB of young arrays at most
+    # 3 MB of young arrays at most: a flush copies them, so at 1 << 20 (12 MB) they held 21 MB beside the old
+    # arrays for a moment, at 1 << 18 13 MB (40k articles); more, smaller ages cost no measurable time
+    YOUNG_AT = 1 << 18
     FILTER_BITS = 1 << 26  # a bit per key hash: 8 MB, about 17% of the bits set at 12.8 million entries
     PARTITION_BITS = 12  # 4096 partitions
     GROUP_BITS = 6  # in 64 groups of 64
@@ -227,29 +229,45 @@ class RunIndex:
 
     def age(self) -> None:
         """Merge the young arrays into the groups, after the entries of equal partition and tag: articles
-        added later have higher numbers, so each group stays sorted by partition, tag, then article."""
+        added later have higher numbers, so each group stays sorted by partition, tag, then article.
+
+        The young keys are sorted (as signed ints), so each group's (the keys' top bits') are one slice of
+        them: a group at a time, the merge needs temporary arrays of one group's entries, not of all young
+        ones (sorting them all at once took 20 MB more for a moment, at 1 << 20 of them).
+        """
         keys, owners = self.young_keys, self.young_owners
         if not len(keys):
             return
         per_group = 1 << self.LOCAL_BITS
-        parts = ((keys >> self.PART_SHIFT) & ((1 << self.PARTITION_BITS) - 1)).astype(np.int32)
-        tags = ((keys >> self.TAG_SHIFT) & 0xFFFF).astype(np.uint16)
-        order = np.lexsort((owners, tags, parts))
-        parts, tags, owners = parts[order], tags[order], owners[order]
-        locals_ = parts & (per_group - 1)
-        sort_keys = locals_ << 16 | tags  # (partition in the group, tag) as one int
-        group_at = np.searchsorted(parts >> self.LOCAL_BITS, np.arange(len(self.tags) + 1)).tolist()
+        slices = self._group_slices(keys)
         for group in range(len(self.tags)):
-            a, b = group_at[group], group_at[group + 1]
+            a, b = slices[group]
             if a == b:
                 continue
+            group_keys, group_owners = keys[a:b], owners[a:b]
+            parts = ((group_keys >> self.PART_SHIFT) & ((1 << self.PARTITION_BITS) - 1)).astype(np.int32)
+            tags = ((group_keys >> self.TAG_SHIFT) & 0xFFFF).astype(np.uint16)
+            order = np.lexsort((group_owners, tags, parts))  # stable: as the young arrays had them
+            tags, group_owners = tags[order], group_owners[order]
+            locals_ = parts[order] & (per_group - 1)
+            sort_keys = locals_ << 16 | tags  # (partition in the group, tag) as one int
             sizes = np.diff(self.bounds[group])
             held = np.repeat(np.arange(per_group, dtype=np.int32), sizes) << 16 | self.tags[group]
-            at = np.searchsorted(held, sort_keys[a:b], side="right")
-            self.tags[group] = np.insert(self.tags[group], at, tags[a:b])
-            self.owners[group] = np.insert(self.owners[group], at, owners[a:b])
-            sizes += np.bincount(locals_[a:b], minlength=per_group)
+            at = np.searchsorted(held, sort_keys, side="right")
+            self.tags[group] = np.insert(self.tags[group], at, tags)
+            self.owners[group] = np.insert(self.owners[group], at, group_owners)
+            sizes += np.bincount(locals_, minlength=per_group)
             self.bounds[group] = [0, *np.cumsum(sizes).tolist()]
         self.old += len(keys)
         self.young_keys = np.empty(0, dtype=np.int64)
         self.young_owners = np.empty(0, dtype=np.int32)
+
+    def _group_slices(self, keys: np.ndarray) -> list[tuple[int, int]]:
+        """Where each group's keys are in `keys` (sorted as signed int64): a group is a range of the unsigned
+        top bits, so negative keys hold the upper half of the groups, in order, before the lower half."""
+        groups = len(self.tags)
+        shift = 64 - self.GROUP_BITS
+        lows = [(g << shift) - (1 << 64) if g >= groups // 2 else g << shift for g in range(groups)]
+        starts = np.searchsorted(keys, np.array(lows, dtype=np.int64), side="left").tolist()
+        ends = [*starts[1 : groups // 2], len(keys), *starts[groups // 2 + 1 :], starts[0]]
+        return list(zip(starts, ends, strict=True))

@@ -68,6 +68,37 @@ def test_a_load_over_the_memory_limit_says_what_to_do_and_the_staged_run_can_be_
         assert store.count("articles") == 40 and store.count("article_lsh") == 40 * 64
 
 
+def test_a_load_first_runs_within_part_of_the_memory_limit_and_again_within_all_of_it(
+    tmp_path, db_path, monkeypatch, caplog
+):
+    """The load starts within `LOAD_MEMORY_SHARE` of DuckDB's limit (DuckDB fills any limit with cache); a run
+    that needs more is rolled back and loaded again within the whole limit, which is set back after."""
+    import logging
+    import random
+
+    from pipeline.run.runner import audit_and_publish
+    from pipeline.store import load
+
+    rng = random.Random(7)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 9))) for _ in range(3000)]
+    src = tmp_path / "big"
+    src.mkdir()
+    for i in range(40):  # as above: more than 8 MB of load
+        paragraphs = (" ".join(rng.choices(words, k=60)).capitalize() + "." for _ in range(150))
+        (src / f"{i:02d}.txt").write_text(f"Headline number {i}\n\n" + "\n\n".join(paragraphs))
+    monkeypatch.setenv("PIPELINE_DB_MEMORY_MB", "256")
+    monkeypatch.setattr(load, "LOAD_MEMORY_SHARE", 8 / 256)  # 8 MB: too little, as above
+    settings = Settings.from_env(db_path=db_path)
+    with caplog.at_level(logging.INFO, logger="pipeline.store.load"), Store(db_path) as store:
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        folder = process_run(plan_run([str(src)], settings), settings, new_run_id(), store.history)
+        summary = audit_and_publish(folder, settings, store, "test")
+        assert summary.status == "success" and summary.landed == 40
+        assert store.count("articles") == 40 and store.count("article_lsh") == 40 * 64
+        assert store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
+    assert "loading again within 256 MB" in caplog.text
+
+
 def test_loading_the_same_staged_run_twice_converges(seeds_copy, db_path):
     settings = Settings.from_env(db_path=db_path)
     run_id = new_run_id()

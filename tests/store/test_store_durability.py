@@ -88,6 +88,7 @@ def stage_run(folder: Path, run_id: str, first: int, n: int, ingested_at: dateti
         "ingested_at": at,
         "extractor": "'text'",
         "removed_rules": """'{"share_links": 1}'""",
+        "quality_flags": "[]",
         "shingle_count": "28",
         "minhash": f"from_hex(repeat(md5('{run_id}' || i), 16))",
         "lsh_bands": f"list_transform(range(64), lambda b: (hash('{run_id}', i, b) >> 1)::BIGINT)",
