@@ -18,7 +18,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from pathlib import Path
 from pipeline.clock import utcnow
 from pipeline.dedupe.stage import DedupeStage
 from pipeline.document.stage import DocumentStage, DocumentSteps
-from pipeline.errors import SetupError, StorageError, storage_cause
+from pipeline.errors import SetupError
 from pipeline.models import Article
 from pipeline.quality.validate import ValidateStage
 from pipeline.read.since import SinceStage
@@ -42,6 +42,7 @@ from pipeline.store.staging import (
     STORIES_FILE,
     StagingWriter,
     Tally,
+    staging_storage,
     write_ledger,
     write_manifest,
     write_paragraphs,
@@ -256,7 +257,7 @@ class StagedPart:
             tally = self.writer.consume(stream, progress)  # its own writes raise StorageError
         finally:
             close(closing if closing is not None else stream)
-        with self._storage("writing"):
+        with staging_storage(self.folder):
             if web is not None:
                 stage_fetch_state(self.folder, web)
             if finish is not None:
@@ -265,7 +266,7 @@ class StagedPart:
                 carry(tally)
         if not tally.balanced():  # a bug in a stage, never bad input: fail loudly rather than lose an input
             raise RuntimeError(f"run {self.run_id} lost inputs: {tally}")
-        with self._storage("writing"):
+        with staging_storage(self.folder):
             write_ledger(
                 self.folder,
                 {
@@ -278,22 +279,6 @@ class StagedPart:
             )
             write_manifest(self.folder)  # last: a folder with a manifest is whole
         return tally
-
-    @contextmanager
-    def _storage(self, doing: str) -> Iterator[None]:
-        """A write to staging that the storage stops (disk full, the folder removed) ends the run with one line."""
-        import duckdb
-
-        try:
-            yield
-        except (OSError, duckdb.IOException) as exc:
-            cause = storage_cause(exc)
-            if cause is None:
-                raise
-            raise StorageError(
-                f"{doing} the run's staging in {self.folder} failed: {cause}; nothing was published",
-                "fix that, then run again",
-            ) from exc
 
 
 def stage_fetch_state(folder: Path, web) -> None:

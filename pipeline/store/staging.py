@@ -158,19 +158,8 @@ class StagingWriter:
         if len(self._buffers[kind]) >= self.part_rows:
             self._flush(kind)
 
-    @contextlib.contextmanager
-    def _storage(self) -> Iterator[None]:
-        """A write the storage stops (disk full, the folder removed) ends the run with one line, not a trace."""
-        try:
-            yield
-        except (OSError, duckdb.IOException) as exc:
-            cause = storage_cause(exc)
-            if cause is None:
-                raise
-            raise StorageError(
-                f"writing the run's staging in {self.folder} failed: {cause}; nothing was published",
-                "fix that, then run again",
-            ) from exc
+    def _storage(self):
+        return staging_storage(self.folder)
 
     def _flush(self, kind: str) -> None:
         with self._storage():
@@ -190,6 +179,22 @@ class StagingWriter:
         self._con.unregister("frame")
         self._parts[kind] += 1
         rows.clear()
+
+
+@contextlib.contextmanager
+def staging_storage(folder: Path) -> Iterator[None]:
+    """A write to a run's staging that the storage stops (disk full, the folder removed) ends the run with one
+    line, not a trace."""
+    try:
+        yield
+    except (OSError, duckdb.IOException) as exc:
+        cause = storage_cause(exc)
+        if cause is None:
+            raise
+        raise StorageError(
+            f"writing the run's staging in {folder} failed: {cause}; nothing was published",
+            "fix that, then run again",
+        ) from exc
 
 
 def write_ledger(folder: Path, data: dict) -> None:
