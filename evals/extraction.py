@@ -135,12 +135,18 @@ def load_corpus(root: Path) -> Iterator[Page]:
             f"the corpus at {root} is not AEB: its ground-truth.json entries have no articleBody"
         )
     for key in sorted(truth):
-        html_file = root / "html" / f"{key}.html.gz"
-        if not html_file.is_file():
-            raise SetupError(f"AEB corpus at {root} is incomplete: {html_file.name} is missing")
-        with gzip.open(html_file, "rt", encoding="utf-8") as f:
-            html = f.read()
-        yield Page(key, truth[key].get("url", ""), html, truth[key].get("articleBody", ""))
+        yield Page(
+            key, truth[key].get("url", ""), page_html(root, key, "AEB"), truth[key].get("articleBody", "")
+        )
+
+
+def page_html(root: Path, key: str, corpus: str) -> str:
+    """A corpus page's HTML (`html/<key>.html.gz`, UTF-8), or a SetupError naming the missing file."""
+    html_file = root / "html" / f"{key}.html.gz"
+    if not html_file.is_file():
+        raise SetupError(f"{corpus} corpus at {root} is incomplete: {html_file.name} is missing")
+    with gzip.open(html_file, "rt", encoding="utf-8") as f:
+        return f.read()
 
 
 # --- `make eval`: the pipeline against plain trafilatura, on the same pages, in one run ----------------------

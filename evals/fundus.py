@@ -19,7 +19,6 @@ No rule of the pipeline was written from these pages, but the next ones may be: 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
@@ -30,7 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from evals.extraction import Scores, ingest_records, score, score_page, tokens
+from evals.extraction import Scores, ingest_records, page_html, score, score_page, tokens
 from pipeline.errors import SetupError
 
 HALVES = ("tune", "report")
@@ -182,11 +181,7 @@ def load_fundus(root: Path) -> list[FundusPage]:
         )
     pages = []
     for key in sorted(truth):
-        html_file = root / "html" / f"{key}.html.gz"
-        if not html_file.is_file():
-            raise SetupError(f"fundus corpus at {root} is incomplete: {html_file.name} is missing")
-        with gzip.open(html_file, "rt", encoding="utf-8") as f:
-            html = f.read()
+        html = page_html(root, key, "fundus")
         t = truth[key]
         published = t.get("published_at_checked") or t.get("published_at") or ""
         pages.append(

@@ -37,6 +37,11 @@ def make_article(
 @pytest.fixture
 def seeds_copy(tmp_path: Path) -> Path:
     """A private copy of seeds/ (articles only)."""
+    return copy_seeds(tmp_path)
+
+
+def copy_seeds(tmp_path: Path) -> Path:
+    """seeds/ (articles only) copied to `tmp_path/seeds`."""
     target = tmp_path / "seeds"
     target.mkdir()
     for f in SEED_FILES:

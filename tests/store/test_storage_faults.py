@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, SEED_FILES
+from tests.conftest import ROOT, copy_seeds
 
 BIG_JSONL_RECORDS = 1500  # about 6 MB of distinct articles: more than the small disk holds
 
@@ -99,19 +99,11 @@ def big_jsonl(path: Path, n: int = BIG_JSONL_RECORDS) -> Path:
     return path
 
 
-def seeds(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    for f in SEED_FILES:
-        shutil.copy(f, folder / f.name)
-    return folder
-
-
 def test_a_full_disk_under_the_database_publishes_nothing_then_release_converges(tmp_path):
     disk = tmp_path / "disk"
     with small_disk(disk, 6) as (limit, grow):
         db = disk / "articles.duckdb"
-        first = cli("ingest", str(seeds(tmp_path)), "--db", str(db), **limit)
+        first = cli("ingest", str(copy_seeds(tmp_path)), "--db", str(db), **limit)
         assert first.returncode == 0, first.stderr
         staging = tmp_path / "staging"  # elsewhere: the run stages whole, then the load meets the full disk
         env = {"PIPELINE_STAGING_DIR": str(staging)}
