@@ -350,6 +350,8 @@ def page_figures(page: FundusPage, prediction: Prediction) -> dict:
         "date": date_match(page.published_at, prediction.date),
         "status": prediction.status,
         "reason": prediction.reason,
+        "predicted": {"title": prediction.title, "authors": prediction.author},  # to read where it went wrong
+        "expected": {"title": page.title, "authors": page.authors},
     }
 
 

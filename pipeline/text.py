@@ -100,8 +100,28 @@ SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*$")
 
 
 def normalise_line(line: str) -> str:
-    """Collapse runs of spaces (including no-break and zero-width ones) and strip: the only edit made to text."""
+    """Collapse runs of spaces (including no-break and zero-width ones) and strip: the only edits made to text,
+    with entities the page shows as text decoded (see `decode_shown_entities`)."""
+    if "&" in line:
+        line = decode_shown_entities(line)
     return _SPACE.sub(" ", unicodedata.normalize("NFC", line)).strip()
+
+
+# An entity a page's CMS escaped twice, so the reader sees "&nbsp;" or "&#8217;" as text: decoded, except where
+# it would make markup of text (&lt; &gt; and their numbers stay as they are).
+_SHOWN_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,9}|#[0-9]{2,6}|#[xX][0-9A-Fa-f]{2,5});")
+_MARKUP_ENTITIES = frozenset({"&lt;", "&gt;", "&#60;", "&#62;", "&#x3c;", "&#x3e;"})
+
+
+def decode_shown_entities(text: str) -> str:
+    """`&nbsp;`, `&amp;`, `&#8217;` and the like, left as text, as the characters they name."""
+    from html import unescape
+
+    def decode(match: re.Match) -> str:
+        entity = match.group(0)
+        return entity if entity.lower() in _MARKUP_ENTITIES else unescape(entity)
+
+    return _SHOWN_ENTITY.sub(decode, text)
 
 
 def fold(text: str) -> str:

@@ -27,12 +27,14 @@ def extract_page(
     include_tables: bool,
     include_links: bool,
     favor_precision: bool,
+    keep_metadata: bool = False,
 ):
     """`trafilatura.bare_extraction(tree, with_metadata=True, ...)` less what we never read, on a tree it may change.
 
     The page's metadata without categories, tags or license (`page_metadata`), and the body tree from
     `main_text`; no text rendering and no copy of the tree. Returns trafilatura's Document with `.body` set, or
-    None where bare_extraction gives None.
+    None where bare_extraction gives None; with `keep_metadata`, the Document with `.body` None there when the
+    metadata was read (a body from elsewhere may still come with it).
     """
     from trafilatura.settings import Extractor
 
@@ -46,13 +48,17 @@ def extract_page(
         with_metadata=True,
         date_params=date_extraction_params,
     )
+    doc = None
     try:
         doc = page_metadata(tree, options.url, options.date_params)
         body, text = main_text(tree, options, options.url or doc.url)
     except (TypeError, ValueError):  # bare_extraction's "no document"
         log.debug("trafilatura discarded %s", options.source)
-        return None
+        body, text = None, ""
     if len(text) < options.min_output_size:
+        if doc is not None and keep_metadata:
+            doc.body = None
+            return doc
         return None
     doc.body = body
     return doc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections import Counter
 from datetime import UTC, datetime
 
 from pipeline.errors import Reject
@@ -86,15 +87,19 @@ TRAFILATURA_OPTIONS = {
     "include_links": True,  # only to measure each block's link share; the text carries no link markup
     "favor_precision": False,
 }
+# The body a script carries replaces the markup's when its paragraphs hold this many times the markup's text.
+EMBEDDED_OVER = 2.0
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
 
 
-def parse_html(article: Article, raw: bytes) -> list[Block]:
+def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> list[Block]:
     """HTML through trafilatura: body blocks without comments, plus title, author, date, site and URL metadata."""
     import trafilatura  # heavy: imported where used, never at DAG parse time
 
     from pipeline.document.cascade import extract_page
-    from pipeline.document.page_meta import clean_authors, h1_texts, headline, site_names
+    from pipeline.document.chunks import chunk_groups, restore_chunks
+    from pipeline.document.embedded import embedded_bodies
+    from pipeline.document.page_meta import clean_authors, h1_texts, headline, json_ld, site_names
 
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     tree = trafilatura.load_html(raw)
@@ -102,6 +107,9 @@ def parse_html(article: Article, raw: bytes) -> list[Block]:
         raise Reject("unparseable_html", "the bytes do not parse as an HTML document")
     h1s = h1_texts(tree)  # before extraction prunes the tree
     og_site_names = tree.xpath('//meta[@property="og:site_name"]/@content')
+    page_data = json_ld(tree)
+    chunks = chunk_groups(tree)
+    carried = embedded_bodies(tree)  # before extraction, which drops the scripts
     tree_copyright = [c[:200] for c in tree.xpath('//meta[@name="copyright"]/@content')]
     doc = extract_page(
         tree,
@@ -113,15 +121,23 @@ def parse_html(article: Article, raw: bytes) -> list[Block]:
             "outputformat": "%Y-%m-%dT%H:%M:%S%z",
         },
         **TRAFILATURA_OPTIONS,
+        keep_metadata=bool(carried),
     )
     blocks = html_blocks(doc.body) if doc is not None and doc.body is not None else []
-    if not blocks:
+    blocks, restored = restore_chunks(blocks, chunks)
+    if signals is not None and restored:
+        signals["restored_chunks"] += restored
+    if carried:
+        blocks = _embedded_instead(blocks, carried, doc.title if doc is not None else None, signals)
+    if not blocks or doc is None:  # doc None: the page's metadata could not be read at all
         raise Reject("no_article_text", "trafilatura found no article text in the page")
     # Metadata a record or feed entry already gave (a reader set it) wins over what the page says.
-    names_of_site = site_names(doc.sitename, doc.hostname, og_site_names, tree)
-    if doc.title and not article.title:
+    names_of_site = site_names(doc.sitename, doc.hostname, og_site_names, page_data.publishers)
+    # the publisher's own declaration of the headline (schema.org `headline`) before og:title and <title>
+    page_title = normalise_line(page_data.headline) if page_data.headline else doc.title
+    if page_title and not article.title:
         article.title, article.title_source = (
-            normalise_line(headline(doc.title, h1s, names_of_site)),
+            normalise_line(headline(page_title, h1s, names_of_site)),
             "source",
         )
     if doc.author and not article.author:
@@ -133,6 +149,26 @@ def parse_html(article: Article, raw: bytes) -> list[Block]:
     article.description = normalise_line(doc.description) if doc.description else None
     if doc.date and article.published_at is None:
         article.published_at = parse_page_date(doc.date)
+    return blocks
+
+
+def _embedded_instead(
+    blocks: list[Block], carried: list[str], title: str | None, signals: Counter | None
+) -> list[Block]:
+    """The body a script carries, when its paragraphs hold EMBEDDED_OVER times the markup's text and it is this
+    page's article (`embedded.related`); else the markup's blocks."""
+    from pipeline.document.embedded import embedded_blocks, related
+
+    shown = sum(len(block.text) for block in blocks)
+    for fragment in carried:  # longest first
+        data_blocks = embedded_blocks(fragment)
+        paragraphs = [block for block in data_blocks if block.kind == "p"]
+        if sum(len(block.text) for block in paragraphs) <= EMBEDDED_OVER * shown:
+            break  # the others are shorter still
+        if len(paragraphs) >= 2 and related(data_blocks, blocks, title):
+            if signals is not None:
+                signals["embedded_body"] += 1
+            return data_blocks
     return blocks
 
 
@@ -210,14 +246,14 @@ def unlink(element) -> None:
     etree.strip_tags(element, "ref")
 
 
-def extract(article: Article) -> Article:
+def extract(article: Article, signals: Counter | None = None) -> Article:
     """Bytes to text: title and metadata on the article, body lines (and HTML blocks) for the clean stage."""
     if article.media_type == "text/html":
         if not article.raw.strip():
             raise Reject("empty", "the file has no content")
         if b"\x00" in article.raw[:8192]:
             raise Reject("binary_content", "NUL bytes: not an HTML file")
-        article.blocks = parse_html(article, article.raw)
+        article.blocks = parse_html(article, article.raw, signals)
         article.body = "\n".join(block.text for block in article.blocks)
         article.extractor = "trafilatura"
     else:
@@ -240,4 +276,8 @@ class ExtractStage(Stage):
     name = "extract"
 
     def process(self, article: Article) -> Article:
-        return extract(article)
+        signals: Counter = Counter()
+        article = extract(article, signals)
+        for signal, n in signals.items():
+            self.ledger.add(self.name, signal, n)
+        return article

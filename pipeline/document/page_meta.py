@@ -1,7 +1,7 @@
 """Title and authors as the page shows them, from what trafilatura read in its metadata.
 
-- The headline: the metadata's title (og:title, JSON-LD, <title>) reconciled with the page's <h1>s, and the site
-  name that `<title>` and `og:title` carry around it removed. A part of the title is dropped when the page's own
+- The headline: the article's JSON-LD `headline` (the publisher's own declaration), else the metadata's title
+  (og:title, <title>), reconciled with the page's <h1>s, and the site name that they carry around it removed. A part of the title is dropped when the page's own
   <h1> is the rest, or when it is the site's name (`og:site_name`, JSON-LD's publisher, the host's name) or a date.
 - The authors: no "By"/"Von"/"Author" lead, no outlet when a person is named, no web addresses, no role words
   alone, one name once however it was spelled (a slug "Chuck-Ross" beside "Chuck Ross"), and "Last; First"
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 
 from pipeline.text import fold
 
@@ -58,11 +59,13 @@ def headline(title: str | None, h1s: list[str], site_names: list[str]) -> str | 
         kept = parts[start:end]
         if fold(" ".join(kept)) in folded_h1s:
             return _rejoin(title, kept)
-    # else drop trailing (or one leading) parts that are the site's name or a date
+    # else drop the first part after the headline that names the site or gives a date, and all after it
+    # ("Headline - Site - Site's slogan - Site in another script"), or one leading such part
     names = {fold(n) for n in site_names if n and fold(n)}
     kept = list(parts)
-    while len(kept) > 1 and _names_site(kept[-1], names):
-        kept.pop()
+    site_at = next((i for i in range(1, len(kept)) if _names_site(kept[i], names)), None)
+    if site_at is not None:
+        kept = kept[:site_at]
     if len(kept) > 1 and _names_site(kept[0], names):
         kept.pop(0)
     if len(kept) == len(parts):
@@ -94,10 +97,11 @@ def _rejoin(title: str, kept: list[str]) -> str:
     return title[start:end].strip() if 0 <= start < end else " ".join(kept)
 
 
-def site_names(sitename: str | None, hostname: str | None, og_site_names: list[str], tree=None) -> list[str]:
-    """What the site is called: og:site_name, trafilatura's site name, and the host without www. and its suffix
-    ("news.orf.at" -> "news.orf.at", "orf.at", "orf")."""
-    publishers = publisher_names(tree) if tree is not None else []
+def site_names(
+    sitename: str | None, hostname: str | None, og_site_names: list[str], publishers: list[str] = ()
+) -> list[str]:
+    """What the site is called: og:site_name, the JSON-LD publisher, trafilatura's site name, and the host
+    without www. and its suffix ("news.orf.at" -> "news.orf.at", "orf.at", "orf")."""
     names = [n for n in [*og_site_names, *publishers, sitename] if n and len(n) <= MAX_SITE_NAME_CHARS]
     if hostname:
         host = hostname.lower().removeprefix("www.")
@@ -109,23 +113,39 @@ def site_names(sitename: str | None, hostname: str | None, og_site_names: list[s
 
 
 MAX_JSON_LD_CHARS = 1_000_000
+_ARTICLE_TYPE = re.compile(r"Article|Posting|Report", re.I)  # NewsArticle, BlogPosting, Report and the like
 
 
-def publisher_names(tree) -> list[str]:
-    """The publisher's name(s) from the page's JSON-LD (`"publisher": {"name": ...}`, at any depth)."""
-    names: list[str] = []
+@dataclass
+class JsonLd:
+    """What the page's JSON-LD says that the headline and the site's names need."""
+
+    publishers: list[str] = field(default_factory=list)  # `"publisher": {"name": ...}` at any depth
+    headline: str | None = None  # the article object's `headline` (else the first `headline` at all)
+
+
+def json_ld(tree) -> JsonLd:
+    """The page's JSON-LD publishers and headline, read once (before extraction, which drops scripts)."""
+    found = JsonLd()
+    headlines: list[tuple[bool, str]] = []
 
     def walk(node, depth: int = 0) -> None:
         if depth > 20:
             return
         if isinstance(node, dict):
+            kind = node.get("@type")
+            kind = (
+                " ".join(k for k in kind if isinstance(k, str)) if isinstance(kind, list) else str(kind or "")
+            )
+            if isinstance(node.get("headline"), str) and node["headline"].strip():
+                headlines.append((bool(_ARTICLE_TYPE.search(kind)), node["headline"]))
             for key, value in node.items():
                 if key == "publisher":
                     for p in value if isinstance(value, list) else [value]:
                         if isinstance(p, dict) and isinstance(p.get("name"), str):
-                            names.append(p["name"])
+                            found.publishers.append(p["name"])
                         elif isinstance(p, str):
-                            names.append(p)
+                            found.publishers.append(p)
                 walk(value, depth + 1)
         elif isinstance(node, list):
             for item in node:
@@ -138,7 +158,10 @@ def publisher_names(tree) -> list[str]:
             walk(json.loads(script))
         except (ValueError, RecursionError):
             continue
-    return names
+    found.headline = next(
+        (h for is_article, h in headlines if is_article), headlines[0][1] if headlines else None
+    )
+    return found
 
 
 # A byline's lead word ("By Jane Doe", "Von Max Muster", "Autor: ..."), anywhere before the name.

@@ -37,12 +37,46 @@ def page(title: str, h1: str | None, site: str | None = None, author: str | None
         # a kicker joined by ": " is part of the headline, and a title the <h1> does not echo stays whole
         ("Veteranentag: Orden fürs Morden", "Orden fürs Morden", None, "Veteranentag: Orden fürs Morden"),
         ("Nationale Demo / Der Juli naht", "Something else entirely", None, "Nationale Demo / Der Juli naht"),
+        # the site's name and all after it: its slogan, its name in another script
+        (
+            "Terminal opens late - Harbour Times - Since 1890 - הארבור",
+            None,
+            "Harbour Times",
+            "Terminal opens late",
+        ),
     ],
 )
 def test_the_headline_loses_the_site_name_and_keeps_the_words_the_page_shows(title, h1, site, expected):
     a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-times.example/a")
     parse_html(a, page(title, h1, site))
     assert a.title == expected
+
+
+def ld_page(ld: object, og_title: str, h1: str | None = None) -> bytes:
+    import json
+
+    script = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    return page(og_title, h1).replace(b"</head>", script.encode() + b"</head>")
+
+
+def test_the_articles_json_ld_headline_comes_before_og_title_and_loses_the_site_name():
+    ld = [
+        {"@type": "WebSite", "name": "Harbour Times", "headline": "Harbour Times: news of the bay"},
+        {
+            "@type": "NewsArticle",
+            "headline": "Ferry terminal to open in March, two years late | Harbour Times",
+            "publisher": {"@type": "Organization", "name": "Harbour Times"},
+        },
+    ]
+    a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-times.example/a")
+    parse_html(a, ld_page(ld, "Terminal opens late - SEO title"))
+    assert a.title == "Ferry terminal to open in March, two years late"
+
+
+def test_without_a_json_ld_headline_og_title_is_the_headline():
+    a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-times.example/a")
+    parse_html(a, ld_page({"@type": "NewsArticle", "author": {"name": "Jane Doe"}}, "Terminal opens late"))
+    assert a.title == "Terminal opens late"
 
 
 def test_a_site_name_that_is_a_whole_title_is_no_site_name():
