@@ -99,7 +99,14 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     from pipeline.document.cascade import extract_page
     from pipeline.document.chunks import chunk_groups, restore_chunks
     from pipeline.document.embedded import embedded_bodies
-    from pipeline.document.page_meta import clean_authors, h1_texts, headline, json_ld, site_names
+    from pipeline.document.page_meta import (
+        clean_authors,
+        h1_texts,
+        headline,
+        json_ld,
+        pick_authors,
+        site_names,
+    )
 
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     tree = trafilatura.load_html(raw)
@@ -140,10 +147,12 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
             normalise_line(headline(page_title, h1s, names_of_site)),
             "source",
         )
-    if doc.author and not article.author:
+    if (doc.author or page_data.authors) and not article.author:
         # the copyright holder names a company, never the article's author ("Condé Nast" as meta author)
-        holders = tree_copyright
-        article.author = normalise_line(clean_authors(doc.author, [*names_of_site, *holders]))
+        not_people = [*names_of_site, *tree_copyright]
+        declared = clean_authors("; ".join(page_data.authors), not_people) if page_data.authors else None
+        author = pick_authors(declared, clean_authors(doc.author, not_people), names_of_site)
+        article.author = normalise_line(author) if author else None
     article.url = article.url or doc.url or None
     article.source = article.source or doc.sitename or doc.hostname or None
     article.description = normalise_line(doc.description) if doc.description else None

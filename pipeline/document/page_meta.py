@@ -122,6 +122,14 @@ class JsonLd:
 
     publishers: list[str] = field(default_factory=list)  # `"publisher": {"name": ...}` at any depth
     headline: str | None = None  # the article object's `headline` (else the first `headline` at all)
+    authors: list[str] = field(default_factory=list)  # the article object's `author` names
+
+
+def _names_in(value) -> list[str]:
+    """`"author"`'s names: a string, {"name": ...}, or a list of either."""
+    items = value if isinstance(value, list) else [value]
+    names = [item.get("name") if isinstance(item, dict) else item for item in items]
+    return [name.strip() for name in names if isinstance(name, str) and name.strip()]
 
 
 def json_ld(tree) -> JsonLd:
@@ -137,8 +145,11 @@ def json_ld(tree) -> JsonLd:
             kind = (
                 " ".join(k for k in kind if isinstance(k, str)) if isinstance(kind, list) else str(kind or "")
             )
+            is_article = bool(_ARTICLE_TYPE.search(kind))
             if isinstance(node.get("headline"), str) and node["headline"].strip():
-                headlines.append((bool(_ARTICLE_TYPE.search(kind)), node["headline"]))
+                headlines.append((is_article, node["headline"]))
+            if is_article and not found.authors and "author" in node:
+                found.authors = _names_in(node["author"])
             for key, value in node.items():
                 if key == "publisher":
                     for p in value if isinstance(value, list) else [value]:
@@ -186,6 +197,21 @@ _ROLES = {
     ]
 }
 _ADDRESS = re.compile(r"https?\b|\bwww\b|\.(?:com|de|org|net)\b|\b(?:com|de|org|net)$", re.I)
+
+
+def pick_authors(declared: str | None, meta: str | None, names_of_site: list[str]) -> str | None:
+    """The article's JSON-LD authors (`declared`, cleaned), which the publisher states for the article, unless
+    they name only the site or a slug ("chuck-ross") where the page's meta author (cleaned) names a person."""
+    if not declared or not meta:
+        return declared or meta
+    site = {fold(n) for n in names_of_site if n and fold(n)}
+    only_site = all(_names_site(name, site) for name in declared.split("; "))
+    slug = all(_SLUG.match(name) for name in declared.split("; "))
+    meta_person = not all(_names_site(name, site) for name in meta.split("; "))
+    return meta if (only_site or slug) and meta_person else declared
+
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
 
 
 def clean_authors(author: str | None, names_of_site: list[str]) -> str | None:

@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline.document.extract import parse_html
-from pipeline.document.page_meta import clean_authors, headline, site_names
+from pipeline.document.page_meta import clean_authors, headline, pick_authors, site_names
 from tests.conftest import make_article
 
 TEXT = "".join(
@@ -111,3 +111,36 @@ def test_a_copyright_holder_is_not_an_author():
     parse_html(a, html)
     assert a.author in (None, "Condé Nast")  # alone it stays (nothing better), but never beside a person
     assert clean_authors("Condé Nast; Philipp Wehsack", ["Condé Nast 2024"]) == "Philipp Wehsack"
+
+
+def test_the_articles_json_ld_authors_come_first_unless_they_name_only_the_site():
+    ld = {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "Jane Doe"}, "John Roe"]}
+    a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-times.example/a")
+    parse_html(
+        a,
+        ld_page(ld, "Terminal opens late").replace(b"</head>", b'<meta name="author" content="Desk"></head>'),
+    )
+    assert a.author == "Jane Doe; John Roe"
+
+    ld = {"@type": "NewsArticle", "author": {"@type": "Organization", "name": "Harbour Times"}}
+    html = ld_page(ld, "Terminal opens late").replace(
+        b"</head>", b'<meta name="author" content="Mary Major"></head>'
+    )
+    a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-times.example/a")
+    parse_html(a, html)
+    assert a.author == "Mary Major"
+
+
+@pytest.mark.parametrize(
+    "declared,meta,expected",
+    [
+        ("Jane Doe", "Harbour Times", "Jane Doe"),
+        ("Harbour Times", "Jane Doe", "Jane Doe"),  # the outlet, where a person is named
+        ("Harbour Times", None, "Harbour Times"),
+        ("jane-doe", "Jane Doe", "Jane Doe"),  # a slug
+        ("dpa", "Harbour Times", "dpa"),  # an agency is what the article declares
+        (None, "Jane Doe", "Jane Doe"),
+    ],
+)
+def test_pick_authors(declared, meta, expected):
+    assert pick_authors(declared, meta, ["Harbour Times", "harbour-times.example"]) == expected
