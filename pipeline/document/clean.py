@@ -128,8 +128,10 @@ def comment_thread_start(lines: list[str]) -> int | None:
 
 
 def _is_standfirst(line: str, description_key: str | None) -> bool:
-    """A heading above the text that is the page's summary, or reads as a sentence rather than a title."""
-    return fold(line) == description_key or looks_like_text(line)
+    """A heading above the text that is the page's summary (its meta description). A heading that merely reads
+    as a sentence stays: on real pages that is a lead paragraph set as a heading (fundus: 4 pages lost their
+    lead that way, AEB gained nothing from it)."""
+    return description_key is not None and fold(line) == description_key
 
 
 def _as_block(line: str | Block) -> Block:

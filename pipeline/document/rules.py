@@ -319,9 +319,7 @@ DANGLING_HEADING_REASON = "headings left at the very end with nothing under them
 OWN_URL_RULE = "own_url"
 OWN_URL_REASON = "the article's own address on a line of its own (share widget residue)"
 STANDFIRST_RULE = "standfirst"
-STANDFIRST_REASON = (
-    "a summary set as a heading above the text (the page's meta description, or a full sentence)"
-)
+STANDFIRST_REASON = "a summary set as a heading above the text: the page's meta description"
 
 # A comment thread, by its shape: from some line to the page's end, comment furniture (a relative time, a reply
 # or like label, perhaps with a count, a user's handle with a time) recurs every few lines.

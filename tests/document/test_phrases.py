@@ -193,6 +193,23 @@ def test_article_prose_with_the_same_words_is_kept(line):
     assert first_rule(line) is None, line
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "La suite est réservée aux abonnées et abonnés.",
+        "Ces contenus sont réservés aux abonnés",
+        "Déjà abonnée ? Se connecter",
+        "Contenido exclusiva para suscriptores",
+        "Ya soy suscriptora",
+        "Questa notizia è riservata agli abbonati",
+        "Sei già abbonata? Accedi",
+        "Reportagem exclusiva para assinantes",
+    ],
+)
+def test_paywall_prompts_in_each_grammatical_gender(line):
+    assert first_rule(line) == "paywall_prompt", line
+
+
 def test_the_main_news_languages_are_covered():
     main = {"en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "tr", "ar", "ja", "zh", "ko"}
     for rule, (_, _, _, by_language) in PHRASE_RULES.items():

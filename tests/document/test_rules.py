@@ -91,6 +91,15 @@ def test_lead_heading_and_standfirst_go_section_headings_stay():
     assert removed == {"lead_heading": 1, "standfirst": 1}
 
 
+def test_a_lead_paragraph_set_as_a_heading_stays_when_it_is_not_the_summary():
+    lead = "Un nuevo muelle abrirá en marzo, dos años tarde, después de una larga disputa por el dragado del canal."
+    blocks = [Block(lead, "head", 2), Block(PARA, "p"), Block(PARA2, "p")]
+    kept, removed = cleaned(
+        blocks, title="Muelle nuevo", description="Otra cosa que dice el resumen de la página."
+    )
+    assert kept == [lead, PARA, PARA2] and removed == {}
+
+
 def test_link_items_and_link_lines_go_prose_and_citations_with_links_stay():
     blocks = [
         Block(PARA, "p", link_ratio=0.1),
