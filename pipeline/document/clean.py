@@ -61,6 +61,10 @@ def clean_lines(
             if blocks[i].kind == "head" and _is_standfirst(line, description_key):
                 i += out.drop(rules.STANDFIRST_RULE, [line])
                 continue
+        if not in_head and i < HEAD_ZONE_LINES and _late_byline(line):
+            out.author = out.author or rules.BYLINE.fullmatch(line)["author"]
+            i += out.drop(rules.BYLINE_RULE, [line])
+            continue
         if url and line.rstrip("/") == url.rstrip("/"):
             i += out.drop(rules.OWN_URL_RULE, [line])
             continue
@@ -125,6 +129,12 @@ def comment_thread_start(lines: list[str]) -> int | None:
     if first > 0 and rules.COMMENT_HEADING.fullmatch(lines[first - 1]):
         first -= 1
     return first
+
+
+def _late_byline(line: str) -> bool:
+    """A byline set after the lead paragraph: the lead word and a name, nothing else ("Von Nina Magoley")."""
+    match = rules.BYLINE.fullmatch(line)
+    return match is not None and match.end("author") == len(line.rstrip(" .")) and len(line.split()) <= 6
 
 
 def _is_standfirst(line: str, description_key: str | None) -> bool:

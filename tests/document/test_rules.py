@@ -50,6 +50,12 @@ def cleaned(lines, title=None, description=None, url=None):
         ("Comments are moderated and may take a day to appear.", "comment_prompt"),
         ("ATENÇÃO: Comentários ofensivos não serão aprovados pelo moderador.", "comment_prompt"),
         ("Tags", "tags_line"),
+        ("02:57 Min.. Verfügbar bis 06.05.2024.", "media_duration"),
+        ("05.09.2024 | 2:03 min", "media_duration"),
+        ("1:02:10 minutes", "media_duration"),
+        ("(dpa)", "newsroom_initials"),
+        ("(dmk/red)", "newsroom_initials"),
+        ("Von Nina Magoley", "byline"),  # after the lead paragraph, still in the article's first lines
     ],
 )
 def test_line_rules_remove_their_family(line, rule):
@@ -67,6 +73,9 @@ def test_line_rules_remove_their_family(line, rule):
         "02-751-1500",
         "http://archive.example.org/reports/2019/dredging.html",
         "Reporting the accident to the coastguard took the crew more than an hour, the inquiry found.",
+        "He ran the mile in 4:05 minutes flat, a record for the island.",
+        "(see the chart below)",
+        "— Ana Ruiz (@anaruiz) August 5, 2024",  # an embedded post's signature: AEB's labels keep those
     ],
 )
 def test_article_sentences_and_citations_are_kept(line):
