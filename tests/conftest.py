@@ -102,3 +102,11 @@ def every_run_accounts_for_its_inputs(request):
         finally:
             con.close()
         assert not unbalanced, f"{db}: runs whose inputs do not add up: {unbalanced}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs two workers), the tests that share one Airflow standalone run in one
+    worker, so that one server starts, not two."""
+    for item in items:
+        if "tests/e2e/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("airflow-standalone"))

@@ -164,7 +164,10 @@ def test_the_staging_folder_removed_mid_run_ends_it_with_one_line(tmp_path, seed
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
         assert con.execute("SELECT status FROM runs").fetchall() == [("failed",)]
-    again = cli("ingest", str(seeds_copy), "--db", str(db), "--max-input-bytes", "20000000")
+    (
+        seeds_copy / "spans.html"
+    ).unlink()  # it only made the first run last: the rerun shows the database works
+    again = cli("ingest", str(seeds_copy), "--db", str(db))
     assert again.returncode == 0, again.stderr
 
 
