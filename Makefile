@@ -9,9 +9,10 @@ SOURCES ?= seeds
 AIRFLOW_PORT ?= 8080
 AIRFLOW_HOST ?= 127.0.0.1
 # Shown by `make help` with their values in place of the $(NAME)s of the targets' comments.
-HELP_VARS := DB SOURCES AEB AIRFLOW_PORT AIRFLOW_HOST
+HELP_VARS := DB SOURCES AEB FUNDUS ECBPLUS AIRFLOW_PORT AIRFLOW_HOST
 AEB ?= ../shared/corpora/aeb
 FUNDUS ?= ../shared/corpora/fundus
+ECBPLUS ?= ../shared/corpora/ecbplus
 # pytest-xdist workers for `make test` (the suite waits on subprocesses, servers and Airflow: 2 on 2 cores
 # took it from 12-15 min to under 10); TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
@@ -52,9 +53,10 @@ test: $(STAMP)  ## lint, then the whole test suite
 	  $$S apt-get update -qq && $$S apt-get install -y -qq chromium; }
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-eval: $(STAMP)  ## extraction vs plain trafilatura, then dedupe and stories, on AEB (AEB=path/to/aeb)
+eval: $(STAMP)  ## extraction vs trafilatura on $(AEB) and $(FUNDUS); dedupe; stories vs TF-IDF on $(ECBPLUS)
 	$(PY) -m evals.extraction --corpus aeb=$(AEB) --corpus fundus=$(FUNDUS)
 	$(PY) -m evals.dedupe --corpus $(AEB)
+	$(PY) -m evals.stories --corpus $(ECBPLUS)
 
 bench: $(STAMP)  ## HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md
 	$(PY) -m bench.run --aeb $(AEB) --json data/bench/report.json

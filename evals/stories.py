@@ -1,0 +1,263 @@
+"""Score story grouping (`story_id`) on ECB+: real reports of one event from different outlets (`make eval`).
+
+The corpus (`../shared/corpora/ecbplus`, its README says how to score) holds 485 English articles in 21 topics,
+each topic two look-alike events that must stay apart. `evaluate` ingests `articles.jsonl` as it is (file order)
+into a scratch database with the real pipeline, gives each input line its article (landed, or the original of a
+recorded duplicate; quarantined inputs are left out of every score and counted by reason), and scores:
+
+- pairwise precision, recall and F1 of `story_id` against the labelled events, over the scored articles;
+- hard negatives merged: same-topic, different-event pairs that share a story, out of all such pairs;
+- in the same run, on the same articles and order, the README's baseline: TF-IDF cosine, each article joining
+  the cluster whose first article is most similar at >= 0.3 (fixed before looking), and "same first line";
+- all of it overall and on two halves of the topics (the parity of the SHA-256 of the topic number), to tune on
+  one and report the other.
+
+    python -m evals.stories --corpus ../shared/corpora/ecbplus [--json FILE]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import SetupError
+
+BASELINE_THRESHOLD = 0.3  # the README's, fixed before looking
+HALVES = ("tune", "report")
+_TOKEN = re.compile(r"[^\W\d_][\w'’-]*")
+_STOPWORDS = (
+    "the a an and or but of to in on for with as at by from is are was were be been has have had this that these "
+    "those it its into over after before about says said will would could should may can not no he she they his "
+    "her their him them who which what when where than then there also more one two new being do does did up out "
+    "so if we you i our your all any"
+)
+_STOP = frozenset(_STOPWORDS.split())
+
+
+@dataclass(frozen=True)
+class Label:
+    topic: str
+    event: str
+
+
+def load(root: Path) -> tuple[Path, list[str], dict[int, Label]]:
+    """The corpus's records file, each line's text, and line -> label; a SetupError naming what is missing."""
+    records, labels = root / "articles.jsonl", root / "labels.jsonl"
+    for path in (records, labels):
+        if not path.is_file():
+            raise SetupError(
+                f"ECB+ corpus not found at {root} (no {path.name}); pass its folder, "
+                "e.g. ECBPLUS=../shared/corpora/ecbplus"
+            )
+    texts = [json.loads(line).get("text", "") for line in records.read_text(encoding="utf-8").splitlines()]
+    by_line = {}
+    for line in labels.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        by_line[int(row["line"])] = Label(str(row["topic"]), str(row["event"]))
+    if len(by_line) != len(texts):
+        raise SetupError(f"the corpus at {root} has {len(texts)} articles but {len(by_line)} labels")
+    return records, texts, by_line
+
+
+def half_of(topic: str) -> str:
+    return HALVES[hashlib.sha256(topic.encode("utf-8")).digest()[-1] % 2]
+
+
+# --- the pipeline's stories ----------------------------------------------------------------------------------
+
+
+def pipeline_stories(records: Path, workdir: Path) -> tuple[dict[int, str], Counter, dict]:
+    """Ingest the records file into a scratch database; line -> story_id of its article, and the quarantine
+    reasons of the lines left out. Raises if a line went nowhere (the README calls that an error)."""
+    import duckdb
+
+    from pipeline.run.runner import run_ingest
+    from pipeline.settings import Settings
+
+    settings = Settings.from_env(db_path=workdir / "ecbplus.duckdb")
+    run_ingest([str(records)], settings, trigger="eval")
+    line_of = lambda uri: int(uri.rsplit("#", 1)[1])  # noqa: E731
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        landed = con.execute("SELECT source_uri, article_id, story_id FROM articles").fetchall()
+        copies = con.execute("SELECT source_uri, duplicate_of FROM article_duplicates").fetchall()
+        held = con.execute("SELECT source_uri, reason FROM quarantine").fetchall()
+    story_of = {article_id: story_id for _, article_id, story_id in landed}
+    stories = {line_of(uri): story_id for uri, _, story_id in landed}
+    stories.update((line_of(uri), story_of[original]) for uri, original in copies)
+    reasons = Counter(reason for uri, reason in held if line_of(uri) not in stories)
+    quarantined = {line_of(uri) for uri, _ in held} - set(stories)
+    total = sum(1 for _ in records.open(encoding="utf-8"))
+    missing = sorted(set(range(1, total + 1)) - set(stories) - quarantined)
+    if missing:
+        raise RuntimeError(
+            f"{len(missing)} inputs neither landed, duplicate nor quarantined: lines {missing[:10]}"
+        )
+    return stories, reasons, {"landed": len(landed), "duplicates": len(copies)}
+
+
+# --- baselines (the README's) --------------------------------------------------------------------------------
+
+
+def tokens(text: str) -> list[str]:
+    out = []
+    for token in _TOKEN.findall(text):
+        word = token.lower().strip("'’-")
+        if len(word) >= 3 and word not in _STOP:
+            out.append(word)
+    return out
+
+
+def tfidf_clusters(texts: list[str], threshold: float = BASELINE_THRESHOLD) -> list[int]:
+    """In order, each text joins the cluster whose first text is most similar (cosine >= threshold)."""
+    counts = [Counter(tokens(t)) for t in texts]
+    df = Counter(word for c in counts for word in c)
+    n = len(texts)
+    vectors = []
+    for c in counts:
+        v = {w: (1 + math.log(tf)) * math.log(n / df[w]) for w, tf in c.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        vectors.append({w: x / norm for w, x in v.items()})
+    firsts: list[int] = []  # index of each cluster's first text
+    out = []
+    for i, v in enumerate(vectors):
+        best, best_sim = None, threshold
+        for cluster, first in enumerate(firsts):
+            w = vectors[first]
+            small, large = (v, w) if len(v) < len(w) else (w, v)
+            sim = sum(x * large.get(k, 0.0) for k, x in small.items())
+            if sim >= best_sim:
+                best, best_sim = cluster, sim
+        if best is None:
+            firsts.append(i)
+            best = len(firsts) - 1
+        out.append(best)
+    return out
+
+
+def first_line_clusters(texts: list[str]) -> list[str]:
+    return [re.sub(r"\W+", "", (t.strip().splitlines() or [""])[0].lower()) for t in texts]
+
+
+# --- scoring -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PairScore:
+    articles: int
+    precision: float
+    recall: float
+    f1: float
+    hard_merged: int
+    hard_pairs: int
+
+    @property
+    def hard_share(self) -> float:
+        return self.hard_merged / self.hard_pairs if self.hard_pairs else 0.0
+
+
+def pairwise(assigned: dict[int, object], labels: dict[int, Label]) -> PairScore:
+    """Pairwise P/R/F1 of `assigned` (line -> cluster) against the events, and hard negatives merged."""
+    lines = sorted(assigned)
+    tp = predicted = gold = hard = hard_merged = 0
+    for a, b in itertools.combinations(lines, 2):
+        same_story = assigned[a] == assigned[b]
+        same_event = labels[a].event == labels[b].event
+        predicted += same_story
+        gold += same_event
+        tp += same_story and same_event
+        if labels[a].topic == labels[b].topic and not same_event:
+            hard += 1
+            hard_merged += same_story
+    p = tp / predicted if predicted else 0.0
+    r = tp / gold if gold else 0.0
+    return PairScore(len(lines), p, r, 2 * p * r / (p + r) if p + r else 0.0, hard_merged, hard)
+
+
+def evaluate(root: Path, workdir: Path) -> dict:
+    records, texts, labels = load(root)
+    stories, reasons, counts = pipeline_stories(records, workdir)
+    scored = sorted(stories)  # the baselines see the same articles, in the same order
+    tfidf = tfidf_clusters([texts[n - 1] for n in scored])
+    first = first_line_clusters([texts[n - 1] for n in scored])
+    systems = {
+        "pipeline story_id": stories,
+        f"TF-IDF first-article baseline (cosine >= {BASELINE_THRESHOLD})": dict(
+            zip(scored, tfidf, strict=True)
+        ),
+        "same first line": dict(zip(scored, first, strict=True)),
+    }
+    report: dict = {"quarantined": dict(reasons), **counts}
+    for subset in ("all", *HALVES):
+        lines = [n for n in scored if subset == "all" or half_of(labels[n].topic) == subset]
+        topics = sorted({labels[n].topic for n in lines}, key=int)
+        report[subset] = {
+            "topics": topics,
+            "scores": {
+                name: vars(pairwise({n: assign[n] for n in lines}, labels))
+                for name, assign in systems.items()
+            },
+        }
+    return report
+
+
+def format_report(report: dict) -> str:
+    out = []
+    for subset in ("all", *HALVES):
+        part = report[subset]
+        name = "all topics" if subset == "all" else f"{subset} half (topics {' '.join(part['topics'])})"
+        out.append(f"\nECB+ stories, {name}")
+        out.append(f"  {'system':58s} {'articles':>8s} {'P':>6s} {'R':>6s} {'F1':>6s}  hard negatives merged")
+        for system, s in part["scores"].items():
+            share = s["hard_merged"] / s["hard_pairs"] if s["hard_pairs"] else 0.0
+            out.append(
+                f"  {system:58s} {s['articles']:8d} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
+                f"  {s['hard_merged']}/{s['hard_pairs']} ({share:.1%})"
+            )
+    quarantined = ", ".join(f"{k} {v}" for k, v in sorted(report["quarantined"].items())) or "none"
+    out.append(
+        f"\n  {report['landed']} landed, {report['duplicates']} recorded as duplicates, quarantined (left out): "
+        f"{quarantined}"
+    )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import logging
+
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.stories",
+        description="Score story grouping on ECB+ (real reports of 42 events in 21 topics, two look-alike events "
+        "per topic): pairwise P/R/F1 and hard negatives merged, with the TF-IDF baseline in the same run, overall "
+        "and on two halves of the topics.",
+    )
+    parser.add_argument(
+        "--corpus", type=Path, required=True, help="the ecbplus folder (articles.jsonl, labels)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        load(args.corpus)
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    print(f"ECB+: {args.corpus}; running the pipeline (read -> ... -> stories -> load) ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="ecbplus-eval-") as tmp:
+        report = evaluate(args.corpus, Path(tmp))
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
