@@ -100,7 +100,8 @@ LINE_RULES: tuple[LineRule, ...] = (
         r"|.*\bfollow\s+(?:us|@\w+)\b.*\b" + _SOCIAL + r"\b.*"
         r"|.*\b(?:subscribe|sign\s+up)\s+(?:to|for)\s+(?:our|the)\b.*\b(?:channel|updates|alerts)\b.*"
         r"|for\s+(?:the\s+latest|breaking|more)\s+news\b.*\b" + _SOCIAL + r"\b.*"
-        r"|(?:follow|reach|more)\b.{0,80}\s(?:at|on|:)\s+https?://\S+.*)",
+        r"|(?:follow|reach|more)\b.{0,80}\s(?:at|on|:)\s+https?://\S+.*"
+        r"|.*\bfollow\s+.{1,40}\s+on\s+google\s+news\b.*|.*\badd\s+us\s+as\s+a\s+preferred\s+source\b.*)",
         max_words=60,
     ),
     _rule(
@@ -202,6 +203,12 @@ LINE_RULES: tuple[LineRule, ...] = (
         r"(?:[\d./-]{6,10}\s*[|•·,]?\s*)?\d{1,2}:\d{2}(?::\d{2})?\s*(?:min|mins|minutes?|minuten|minutos|мин|分)\.?"
         r"(?:\W+\w+\W+(?:bis|until|jusqu['’]au|hasta|fino\s+al)\s+[\d./-]{6,10})?",
         max_words=8,
+    ),
+    _rule(
+        "teaser_card",
+        "a teaser card's title shown twice in a row (its picture's text, then its link)",
+        r"(?P<card>\S.{10,200}?\S)\s+(?P=card)",
+        max_words=80,
     ),
     _rule(
         "newsroom_initials",

@@ -54,6 +54,9 @@ def cleaned(lines, title=None, description=None, url=None):
         ("05.09.2024 | 2:03 min", "media_duration"),
         ("1:02:10 minutes", "media_duration"),
         ("(dpa)", "newsroom_initials"),
+        ("Ferry Terminal Opens at Last Ferry Terminal Opens at Last", "teaser_card"),
+        ("Follow the Harbour Times on Google News for more.", "follow_prompt"),
+        ("Add us as a preferred source on Google", "follow_prompt"),
         ("(dmk/red)", "newsroom_initials"),
         ("Von Nina Magoley", "byline"),  # after the lead paragraph, still in the article's first lines
     ],
@@ -75,6 +78,7 @@ def test_line_rules_remove_their_family(line, rule):
         "Reporting the accident to the coastguard took the crew more than an hour, the inquiry found.",
         "He ran the mile in 4:05 minutes flat, a record for the island.",
         "(see the chart below)",
+        "She said no, no, no, no to the plan and left the room.",
         "— Ana Ruiz (@anaruiz) August 5, 2024",  # an embedded post's signature: AEB's labels keep those
     ],
 )
