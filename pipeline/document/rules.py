@@ -207,8 +207,8 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule(
         "teaser_card",
         "a teaser card's title shown twice in a row (its picture's text, then its link)",
-        r"(?P<card>\S.{10,200}?\S)\s+(?P=card)",
-        max_words=80,
+        r"(?P<card>\S.{10,150}?[^\s.])\s+(?P=card)",  # a title: not a sentence ending with a full stop
+        max_words=60,
     ),
     _rule(
         "newsroom_initials",

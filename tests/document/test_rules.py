@@ -79,6 +79,7 @@ def test_line_rules_remove_their_family(line, rule):
         "He ran the mile in 4:05 minutes flat, a record for the island.",
         "(see the chart below)",
         "She said no, no, no, no to the plan and left the room.",
+        "The ferry will run twice a day. The ferry will run twice a day.",  # a sentence said twice is no card
         "— Ana Ruiz (@anaruiz) August 5, 2024",  # an embedded post's signature: AEB's labels keep those
     ],
 )
