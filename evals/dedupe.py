@@ -468,7 +468,8 @@ class PairScores:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
 
-def _pairs_within(clusters: Mapping[str, str]) -> int:
+def pairs_within(clusters: Mapping) -> int:
+    """How many pairs of items share a label (item -> label)."""
     return sum(n * (n - 1) // 2 for n in Counter(clusters.values()).values())
 
 
@@ -478,9 +479,9 @@ def pair_scores(truth: Mapping[str, str], predicted: Mapping[str, str]) -> PairS
     Only items in both are counted. A pair is a true positive when both mappings put its items together.
     """
     keys = [k for k in truth if k in predicted]
-    both = _pairs_within({k: f"{truth[k]}\x00{predicted[k]}" for k in keys})
-    same_true = _pairs_within({k: truth[k] for k in keys})
-    same_pred = _pairs_within({k: predicted[k] for k in keys})
+    both = pairs_within({k: f"{truth[k]}\x00{predicted[k]}" for k in keys})
+    same_true = pairs_within({k: truth[k] for k in keys})
+    same_pred = pairs_within({k: predicted[k] for k in keys})
     return PairScores(both, same_pred - both, same_true - both)
 
 

@@ -18,7 +18,6 @@ recorded duplicate; quarantined inputs are left out of every score and counted b
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 import re
@@ -164,21 +163,20 @@ class PairScore:
 
 
 def pairwise(assigned: dict[int, object], labels: dict[int, Label]) -> PairScore:
-    """Pairwise P/R/F1 of `assigned` (line -> cluster) against the events, and hard negatives merged."""
-    lines = sorted(assigned)
-    tp = predicted = gold = hard = hard_merged = 0
-    for a, b in itertools.combinations(lines, 2):
-        same_story = assigned[a] == assigned[b]
-        same_event = labels[a].event == labels[b].event
-        predicted += same_story
-        gold += same_event
-        tp += same_story and same_event
-        if labels[a].topic == labels[b].topic and not same_event:
-            hard += 1
-            hard_merged += same_story
-    p = tp / predicted if predicted else 0.0
-    r = tp / gold if gold else 0.0
-    return PairScore(len(lines), p, r, 2 * p * r / (p + r) if p + r else 0.0, hard_merged, hard)
+    """Pairwise P/R/F1 of `assigned` (line -> cluster) against the events, and hard negatives merged: pairs of
+    one topic's two events that share a cluster (`evals.dedupe.pair_scores` counts the pairs)."""
+    from evals.dedupe import pair_scores, pairs_within
+
+    events = {n: labels[n].event for n in assigned}
+    pairs = pair_scores(events, assigned)
+    p, r = pairs.precision or 0.0, pairs.recall or 0.0
+    topics = {n: labels[n].topic for n in assigned}
+    hard = pairs_within(topics) - pairs_within(events)  # an event lies in one topic
+    hard_merged = pairs_within({n: (topics[n], c) for n, c in assigned.items()}) - pairs_within(
+        {n: (events[n], c) for n, c in assigned.items()}
+    )
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return PairScore(len(assigned), p, r, f1, hard_merged, hard)
 
 
 def evaluate(root: Path, workdir: Path) -> dict:

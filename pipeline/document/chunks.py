@@ -54,12 +54,8 @@ def _prose(p) -> str | None:
 
 def chunk_groups(tree) -> list[list[Chunk]]:
     """Sets of two or more same-template containers, each with MIN_PROSE prose paragraphs, in document order."""
-    containers: dict = {}
-    for p in tree.iter("p"):
-        parent = p.getparent()
-        if parent is None or parent in containers:
-            continue
-        containers[parent] = None
+    containers = dict.fromkeys(p.getparent() for p in tree.iter("p"))  # in document order, each once
+    containers.pop(None, None)
     groups: dict[tuple, list[Chunk]] = {}
     for container in containers:
         if any(a.tag in _SKIPPED_ANCESTORS for a in container.iterancestors()):

@@ -2,9 +2,10 @@
 
 Client-rendered pages (Next.js, React Query or Nuxt state) ship the article in a script and an empty container
 in the markup; trafilatura, which reads the markup (and a JSON-LD `articleBody`, in its baseline), finds nothing
-or a teaser there. `embedded_bodies` reads, before extraction (which drops scripts), the string values in the
-page's scripts that hold HTML paragraphs; `embedded_blocks` turns one into body blocks. `parse_html` uses it only
-when the markup gave much less text than the data does, and the data is this page's article (`related`).
+or a teaser there. `carrying_scripts` keeps, before extraction (which drops scripts), the scripts that hold HTML
+paragraphs; `body_from_data` decodes their string values (`embedded_bodies`) only when they could hold more than
+the markup gave, and takes one (`embedded_blocks`) only when it holds much more and is this page's article
+(`related`).
 
 No site and no language: a JSON string literal with escaped paragraph markup, decoded by the JSON rules.
 """
@@ -17,6 +18,8 @@ import re
 from pipeline.models import Block
 
 MIN_CHARS = 400  # an embedded body shorter than this is a teaser or a widget's text
+# The body a script carries replaces the markup's when its paragraphs hold this many times the markup's text.
+EMBEDDED_OVER = 2.0
 MAX_SCRIPT = 8_000_000  # a script longer than this is not read (the page's input cap is smaller anyway)
 # A double-quoted JSON/JS string literal holding an escaped or plain paragraph tag.
 _LITERAL = re.compile(r'"((?:[^"\\\n]|\\.){200,}?)"(?=\s*[,}\]):])')
@@ -26,16 +29,38 @@ _SKIPPED = ("figure", "figcaption", "script", "style", "aside", "nav", "footer",
 _CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
 
 
-def embedded_bodies(tree) -> list[str]:
-    """Candidate bodies carried as data: HTML fragments from script string literals, longest first; only those
-    with over MIN_CHARS characters of text."""
+def carrying_scripts(tree) -> list[str]:
+    """The texts of the page's scripts that may carry a body (a paragraph tag in them), read before extraction,
+    which drops scripts. Only these are searched, and only when the markup gives little (`body_from_data`)."""
+    texts = (script.text or "" for script in tree.iter("script"))
+    return [
+        text
+        for text in texts
+        if MIN_CHARS <= len(text) <= MAX_SCRIPT and any(marker in text for marker in _PARAGRAPH)
+    ]
+
+
+def body_from_data(scripts: list[str], markup: list[Block], title: str | None) -> list[Block] | None:
+    """The body a script carries, when its paragraphs hold `EMBEDDED_OVER` times the markup's text and it is this
+    page's article (`related`); None to keep the markup's blocks."""
+    shown = sum(len(block.text) for block in markup)
+    if sum(map(len, scripts)) <= EMBEDDED_OVER * shown:
+        return None  # a body decoded from these scripts is shorter than they are: it cannot beat the markup
+    for fragment in embedded_bodies(scripts):  # longest first
+        data_blocks = embedded_blocks(fragment)
+        paragraphs = [block for block in data_blocks if block.kind == "p"]
+        if sum(len(block.text) for block in paragraphs) <= EMBEDDED_OVER * shown:
+            break  # the others are shorter still
+        if len(paragraphs) >= 2 and related(data_blocks, markup, title):
+            return data_blocks
+    return None
+
+
+def embedded_bodies(scripts: list[str]) -> list[str]:
+    """Candidate bodies carried as data: HTML fragments from the scripts' string literals, longest first; only
+    those with over MIN_CHARS characters of text."""
     found: list[tuple[int, str]] = []
-    for script in tree.iter("script"):
-        text = script.text or ""
-        if len(text) < MIN_CHARS or len(text) > MAX_SCRIPT:
-            continue
-        if not any(marker in text for marker in _PARAGRAPH):
-            continue
+    for text in scripts:
         for match in _LITERAL.finditer(text):
             literal = match.group(1)
             if not any(marker in literal for marker in _PARAGRAPH):

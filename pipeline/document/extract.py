@@ -87,8 +87,6 @@ TRAFILATURA_OPTIONS = {
     "include_links": True,  # only to measure each block's link share; the text carries no link markup
     "favor_precision": False,
 }
-# The body a script carries replaces the markup's when its paragraphs hold this many times the markup's text.
-EMBEDDED_OVER = 2.0
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
 
 
@@ -98,7 +96,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
 
     from pipeline.document.cascade import extract_page
     from pipeline.document.chunks import chunk_groups, restore_chunks
-    from pipeline.document.embedded import embedded_bodies
+    from pipeline.document.embedded import body_from_data, carrying_scripts
     from pipeline.document.page_meta import (
         clean_authors,
         h1_texts,
@@ -116,7 +114,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     og_site_names = tree.xpath('//meta[@property="og:site_name"]/@content')
     page_data = json_ld(tree)
     chunks = chunk_groups(tree)
-    carried = embedded_bodies(tree)  # before extraction, which drops the scripts
+    scripts = carrying_scripts(tree)  # before extraction, which drops the scripts
     tree_copyright = [c[:200] for c in tree.xpath('//meta[@name="copyright"]/@content')]
     doc = extract_page(
         tree,
@@ -128,14 +126,16 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
             "outputformat": "%Y-%m-%dT%H:%M:%S%z",
         },
         **TRAFILATURA_OPTIONS,
-        keep_metadata=bool(carried),
+        keep_metadata=bool(scripts),
     )
     blocks = html_blocks(doc.body) if doc is not None and doc.body is not None else []
     blocks, restored = restore_chunks(blocks, chunks)
     if signals is not None and restored:
         signals["restored_chunks"] += restored
-    if carried:
-        blocks = _embedded_instead(blocks, carried, doc.title if doc is not None else None, signals)
+    if scripts and (data := body_from_data(scripts, blocks, doc.title if doc is not None else None)):
+        blocks = data
+        if signals is not None:
+            signals["embedded_body"] += 1
     if not blocks or doc is None:  # doc None: the page's metadata could not be read at all
         raise Reject("no_article_text", "trafilatura found no article text in the page")
     # Metadata a record or feed entry already gave (a reader set it) wins over what the page says.
@@ -158,26 +158,6 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     article.description = normalise_line(doc.description) if doc.description else None
     if doc.date and article.published_at is None:
         article.published_at = parse_page_date(doc.date)
-    return blocks
-
-
-def _embedded_instead(
-    blocks: list[Block], carried: list[str], title: str | None, signals: Counter | None
-) -> list[Block]:
-    """The body a script carries, when its paragraphs hold EMBEDDED_OVER times the markup's text and it is this
-    page's article (`embedded.related`); else the markup's blocks."""
-    from pipeline.document.embedded import embedded_blocks, related
-
-    shown = sum(len(block.text) for block in blocks)
-    for fragment in carried:  # longest first
-        data_blocks = embedded_blocks(fragment)
-        paragraphs = [block for block in data_blocks if block.kind == "p"]
-        if sum(len(block.text) for block in paragraphs) <= EMBEDDED_OVER * shown:
-            break  # the others are shorter still
-        if len(paragraphs) >= 2 and related(data_blocks, blocks, title):
-            if signals is not None:
-                signals["embedded_body"] += 1
-            return data_blocks
     return blocks
 
 
