@@ -157,6 +157,11 @@ def word_character(ch: str) -> bool:
     return ch.isalnum() and not _UNSPACED.match(ch)
 
 
+def unspaced_letters(text: str) -> int:
+    """How many letters of `text` belong to scripts written without spaces (`word_character` is false for them)."""
+    return sum(1 for ch in text if ch.isalnum() and not word_character(ch))
+
+
 def looks_like_text(line: str) -> bool:
     """A line of article prose rather than a heading, caption or button label."""
     words = len(line.split())

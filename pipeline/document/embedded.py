@@ -100,10 +100,10 @@ RELATED_SHARE = 0.5
 
 def _unspaced(text: str) -> bool:
     """Mostly characters of scripts that need no spaces (Chinese, Japanese) or join words (Korean particles)."""
-    from pipeline.text import word_character
+    from pipeline.text import unspaced_letters
 
-    letters = [ch for ch in text if ch.isalnum()]
-    return bool(letters) and sum(not word_character(ch) for ch in letters) > len(letters) / 2
+    letters = sum(1 for ch in text if ch.isalnum())
+    return bool(letters) and unspaced_letters(text) > letters / 2
 
 
 def _title_terms(text: str, unspaced: bool | None = None) -> set[str]:

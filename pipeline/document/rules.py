@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pipeline.document.phrases import COMMENT_ACTIONS, COMMENT_WORDS, PHRASE_RULES, RELATIVE_TIME
 from pipeline.models import Block
-from pipeline.text import ends_as_sentence, word_character
+from pipeline.text import ends_as_sentence, unspaced_letters
 
 _SOCIAL = r"(?:facebook|twitter|x|instagram|linkedin|youtube|tiktok|telegram|whatsapp|threads|pinterest|reddit|bluesky|mastodon|flipboard|google news)"
 _MONTH = (
@@ -47,7 +47,7 @@ class LineRule:
         if words > self.max_words:
             return False
         if not line.isascii():
-            unspaced = sum(1 for ch in line if ch.isalnum() and not word_character(ch))
+            unspaced = unspaced_letters(line)
             if words + unspaced > self.max_words:
                 return False
         return self.pattern.fullmatch(line) is not None
