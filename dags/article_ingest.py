@@ -58,8 +58,10 @@ def _trigger(run_type) -> str:
             type=["array", "null"],
             items={"type": "string"},
             title="Sources",
-            description="Files, folders or feed/page URLs to ingest, one per line, besides the sources file's. "
-            "Relative paths are taken from the project folder.",
+            description="Files, folders or URLs to ingest, one per line, besides the sources file's: "
+            "articles, JSON/JSONL, feeds, web archives (.warc, .warc.gz), feed, page or sitemap URLs, or a "
+            "site's homepage (read through the sitemaps its robots.txt lists). Relative paths are taken from "
+            "the project folder.",
         ),
         "sources_file": Param(
             DEFAULT_SOURCES_FILE,

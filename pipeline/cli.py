@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Read SOURCES (files, or directories walked recursively: .txt as plain text with the headline on "
             "the first line, .html/.htm through trafilatura, .json/.jsonl records with url/title/html or text "
-            "fields, and .xml/.rss/.atom/JSON feeds whose entries become articles; and http(s) URLs of feeds "
-            "or article pages, fetched politely: robots.txt, a delay per host, timeouts, size caps, "
+            "fields, .xml/.rss/.atom/JSON feeds whose entries become articles, and .warc/.warc.gz web archives "
+            "whose HTML responses become articles; and http(s) URLs of feeds, sitemaps or article pages, or "
+            "a site's homepage read through the sitemaps its robots.txt lists, fetched politely: robots.txt, a delay per host, timeouts, size caps, "
             "conditional GET against the state earlier runs left), strip boilerplate, enrich, dedupe against "
             "the run and the database, validate with the suite in expectations/, and load into DuckDB in one "
             "transaction. Every input ends landed, recorded as a duplicate, quarantined with a reason, or "
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sources",
         nargs="*",
         metavar="SOURCES",
-        help="files, directories or http(s) URLs of feeds and pages (default: the project's seeds/)",
+        help="files, directories, web archives or http(s) URLs of feeds, sitemaps, sites and pages "
+        "(default: the project's seeds/)",
     )
     ingest.add_argument(
         "--sources-file",

@@ -70,6 +70,13 @@ def format_summary(s) -> str:
             f"{read.get('feeds_failed', 0)} failed; entries {read.get('entries', 0)} "
             f"({read.get('entries_already_landed', 0)} already landed); pages {read.get('pages', 0)}"
         )
+    warc = {k: read.get(f"warc_{k}", 0) for k in ("revisit", "not_200", "not_html", "other_record")}
+    if any(warc.values()):
+        lines.append(
+            "  web archive records skipped (not articles): "
+            f"{warc['revisit']} revisit, {warc['not_200']} not status 200, {warc['not_html']} not HTML, "
+            f"{warc['other_record']} not a response (warcinfo, request, metadata)"
+        )
     removed = s.removed_by_rule()
     if removed:
         lines.append("")

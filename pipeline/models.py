@@ -102,6 +102,8 @@ class Article:
     # Set by HTML extraction for the clean stage, not stored: the page's blocks and its meta description.
     blocks: list[Block] = field(default_factory=list)
     description: str | None = None
+    # When the source fetched the bytes, if it says (a WARC record's WARC-Date): raw retention's fetched_at.
+    fetched_at: datetime | None = None
     # Set by dedupe: the MinHash band keys and shingle count of the compared text, persisted with the row.
     lsh_bands: list[int] = field(default_factory=list, metadata=col("BIGINT[]", "article_lsh"))
     shingle_count: int = field(default=0, metadata=col("INTEGER", "article_minhash"))

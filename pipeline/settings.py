@@ -38,6 +38,11 @@ class Settings:
     host_delay_s: float = 1.0  # minimum time between two requests to one host
     fetch_in_flight: int = 4  # requests in flight at once, all hosts together
     respect_robots: bool = True
+    # Sitemaps (pipeline/read/sitemaps.py): entries read from one sitemap (the protocol's own limit), sitemap
+    # indexes nested below a source's, and sitemaps fetched for one source.
+    max_sitemap_urls: int = 50_000
+    max_sitemap_depth: int = 3
+    max_sitemaps: int = 1_000
     # Near-duplicate detection: word shingles, MinHash permutations, LSH bands (rows per band = perms / bands).
     shingle_size: int = 5
     minhash_perms: int = 128
@@ -64,6 +69,8 @@ class Settings:
             "extract_memory_mb",
             "fetch_deadline_s",
             "fetch_in_flight",
+            "max_sitemap_urls",
+            "max_sitemaps",
             "shingle_size",
             "minhash_perms",
             "lsh_bands",
@@ -72,7 +79,7 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SetupError(f"setting {name} must be positive, got {getattr(self, name)}")
-        for name in ("fetch_retries", "host_delay_s", "extract_workers", "db_memory_mb"):
+        for name in ("fetch_retries", "host_delay_s", "extract_workers", "db_memory_mb", "max_sitemap_depth"):
             if getattr(self, name) < 0:
                 raise SetupError(f"setting {name} must not be negative, got {getattr(self, name)}")
         for name in (

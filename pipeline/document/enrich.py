@@ -110,7 +110,7 @@ class EnrichStage(Stage):
             article.source = article.source or Path(article.source_uri).parent.name or None
         article.content_hash = content_hash(article.body)
         article.word_count = count_words(article.body)
-        article.language = detect_language(article.body)
+        article.language = detect_language(article.body) or article.language  # else what the source said
         article.story_id = article.article_id
         article.run_id = self.run_id
         article.ingested_at = self.now

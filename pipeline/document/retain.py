@@ -28,7 +28,7 @@ def raw_row(article: Article, run_id: str, fetched_at) -> dict:
         "bytes": len(article.raw),
         "content": zlib.compress(article.raw, COMPRESS_LEVEL),
         "run_id": run_id,
-        "fetched_at": fetched_at,
+        "fetched_at": article.fetched_at or fetched_at,
     }
 
 

@@ -567,9 +567,25 @@ class Fetcher:
 
     # --- robots.txt ---------------------------------------------------------------------------------------
 
-    def _check_robots(self, url: httpx.URL) -> None:
-        """robots_unreachable if the host's robots.txt could not be fetched; robots_disallowed if it forbids
-        `url`."""
+    def sitemaps_listed(self, url: str) -> list[str]:
+        """The `Sitemap:` URLs the robots.txt of `url`'s host lists, in order ([] for none, or no robots.txt);
+        read through the robots.txt cache (one request per host). FetchError when it cannot be fetched."""
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise FetchError("bad_url", describe(exc), url) from None
+        try:
+            self._check_host(target)
+        except _Transient as exc:
+            raise exc.error from None
+        entry = self._robots_entry(target)
+        if entry.unreachable is not None:
+            raise FetchError(
+                "robots_unreachable", f"robots.txt could not be fetched ({entry.unreachable})", url
+            )
+        return list(dict.fromkeys(entry.rules.site_maps() or []))
+
+    def _robots_entry(self, url: httpx.URL) -> _RobotsEntry:
         key = robots_origin(url)
         with self._lock:
             entry = self._robots.setdefault(key, _RobotsEntry())
@@ -578,6 +594,12 @@ class Fetcher:
                 entry.rules, entry.unreachable = self._load_robots(
                     url.copy_with(path="/robots.txt", query=None, fragment=None, userinfo=b"")
                 )
+        return entry
+
+    def _check_robots(self, url: httpx.URL) -> None:
+        """robots_unreachable if the host's robots.txt could not be fetched; robots_disallowed if it forbids
+        `url`."""
+        entry = self._robots_entry(url)
         if entry.unreachable is not None:
             detail = (
                 f"robots.txt could not be fetched ({entry.unreachable}): "

@@ -32,6 +32,7 @@ from typing import Any
 from pipeline.read.feeds import parse_feed
 from pipeline.read.records import (
     Fields,
+    Passed,
     Problem,
     Record,
     RecordOrError,
@@ -41,6 +42,7 @@ from pipeline.read.records import (
     parse_date,
     text_of,
 )
+from pipeline.read.warc import is_warc, warc_records
 from pipeline.settings import Settings
 
 CONTAINER_FORMATS = {
@@ -95,7 +97,9 @@ FEED_DATE_KEYS = ("date_published", "date_modified")
 
 
 def container_format(path: Path) -> str | None:
-    """`jsonl`, `json` or `feed` for a file holding many records, None for anything else."""
+    """`jsonl`, `json`, `feed` or `warc` for a file holding many records, None for anything else."""
+    if is_warc(path):
+        return "warc"
     return CONTAINER_FORMATS.get(path.suffix.lower())
 
 
@@ -113,13 +117,14 @@ def record_cap(max_input_bytes: int) -> int:
 
 def iter_records(
     path: Path, max_file_bytes: int, max_record_bytes: int | None = None
-) -> Iterator[RecordOrError]:
+) -> Iterator[RecordOrError | Passed]:
     """The records of a container file in file order; bad input is a `Problem`, never an exception.
 
     A file over `max_file_bytes` is one `too_large` problem; a file with no records is one `no_entries`
     problem, so that it stays visible. JSONL is streamed: memory does not grow with the file, and a line
     over `max_record_bytes` (default: `record_cap` of the default input cap) is a `too_large` record, read
-    past in bounded chunks.
+    past in bounded chunks. A WARC file is streamed record by record (`pipeline.read.warc`), with no cap on
+    the file (CC-NEWS files are a gigabyte each), only on each record; it also yields `Passed` records.
     """
     if max_record_bytes is None:
         max_record_bytes = record_cap(Settings().max_input_bytes)
@@ -127,6 +132,9 @@ def iter_records(
     if kind is None:
         raise ValueError(f"{path}: not a container file")
     try:
+        if kind == "warc":
+            yield from _at_least_one(warc_records(path, max_record_bytes))
+            return
         size = path.stat().st_size
         if size > max_file_bytes:
             yield Problem("too_large", f"{size} bytes, over the {max_file_bytes}-byte file cap")
@@ -145,7 +153,7 @@ def iter_records(
     yield from _at_least_one(json_records(data) if kind == "json" else parse_feed(data))
 
 
-def _at_least_one(items: Iterable[RecordOrError]) -> Iterator[RecordOrError]:
+def _at_least_one(items: Iterable[RecordOrError | Passed]) -> Iterator[RecordOrError | Passed]:
     empty = True
     for item in items:
         empty = False

@@ -40,8 +40,11 @@ class Fields:
     author: str | None = None
     source: str | None = None
     published_at: datetime | None = None  # naive UTC
+    language: str | None = None  # what the source declares (a news sitemap's news:language)
     date_problem: str | None = None  # why a date the record gave was not kept: date_unparsed, date_dropped_*
     summary_only: bool = False  # a feed entry carrying only its summary: the article page holds the text
+    raw: bytes | None = None  # the body as bytes, when the record gave bytes (a WARC payload), not text
+    fetched_at: datetime | None = None  # when the page was fetched, when the record says (a WARC-Date)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,14 @@ class Problem:
     reason: str
     detail: str
     index: int | None = None
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A record that is not an article and not a problem (a WARC revisit or request): counted as `counter`
+    under the read stage, and nothing else."""
+
+    counter: str
 
 
 RecordOrError = Record | Problem

@@ -19,8 +19,8 @@ from urllib.parse import quote, unquote_to_bytes
 
 from pipeline.errors import Reject, SetupError
 from pipeline.models import Article, Quarantined, Skipped
-from pipeline.read.formats import container_format, iter_records
-from pipeline.read.records import Fields, Problem, RecordOrError
+from pipeline.read.formats import container_format, iter_records, record_cap
+from pipeline.read.records import Fields, Passed, Problem, RecordOrError
 from pipeline.read.sources_file import is_url
 from pipeline.settings import Settings
 from pipeline.stage import Item, Ledger, Stage
@@ -123,7 +123,7 @@ def record_article(source_uri: str, fields: Fields) -> Article:
     """The article a record starts as: its body as UTF-8 bytes, and the metadata it gives."""
     return Article(
         source_uri=source_uri,
-        raw=(fields.body or "").encode("utf-8"),
+        raw=fields.raw if fields.raw is not None else (fields.body or "").encode("utf-8"),
         media_type=fields.media_type,
         url=fields.url,
         source=fields.source,
@@ -131,6 +131,8 @@ def record_article(source_uri: str, fields: Fields) -> Article:
         title_source="source" if fields.title else None,
         author=fields.author,
         published_at=fields.published_at,
+        language=fields.language,
+        fetched_at=fields.fetched_at,
     )
 
 
@@ -241,7 +243,10 @@ class ReadStage(Stage):
         """One item per record of a container file, in file order; a bug here quarantines the file."""
         path = local_path(stub.source_uri)
         try:
-            for entry in iter_records(path, self.max_file_bytes):
+            for entry in iter_records(path, self.max_file_bytes, record_cap(self.max_bytes)):
+                if isinstance(entry, Passed):  # a WARC revisit, request, non-HTML response: counted only
+                    self.ledger.add(self.name, entry.counter)
+                    continue
                 yield self.emit(stub.source_uri, entry)
         except Exception as exc:
             log.exception("%s failed on %s", self.name, path)

@@ -117,8 +117,16 @@ def plan_run(
     return Plan(sources, [i for group in groups for i in group], ignored, names, groups, refused)
 
 
-def web_reader(plan: Plan, settings: Settings, history: History | None, ledger: Ledger, resources: ExitStack):
-    """A fetcher for the plan's URLs (None when it has none), closed with `resources`."""
+def web_reader(
+    plan: Plan,
+    settings: Settings,
+    history: History | None,
+    ledger: Ledger,
+    resources: ExitStack,
+    since: datetime | None = None,
+):
+    """A fetcher for the plan's URLs (None when it has none), closed with `resources`; sitemap URLs dated
+    before `since` are not fetched."""
     if not any(is_url(location) for location in plan.inputs):
         return None
     from pipeline.read.fetch import Fetcher
@@ -130,10 +138,14 @@ def web_reader(plan: Plan, settings: Settings, history: History | None, ledger: 
     return WebReader(
         resources.enter_context(Fetcher(fetch_policy(settings), robots=robots)),
         history,
-        ledger_add=lambda counter: ledger.add("read", counter),
+        ledger_add=lambda counter, n=1: ledger.add("read", counter, n),
         names=plan.names,
         in_flight=settings.fetch_in_flight,
         max_feed_bytes=settings.max_feed_bytes,
+        max_sitemap_urls=settings.max_sitemap_urls,
+        max_sitemap_depth=settings.max_sitemap_depth,
+        max_sitemaps=settings.max_sitemaps,
+        since=since,
     )
 
 

@@ -50,7 +50,7 @@ def process_partition(
     ledger = Ledger()
     part = StagedPart(partitions_root(settings, run_id) / f"{index:04d}", run_id)
     with ExitStack() as resources:
-        web = web_reader(plan, settings, history, ledger, resources)
+        web = web_reader(plan, settings, history, ledger, resources, since=since)
         documents = front(
             plan.inputs,
             settings,

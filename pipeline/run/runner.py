@@ -92,7 +92,7 @@ def process_run(
     ledger = Ledger()
     part = StagedPart(settings.staging_root / run_id, run_id)
     with ExitStack() as resources:
-        web = web_reader(plan, settings, history, ledger, resources) if stored is None else None
+        web = web_reader(plan, settings, history, ledger, resources, since) if stored is None else None
         documents = front(  # the workers start now
             plan.groups or plan.inputs,
             settings,

@@ -116,6 +116,26 @@ def test_one_extract_task_per_source_and_the_form_options(dag, seeds_copy, tmp_p
     assert _count(db, "articles") == 5 and _count(db, "raw_documents") == 8
 
 
+def test_a_web_archive_from_the_trigger_form(dag, tmp_path):
+    from airflow.utils.state import DagRunState
+
+    from tests.read.test_warc import archive
+
+    warc = archive(tmp_path / "crawl.warc.gz")
+    db = tmp_path / "warc.duckdb"
+    run = dag.test(run_conf={"sources": [str(warc)], "sources_file": None, "db": str(db), "data_docs": False})
+    assert run.state == DagRunState.SUCCESS
+    summary = xcom(run, "load")
+    assert (summary["read"], summary["landed"]) == (3, 3)
+    con = duckdb.connect(str(db), read_only=True)
+    revisits = con.execute("SELECT counts->>'$.read.warc_revisit' FROM runs").fetchone()[0]
+    assert revisits == "1"  # counted, not an article
+    assert con.execute("SELECT DISTINCT fetched_at::VARCHAR FROM raw_documents").fetchall() == [
+        ("2026-11-30 06:15:00",)
+    ]
+    con.close()
+
+
 def test_since_skips_older_articles(dag, tmp_path):
     from airflow.utils.state import DagRunState
 

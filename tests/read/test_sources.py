@@ -350,7 +350,7 @@ def test_a_bug_while_expanding_a_file_quarantines_the_file(tmp_path, monkeypatch
     path = write(tmp_path / "a.jsonl", json.dumps({"text": "one"}) + "\n")
     after = write(tmp_path / "after.txt", "Headline\n\nBody.")
 
-    def broken(path, max_file_bytes):
+    def broken(path, max_file_bytes, max_record_bytes):
         raise KeyError("boom")
         yield  # a generator, like the real one
 
