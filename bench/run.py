@@ -1,6 +1,6 @@
 """`make bench`: where a run's time and memory go, measured against the project's limits.
 
-    python -m bench.run [--parts html,text,memory,dedupe,airflow] [--out docs/benchmarks.md] ...
+    python -m bench.run [--parts html,text,memory,dedupe,airflow,warc] [--out docs/benchmarks.md] ...
 
 Parts, each measured in fresh processes so that time, imports and memory are each run's own:
 
@@ -17,6 +17,11 @@ Parts, each measured in fresh processes so that time, imports and memory are eac
 - dedupe: `python -m bench.dedupe` (DedupeStage over 10k and 100k articles, against an empty and a
   100k-row database) and its 100k/10k time ratios.
 - airflow: what importing the DAG files costs over importing `airflow.sdk` alone, in fresh interpreters.
+- warc: a web archive of `--warc-gb` GB (1) on disk, gzip per record as crawlers write it: HTML responses made
+  from the AEB pages (varied as in the html part, `--warc-pages` of them) and image responses (random bytes,
+  skipped as not HTML) filling the rest. Read alone (the records of `pipeline.read.warc`, one process:
+  records per second and peak memory) and ingested end to end with 2 workers (records and pages per second,
+  peak memory of all processes): memory must stay flat over the file, whatever its size.
 
 Memory is the main process's own peak resident set (VmHWM), and the peak of the run's whole process tree
 (main process, forkserver and workers, sampled every 0.1 s) as the sum of their proportional set sizes (PSS:
@@ -48,8 +53,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("html", "text", "memory", "dedupe", "airflow")
+PARTS = ("html", "text", "memory", "dedupe", "airflow", "warc")
 HTML_RECIPE = 1  # bump when the page variations change: the cached corpus is rebuilt
+WARC_RECIPE = 1  # bump when the web archive's make-up changes
 TEXT_SEED = 3
 MEMORY_SEED = 5
 MEMORY_WORDS = (80, 150)  # words of a generated record's text
@@ -96,6 +102,44 @@ def vary_page(html: str, page_id: str, copy: int) -> str:
     html = re.sub(r"(<title[^>]*>)", rf"\g<1>Update {copy}: ", html, count=1, flags=re.I)
     note = f"<p>Update {copy}: this story was revised at {rng.randint(6, 22)}:{rng.randint(0, 59):02d}.</p>"
     return html.replace("</p>", "</p>" + note, 1)
+
+
+def warc_corpus(aeb: Path, workdir: Path, pages: int, gigabytes: float) -> Path:
+    """A `.warc.gz` of `gigabytes` on disk: `pages` HTML responses from the AEB pages (varied as `vary_page`
+    does), then image responses of random bytes up to the size; a warcinfo record first."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from evals.extraction import load_corpus
+
+    target = int(gigabytes * 2**30)
+    path = workdir / f"crawl-{pages}-{gigabytes:g}g-r{WARC_RECIPE}.warc.gz"
+    if path.is_file() and path.stat().st_size >= target:
+        return path
+    source = list(load_corpus(aeb))
+    log(f"writing a {gigabytes:g} GB web archive ({pages} HTML pages, then images) to {path}")
+    rng = random.Random(WARC_RECIPE)
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "bench.run"}))
+
+        def response(uri: str, body: bytes, content_type: str) -> None:
+            headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")
+            writer.write_record(
+                writer.create_warc_record(uri, "response", payload=io.BytesIO(body), http_headers=headers)
+            )
+
+        for n in range(pages):
+            page, copy = source[n % len(source)], n // len(source)
+            html = vary_page(page.html, page.id, copy).encode("utf-8")
+            response(f"https://news{n % 7}.example/{page.id[:12]}/{copy}", html, "text/html; charset=utf-8")
+        n = 0
+        while out.tell() < target:
+            response(f"https://img.example/{n}.jpg", rng.randbytes(256 * 1024), "image/jpeg")
+            n += 1
+    partial.rename(path)
+    return path
 
 
 def text_corpus(workdir: Path, size: int) -> Path:
@@ -372,6 +416,28 @@ def measure_cli(path: str, workers: int, scratch: str) -> dict:
     }
 
 
+def measure_warc_read(path: str) -> dict:
+    """The records of a web archive as the read stage gets them (`pipeline.read.warc`), in this process."""
+    from pipeline.read.formats import record_cap
+    from pipeline.read.records import Passed, Record
+    from pipeline.read.warc import warc_records
+    from pipeline.settings import Settings
+
+    counts = {"records": 0, "pages": 0, "passed": 0, "problems": 0}
+    t0, c0 = time.perf_counter(), time.process_time()
+    for entry in warc_records(Path(path), record_cap(Settings().max_input_bytes)):
+        counts["records"] += 1
+        kind = "pages" if isinstance(entry, Record) else "passed" if isinstance(entry, Passed) else "problems"
+        counts[kind] += 1
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        **counts,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "main_peak_rss_mb": round(vm_hwm_mb(), 1),
+    }
+
+
 _IMPORT_PROBE = """
 import importlib.util, json, sys, time
 t0 = time.perf_counter()
@@ -467,6 +533,31 @@ def run_memory(args) -> dict:
         log(f"  {result['wall_s']} s, main process peak {result['main_peak_rss_mb']:.0f} MB")
         runs.append(result)
     return {"workers": args.text_workers, "runs": runs, "growth": memory_growth(runs)}
+
+
+def run_warc(args) -> dict:
+    path = warc_corpus(args.aeb, args.workdir, args.warc_pages, args.warc_gb)
+    size_mb = path.stat().st_size / 2**20
+    log(f"warc: reading {path.name} ({size_mb:,.0f} MB)")
+    read = child("warc_read", {"path": str(path)})
+    log(f"  {read['wall_s']} s, {read['records']:,} records, peak {read['main_peak_rss_mb']:.0f} MB")
+    log("warc: ingesting it end to end with 2 workers")
+    scratch = str(args.workdir / "scratch-warc")
+    # The pages are copies of 181 (as in the html part): over the audit's duplicate share, which would hold the
+    # run before its load. The load is part of end to end: the share is lifted for this run.
+    os.environ["PIPELINE_MAX_DUPLICATE_SHARE"] = "1"
+    try:
+        ingest = child("ingest", {"folder": str(path), "workers": 2, "scratch": scratch}, timeout_s=7200)
+    finally:
+        os.environ.pop("PIPELINE_MAX_DUPLICATE_SHARE")
+    log(f"  {ingest['wall_s']} s, peak memory {ingest['tree_peak_pss_mb']:.0f} MB (PSS of all processes)")
+    return {
+        "file": path.name,
+        "file_mb": round(size_mb, 1),
+        "pages": args.warc_pages,
+        "read": read,
+        "ingest": ingest,
+    }
 
 
 def memory_growth(runs: list[dict]) -> dict | None:
@@ -581,6 +672,14 @@ def summary_rows(report: dict) -> list[tuple[str, str, str, str]]:
                              f"<= {TARGETS['dedupe_ratio']:g}", _verdict(q["time_ratio"] <= TARGETS["dedupe_ratio"])))  # fmt: skip
         for s in report["dedupe"]["scenarios"]:
             rows.append((f"dedupe {s['name']}: peak RSS", f"{s['peak_rss_mb']:,.0f} MB", "-", "-"))
+    if "warc" in report:
+        w, r, i = report["warc"], report["warc"]["read"], report["warc"]["ingest"]
+        rows.append((f"WARC, {w['file_mb']:,.0f} MB file: records read alone", f"{r['records'] / r['wall_s']:,.0f} "
+                     f"records/s ({r['records']:,} in {r['wall_s']:.0f} s), peak {r['main_peak_rss_mb']:,.0f} MB RSS", "-", "-"))  # fmt: skip
+        rows.append((f"WARC, {w['file_mb']:,.0f} MB file: end to end, 2 workers",
+                     f"{r['records'] / i['wall_s']:,.1f} records/s, {i['read'] / i['wall_s']:,.1f} HTML pages/s "
+                     f"({i['wall_s']:.0f} s); peak {i['tree_peak_pss_mb']:,.0f} MB PSS all processes, main "
+                     f"{i['main_peak_rss_mb']:,.0f} MB RSS", "-", "-"))  # fmt: skip
     if "airflow" in report:
         a = report["airflow"]
         rows.append(("Airflow: import of dags/ over airflow.sdk alone",
@@ -664,6 +763,17 @@ def render(report: dict) -> str:
                 f"importing {', '.join(a['dag_files'])} takes {a['dags_ms']:.0f} ms more "
                 f"({100 * a['dags_over_sdk']:.1f}% of the SDK's own). Heavy modules loaded by the DAG files: "
                 f"{', '.join(a['heavy_modules_after_dags']) or 'none'}."]  # fmt: skip
+    if "warc" in report:
+        w, r, i = report["warc"], report["warc"]["read"], report["warc"]["ingest"]
+        out += ["", "## Web archives", "",
+                f"`{w['file']}`: {w['file_mb']:,.0f} MB on disk, gzip per record; {w['pages']:,} HTML responses "
+                "made from the AEB pages (varied as in the HTML part), then 256 KB image responses of random "
+                f"bytes to the size; {r['records']:,} records in all. Read alone: {r['wall_s']:.1f} s "
+                f"({r['cpu_s']:.1f} s CPU), {r['pages']:,} pages, {r['passed']:,} records skipped, {r['problems']} "
+                f"problems, peak {r['main_peak_rss_mb']:,.0f} MB. End to end (`run_ingest`, 2 workers, a fresh "
+                f"database): {i['wall_s']:.1f} s; landed {i['landed']:,}, duplicates {i['duplicates']:,}, "
+                f"quarantined {i['quarantined']:,}; peak {i['tree_peak_pss_mb']:,.0f} MB PSS over all processes "
+                f"({i['processes']} at the peak), main process {i['main_peak_rss_mb']:,.0f} MB."]  # fmt: skip
     out += [
         "",
         "Reproduce: `make bench` (or `python -m bench.run --help` for one part at a time).",
@@ -693,6 +803,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, default=ROOT / "data" / "bench", help="cached inputs live here"
     )
+    parser.add_argument("--warc-pages", type=int, default=6000, help="HTML pages in the warc part's archive")
+    parser.add_argument("--warc-gb", type=float, default=1.0, help="size on disk of the warc part's archive")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures as JSON here")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # internal: one measurement, JSON out
@@ -700,7 +812,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.child:
         part, params = args.child[0], json.loads(args.child[1])
-        fn = {"plain": measure_plain, "ingest": measure_ingest, "cli": measure_cli}[part]
+        fn = {
+            "plain": measure_plain,
+            "ingest": measure_ingest,
+            "cli": measure_cli,
+            "warc_read": measure_warc_read,
+        }[part]
         print(json.dumps(fn(**params)))
         return 0
 
@@ -720,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
         or args.text_workers < 0
     ):
         parser.error("sizes, --html-docs and --rounds must be positive")
-    if "html" in parts and not (args.aeb / "ground-truth.json").is_file():
+    if {"html", "warc"} & set(parts) and not (args.aeb / "ground-truth.json").is_file():
         print(f"error: AEB corpus not found at {args.aeb} (pass --aeb, or AEB=... to make)", file=sys.stderr)
         return 3
 
@@ -729,7 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                     "parts": parts, "targets": TARGETS}  # fmt: skip
     runners = {"html": run_html, "text": run_text, "memory": run_memory, "dedupe": run_dedupe,
-               "airflow": lambda a: measure_airflow_imports(a.airflow_repeats)}  # fmt: skip
+               "airflow": lambda a: measure_airflow_imports(a.airflow_repeats), "warc": run_warc}  # fmt: skip
     for part in PARTS:
         if part in parts:
             log(f"part {part}")

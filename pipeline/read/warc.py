@@ -78,8 +78,8 @@ class _Member(io.RawIOBase):
             except zlib.error as exc:
                 raise WarcError(f"corrupt gzip data: {exc}") from None
             self._tail = self._inflater.unconsumed_tail
-            if self._inflater.eof:
-                self.end = self._read_to - len(self._inflater.unused_data) - len(self._tail)
+            if self._inflater.eof:  # what follows the member: unused_data (the tail holds the same bytes)
+                self.end = self._read_to - len(self._inflater.unused_data)
             if out:
                 return out
         return b""

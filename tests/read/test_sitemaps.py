@@ -335,3 +335,22 @@ def test_parser_reads_namespaces_prefixes_and_skips_entries_without_a_usable_loc
     assert [e.loc for e in parsed.entries] == ["https://a.example/1"]
     assert str(parsed.entries[0].lastmod) == "2026-11-30 10:00:00" and parsed.invalid == 2
     assert root_of(b"<!doctype html><html><body>") == "html"
+
+
+def test_a_sources_file_lists_a_sitemap_and_a_web_archive(httpserver, settings, tmp_path):
+    from tests.read.test_warc import archive
+
+    base = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/sitemap.xml").respond_with_data(
+        urlset([url(f"{base}/news/{n}") for n in (1, 2)]), content_type="application/xml"
+    )
+    serve_pages(httpserver, 2)
+    archive(tmp_path / "crawl.warc.gz")
+    listed = tmp_path / "sources.toml"
+    listed.write_text(
+        f'[[source]]\nurl = "{base}/sitemap.xml"\nname = "Harbour Times"\n\n[[source]]\npath = "crawl.warc.gz"\n'
+    )
+    summary = run_ingest([], settings, trigger="test", sources_file=listed)
+    assert (summary.landed, summary.quarantined) == (5, 0)
+    sources = rows(settings.db_path, "SELECT source, count(*) FROM articles GROUP BY 1 ORDER BY 1")
+    assert sources[0] == ("Harbour Times", 2)  # the sources file's name for the sitemap's pages

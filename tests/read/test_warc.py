@@ -3,6 +3,7 @@ ingested by real runs into a real DuckDB file."""
 
 import http.client
 import io
+import random
 import re
 import zlib
 from pathlib import Path
@@ -97,6 +98,25 @@ def test_html_responses_land_with_their_uri_and_warc_date_the_rest_is_counted_an
     assert rows(settings.db_path, "SELECT count(*) FROM articles") == [(3,)]
 
 
+def test_members_larger_than_a_read_chunk_end_where_they_end(tmp_path):
+    path = tmp_path / "big.warc.gz"
+    noise = random.Random(7).randbytes(300_000)  # incompressible: a member of several 64 KB reads
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for n in range(1, 4):
+            response(writer, f"https://img.example/{n}.jpg", noise, content_type="image/jpeg")
+            response(
+                writer,
+                f"https://news.example/story/{n}",
+                page(f"Harbour story {n}", n).encode() + noise[:90_000].hex().encode(),
+            )
+    found = list(warc_records(path, 1_000_000))
+    assert [type(r).__name__ for r in found] == ["Passed", "Record"] * 3
+    assert [r.fields.url for r in found if hasattr(r, "fields")] == [
+        f"https://news.example/story/{n}" for n in (1, 2, 3)
+    ]
+
+
 def test_a_corrupt_and_a_truncated_member_are_quarantined_and_the_rest_is_read(tmp_path, settings):
     good = archive(tmp_path / "good.warc.gz", pages=5)
     data, starts = bytearray(good.read_bytes()), members(good)
@@ -177,3 +197,30 @@ def test_records_captured_from_a_live_server_and_the_cli_acceptance_command(http
     assert second.returncode == 0, second.stderr
     assert "landed 0" in second.stdout
     assert rows(db, "SELECT count(*) FROM articles") == [(2,)]
+
+
+def test_a_compression_bomb_inside_a_record_is_too_large_and_the_item_cap_counts_pages_only(
+    tmp_path, settings
+):
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = squeeze.compress(b"<html><body><p>") + b"".join(
+        squeeze.compress(b"a" * (1 << 20)) for _ in range(100)
+    )
+    bomb += squeeze.flush()  # 100 MB of page in about 100 KB, sent with Content-Encoding: gzip
+    path = tmp_path / "bomb.warc.gz"
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        headers = StatusAndHeaders(
+            "200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip")], protocol="HTTP/1.1"
+        )
+        writer.write_record(
+            writer.create_warc_record(
+                "https://x.example/bomb", "response", payload=io.BytesIO(bomb), http_headers=headers
+            )
+        )
+        for n in range(1, 5):
+            response(writer, "https://x.example/logo.png", b"\x89PNG", content_type="image/png")
+            response(writer, f"https://news.example/story/{n}", page(f"Harbour story {n}", n).encode())
+    summary = run_ingest([str(path)], settings, trigger="test", max_items=3)
+    assert summary.quarantine_reasons == {"too_large": 1}
+    assert summary.landed == 2  # the bomb and two pages make three items; the images are not items
