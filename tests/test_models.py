@@ -131,3 +131,24 @@ def test_every_stored_field_has_a_staged_column():
     for f in dataclasses.fields(Article):
         if f.metadata and f.metadata["table"] is not None:
             assert f.name in STAGED_COLUMNS, f.name
+
+
+def test_raw_parts_are_cut_by_content_size_as_well_as_rows(tmp_path):
+    import os
+
+    from pipeline.document.retain import raw_row
+    from pipeline.store.staging import RAW_PART_BYTES
+
+    writer = StagingWriter(tmp_path / "run", "r1")
+    page = os.urandom(RAW_PART_BYTES // 3)  # incompressible: a third of a part each
+
+    def reading():  # raw retention hands rows to the writer while the stream is consumed
+        for n in range(7):
+            writer.add_raw(raw_row(Article(source_uri=f"/in/{n}.html", raw=page + bytes([n])), "r1", None))
+        yield from ()
+
+    writer.consume(reading())
+    parts = sorted((tmp_path / "run").glob("raw-*.parquet"))
+    assert len(parts) == 3  # 3 + 3 + 1 pages, not one part of 7
+    with duckdb.connect() as con:
+        assert con.execute(f"SELECT count(*) FROM read_parquet({[str(p) for p in parts]})").fetchone()[0] == 7

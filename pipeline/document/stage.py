@@ -20,7 +20,7 @@ import queue
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from pipeline.models import Article
@@ -194,7 +194,10 @@ class DocumentStage(Stage):
                 for result in pool.map(jobs()):
                     while not isinstance(pending[0], Article):  # outcomes of earlier stages pass in order
                         put("item", pending.popleft())
-                    put("result", pending.popleft(), result)
+                    article = pending.popleft()
+                    if result.ok:  # the worker's article carries it on; only a failure needs the bytes (up
+                        article = replace(article, raw=b"")  # to `ahead` results wait in `done`)
+                    put("result", article, result)
                 for item in pending:
                     put("item", item)
             put("end")

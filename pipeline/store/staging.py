@@ -36,6 +36,9 @@ from pipeline.stage import Item
 
 log = logging.getLogger(__name__)
 PART_ROWS = 2000
+# A raw part is also cut at this much compressed content: 2,000 pages of a web archive were 230 MB in one Parquet
+# row group, and the load, reading it whole, ran out of DuckDB's memory limit.
+RAW_PART_BYTES = 16 << 20
 PROGRESS_EVERY = 50
 LEDGER_FILE = "ledger.json"  # the run's tally, stage counts and what it read
 MANIFEST_FILE = "manifest.json"  # every file above with its size, checksum and rows: written last
@@ -103,6 +106,7 @@ class StagingWriter:
         self.tally = Tally()
         self._buffers: dict[str, list[dict]] = {kind: [] for kind in PART_KINDS}
         self._parts: dict[str, int] = dict.fromkeys(self._buffers, 0)
+        self._raw_bytes = 0  # compressed content in the raw buffer
         self._con = duckdb.connect()
 
     def consume(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> Tally:
@@ -151,7 +155,10 @@ class StagingWriter:
 
     def add_raw(self, row: dict) -> None:
         """A document's raw bytes, from `RetainStage` (they land in raw_documents)."""
+        self._raw_bytes += len(row["content"])
         self._add("raw", row)
+        if self._raw_bytes >= RAW_PART_BYTES:
+            self._flush("raw")
 
     def _add(self, kind: str, row: dict) -> None:
         self._buffers[kind].append(row)
@@ -179,6 +186,8 @@ class StagingWriter:
         self._con.unregister("frame")
         self._parts[kind] += 1
         rows.clear()
+        if kind == "raw":
+            self._raw_bytes = 0
 
 
 @contextlib.contextmanager

@@ -342,9 +342,9 @@ def test_a_sources_file_lists_a_sitemap_and_a_web_archive(httpserver, settings, 
 
     base = httpserver.url_for("").rstrip("/")
     httpserver.expect_request("/sitemap.xml").respond_with_data(
-        urlset([url(f"{base}/news/{n}") for n in (1, 2)]), content_type="application/xml"
+        urlset([url(f"{base}/news/{n}") for n in (11, 12)]), content_type="application/xml"
     )
-    serve_pages(httpserver, 2)
+    serve_pages(httpserver, 2, first=11)  # not the archive's stories 1-3
     archive(tmp_path / "crawl.warc.gz")
     listed = tmp_path / "sources.toml"
     listed.write_text(
