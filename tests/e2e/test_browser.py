@@ -28,7 +28,7 @@ DAG_ID = "article_ingest"
 UI_TIMEOUT_MS = 30_000
 # Each param as the trigger form shows it: its title, and a phrase of its description.
 PARAM_FIELDS = {
-    "sources": ("Sources", "Files, folders or feed/page URLs to ingest, one per line"),
+    "sources": ("Sources", "Files, folders or URLs to ingest, one per line"),
     "sources_file": ("Sources file", "A TOML or plain-text list of sources"),
     "db": ("Database", "DuckDB file to load into."),
     "since": ("Since", "Only articles published on or after this date (YYYY-MM-DD)"),

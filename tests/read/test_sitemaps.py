@@ -6,7 +6,6 @@ import zlib
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import duckdb
 import pytest
 from werkzeug import Request, Response
 
@@ -14,7 +13,8 @@ from pipeline.read.sitemaps import Sitemap, parse_sitemap, root_of
 from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
 from tests.conftest import run_cli
-from tests.read.test_web import page
+from tests.read.test_web import no_robots_by_default, page, rows  # noqa: F401  (an autouse fixture)
+from tests.read.test_web import paths as fetched
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 NEWS_NS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
@@ -49,11 +49,6 @@ def index(locs: list[tuple[str, str | None]]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex {NS}>{items}</sitemapindex>'
 
 
-@pytest.fixture(autouse=True)
-def no_robots_by_default(httpserver):
-    httpserver.no_handler_status_code = 404
-
-
 @pytest.fixture
 def settings(tmp_path):
     return Settings.from_env(
@@ -64,15 +59,6 @@ def settings(tmp_path):
         fetch_deadline_s=10.0,
         max_feed_bytes=2_000_000,
     )
-
-
-def rows(db, sql):
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
-def fetched(server) -> list[str]:
-    return [req.path for req, _ in server.log if req.path != "/robots.txt"]
 
 
 def serve_pages(server, count: int, first: int = 1) -> None:
