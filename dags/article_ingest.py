@@ -7,7 +7,8 @@ and safely, with conditional GET), strips boilerplate, dedupes against the run a
 validates each row with the Great Expectations suite in `expectations/`, and loads the result into DuckDB.
 
 Runs daily over the sources file (`sources.toml` in the project) by default. **Trigger with config** to choose
-other sources, another sources file, the database, a `since` date, a cap on items per source, or a dry run.
+other sources (a run given sources reads only those, unless you also name a sources file), another sources file,
+the database, a `since` date, a cap on items per source, or a dry run.
 
 Tasks:
 - `plan` checks the setup and lists the sources;
@@ -16,8 +17,9 @@ Tasks:
 - `dedupe` takes every partition, in source order, through validation, dedupe and story grouping into the run's
   staging folder;
 - `audit` checks the run's batch-level expectations (`expectations/run_audit.json`) and writes the quality report;
-- `load` publishes the run in one transaction: the only task that writes DuckDB, in the one-slot pool
-  `duckdb_writer`; it updates the `articles` asset, which `article_quality` is scheduled on.
+- `load` publishes the run in one transaction: the only task that writes DuckDB (DuckDB's file lock keeps it
+  single: a load waits for another process's write to end; nothing to set up); when the run landed articles it
+  updates the `articles` asset, which `article_quality` is scheduled on.
 
 A run that fails its audit publishes nothing: `load` records it as `audit_failed` and fails without retrying; the
 run waits in staging for `python -m pipeline release RUN_ID`. XCom carries paths and counts, never article text.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_SOURCES_FILE, OWNER, WRITER_POOL
+from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_SOURCES_FILE, OWNER, PUBLISHED, require_pipeline
 from airflow.sdk import Param, dag, task
 
 
@@ -58,16 +60,17 @@ def _trigger(run_type) -> str:
             type=["array", "null"],
             items={"type": "string"},
             title="Sources",
-            description="Files, folders or URLs to ingest, one per line, besides the sources file's: "
-            "articles, JSON/JSONL, feeds, web archives (.warc, .warc.gz), feed, page or sitemap URLs, or a "
-            "site's homepage (read through the sitemaps its robots.txt lists). Relative paths are taken from "
-            "the project folder.",
+            description="Files, folders or URLs to ingest, one per line: articles, JSON/JSONL, feeds, web "
+            "archives (.warc, .warc.gz), feed, page or sitemap URLs, or a site's homepage (read through the "
+            "sitemaps its robots.txt lists). Relative paths are taken from the project folder. Empty: the "
+            f"sources file's ({DEFAULT_SOURCES_FILE} unless named below).",
         ),
         "sources_file": Param(
-            DEFAULT_SOURCES_FILE,
+            None,
             type=["string", "null"],
             title="Sources file",
-            description="A TOML or plain-text list of sources (see sources.toml); empty for none.",
+            description="A TOML or plain-text list of sources (see sources.toml), read besides the Sources "
+            f"above. Empty: {DEFAULT_SOURCES_FILE} when no Sources are given, else none.",
         ),
         "db": Param(
             DEFAULT_DB,
@@ -117,19 +120,22 @@ def _trigger(run_type) -> str:
 def article_ingest():
     @task(execution_timeout=timedelta(minutes=10))
     def plan(params=None, run_id=None, dag_run=None) -> dict:
-        """Check the setup (sources exist, suite present), list the sources; fails fast on bad setup."""
+        """Check the setup (project installed, sources exist, suite present, database folder writable), list
+        the sources; fails fast on bad setup."""
         from airflow.sdk.exceptions import AirflowFailException
 
+        require_pipeline()
         from pipeline.airflow_tasks import plan_task
         from pipeline.errors import SetupError
 
         try:
+            sources = params.get("sources") or []
             return plan_task(
-                params.get("sources") or [],
+                sources,
                 params["db"],
                 run_id,
                 _trigger(getattr(dag_run, "run_type", None)),
-                sources_file=params.get("sources_file") or None,
+                sources_file=params.get("sources_file") or (None if sources else DEFAULT_SOURCES_FILE),
                 allow_private_network=bool(params.get("allow_private_network")),
                 data_docs=bool(params.get("data_docs")),
                 since=params.get("since") or None,
@@ -146,11 +152,15 @@ def article_ingest():
 
         return partitions_task(planned)
 
-    @task(max_active_tis_per_dagrun=4)
+    # Each mapped task is named in the UI by its source (`label`: a file name or a URL's host and path).
+    @task(max_active_tis_per_dagrun=4, map_index_template="{{ source_label }}")
     def extract(planned: dict, partition: dict) -> dict:
         """One source: read, extract, clean, enrich into its Parquet partition; reads the database only."""
+        from airflow.sdk import get_current_context
+
         from pipeline.airflow_tasks import extract_task
 
+        get_current_context()["source_label"] = partition.get("label") or str(partition["index"])
         return extract_task(planned, partition)
 
     @task
@@ -167,7 +177,7 @@ def article_ingest():
 
         return audit_task(staged)
 
-    @task(pool=WRITER_POOL, outlets=[ARTICLES])
+    @task(outlets=[PUBLISHED])
     def load(audited: dict, outlet_events=None) -> dict:
         """Publish the audited run into DuckDB in one transaction and record the run's ledger row."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -179,9 +189,9 @@ def article_ingest():
             summary = load_task(audited)
         except AuditFailed as exc:  # the same inputs fail the same audit: no retry
             raise AirflowFailException(str(exc)) from exc
-        if outlet_events is not None:
-            outlet_events[ARTICLES].extra = {"db": audited["db"], "run_id": summary["run_id"],
-                                             "landed": summary.get("landed", 0)}  # fmt: skip
+        if outlet_events is not None and summary.get("landed"):  # nothing new: no asset event
+            outlet_events[PUBLISHED].add(ARTICLES, extra={"db": audited["db"], "run_id": summary["run_id"],
+                                                          "landed": summary["landed"]})  # fmt: skip
         return summary
 
     planned = plan()

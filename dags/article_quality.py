@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from _article_pipeline import ARTICLES, DEFAULT_DB, OWNER
+from _article_pipeline import ARTICLES, DEFAULT_DB, OWNER, require_pipeline
 from airflow.sdk import Param, dag, task
 
 
@@ -52,6 +52,7 @@ def article_quality():
     @task
     def report(params=None, triggering_asset_events=None) -> dict:
         """Validate the day's articles, write Data Docs and the day's summary; small counts out."""
+        require_pipeline()
         from pipeline.airflow_tasks import quality_task
 
         db = params.get("db")

@@ -7,14 +7,16 @@ Ingests continuously in micro-batches: one run at a time, each starting as the l
 and then moves each inbox file aside: to `done/<day>/` once its article is landed, recorded as a duplicate or
 quarantined, or to `held/<run_id>/` when the batch failed its audit and waits for `python -m pipeline release`.
 
-A file dropped into the inbox is queryable within a minute. The DAG starts paused: unpause it to stream.
+A file dropped into the inbox is queryable within a minute. A batch that landed articles updates the
+`articles` asset (`article_quality` runs on it); an empty or all-duplicate batch does not. The DAG starts
+paused: unpause it to stream.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_INBOX, OWNER, WRITER_POOL
+from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_INBOX, OWNER, PUBLISHED, require_pipeline
 from airflow.sdk import Param, dag, task
 
 
@@ -59,12 +61,19 @@ from airflow.sdk import Param, dag, task
     },
 )
 def article_stream():
-    @task(pool=WRITER_POOL, outlets=[ARTICLES])
-    def micro_batch(params=None) -> dict:
+    @task(outlets=[PUBLISHED])
+    def micro_batch(params=None, outlet_events=None) -> dict:
         """Wait for inbox files or due feeds, ingest them as one run, then move the files aside."""
+        require_pipeline()
         from pipeline.airflow_tasks import stream_task
 
-        return stream_task(params["inbox"], params["db"], params.get("sources_file"), params["wait_seconds"])
+        summary = stream_task(
+            params["inbox"], params["db"], params.get("sources_file"), params["wait_seconds"]
+        )
+        if outlet_events is not None and summary.get("landed"):  # an empty or all-duplicate batch: no event
+            outlet_events[PUBLISHED].add(ARTICLES, extra={"db": summary["db"], "run_id": summary["run_id"],
+                                                          "landed": summary["landed"]})  # fmt: skip
+        return summary
 
     micro_batch()
 

@@ -5,24 +5,34 @@ Nothing here imports Airflow; the DAG file only wires these together.
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.cli_output import format_summary
 from pipeline.errors import AuditFailed, SetupError
 from pipeline.quality.audit import audit_run
 from pipeline.read.sources_file import is_url
-from pipeline.run.assemble import plan_run, safe_run_id
+from pipeline.run.assemble import plan_run
 from pipeline.run.partitions import merge_partitions, process_partition
 from pipeline.run.runner import PARTS_SUFFIX, hold_run, publish_run, write_docs
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store
 from pipeline.store.staging import sweep_debris
 
-# Tasks of other runs may hold the database for a while; wait this long unless a setting says otherwise.
-DEFAULT_LOCK_TIMEOUT_S = 60.0
+log = logging.getLogger(__name__)
+# A load waits longer than the reading tasks (Settings.lock_timeout_s): DuckDB's file lock is what keeps one
+# writer per database (no Airflow pool to set up), so one DAG's load waits here for another's (or a CLI run's)
+# to commit. PIPELINE_LOCK_TIMEOUT_S, when set, is taken for both.
+WRITER_WAIT_S = 600.0
+
+
+def _writer_wait(settings: Settings) -> float:
+    return settings.lock_timeout_s if "PIPELINE_LOCK_TIMEOUT_S" in os.environ else WRITER_WAIT_S
 
 
 def _project_path(path: str) -> Path:
@@ -44,7 +54,7 @@ def _settings(
 @contextmanager
 def _history(settings: Settings):
     """The database read-only (None before the first run), for the steps before the load."""
-    history = Store.for_reading(settings.db_path, settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
+    history = Store.for_reading(settings.db_path, settings.lock_timeout_s)
     try:
         yield history.history if history is not None else None
     finally:
@@ -78,7 +88,7 @@ def plan_task(
     if max_items is not None and max_items < 1:
         raise SetupError(f"max items per source must be at least 1, not {max_items}")
     return {
-        "run_id": safe_run_id(run_id),
+        "run_id": run_id,
         "sources": plan.sources,
         "names": plan.names,
         "sources_file": sources_path,
@@ -95,8 +105,25 @@ def plan_task(
 
 
 def partitions_task(planned: dict) -> list[dict]:
-    """One small dict per source, for the extract step to map over."""
-    return [{"index": i, "source": source} for i, source in enumerate(planned["sources"])]
+    """One small dict per source, for the extract step to map over; `label` names its task in the UI."""
+    names = planned.get("names") or {}
+    return [
+        {"index": i, "source": source, "label": source_label(source, names.get(source))}
+        for i, source in enumerate(planned["sources"])
+    ]
+
+
+def source_label(source: str, name: str | None = None) -> str:
+    """A short name for a source: its name in the sources file, a URL's host and path, a path's last parts."""
+    if name:
+        return name[:100]
+    if is_url(source):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(source)
+        return (parts.netloc + parts.path.rstrip("/"))[:100]
+    path = Path(source)
+    return "/".join(path.parts[-2:])[-100:] if path.parts else source[:100]
 
 
 def extract_task(planned: dict, partition: dict) -> dict:
@@ -148,7 +175,7 @@ def load_task(staged: dict) -> dict:
 
     settings = Settings.from_env(db_path=Path(staged["db"]))
     folder = Path(staged["staging"])
-    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S) as store:
+    with Store(settings.db_path, lock_timeout_s=_writer_wait(settings)) as store:
         if not folder.exists():  # a retry after a publish that succeeded: report what was published
             recorded = store.run_summary(staged["run_id"])
             if recorded is None:
@@ -166,6 +193,7 @@ def load_task(staged: dict) -> dict:
             summary = hold_run(folder, store, staged["trigger"], audit)
             raise AuditFailed(summary.run_id, audit.failed, folder, settings.db_path)
         summary = publish_run(folder, store, staged["trigger"])
+    log.info("%s", format_summary(summary))  # what the CLI prints, in the task's log
     result = summary.to_dict()
     result.pop("stages")  # the full counters are in the runs table; keep XCom small
     return result
@@ -205,8 +233,11 @@ def stream_task(inbox: str, db: str, sources_file: str | None = None, wait_s: fl
     from pipeline.run.stream import micro_batch
 
     settings = Settings.from_env(db_path=_project_path(db))
-    settings = replace(settings, lock_timeout_s=settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S)
+    settings = replace(settings, lock_timeout_s=_writer_wait(settings))
     feeds = []
     if sources_file:
         feeds = [s.location for s in read_sources_file(_project_path(sources_file)) if is_url(s.location)]
-    return micro_batch(_project_path(inbox), settings, feeds=feeds, wait_s=wait_s)
+    return {
+        **micro_batch(_project_path(inbox), settings, feeds=feeds, wait_s=wait_s),
+        "db": str(settings.db_path),
+    }

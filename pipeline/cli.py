@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="when another process holds the database, retry this long before failing (default: 0)",
+        help="when another process holds the database (another run, a query), wait this long for it before "
+        "failing (default: 60, or PIPELINE_LOCK_TIMEOUT_S); the database is locked only while a run loads: "
+        "queries go on while it works",
     )
     _add_data_docs(ingest)
     for what, default in (("quarantined", 0.5), ("duplicate", 0.9)):
@@ -234,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="while a run is loading into the database, wait up to this long for it (default: 0, or "
+        help="while a run is loading into the database, wait up to this long for it (default: 60, or "
         "PIPELINE_LOCK_TIMEOUT_S)",
     )
     return parser

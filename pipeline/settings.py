@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class Settings:
     max_feed_bytes: int = 50_000_000  # a source URL's cap (it may be a feed); a page stays at max_input_bytes
     allow_private_network: bool = False  # fetch from loopback/private addresses too (local use and tests)
     fetch_deadline_s: float = 60.0  # one request, redirects and whole body included
+    fetch_total_s: float = 90.0  # one URL, all its attempts and the waits between them: a trickling server
     fetch_retries: int = 3  # extra attempts on 429, 5xx and connection errors, with backoff
     host_delay_s: float = 1.0  # minimum time between two requests to one host
     fetch_in_flight: int = 4  # requests in flight at once, all hosts together
@@ -51,7 +53,9 @@ class Settings:
     near_dup_containment: float = 0.7  # ... and so is a copy this much contained in a landed article
     dedupe_chunk: int = 1000  # articles whose history lookups dedupe answers with one query per kind
     validate_chunk: int = 2000  # articles per Great Expectations batch
-    lock_timeout_s: float = 0.0  # how long to retry a DB locked by another process
+    # How long to retry a database another process holds: a run's load waits for readers' queries to end, a
+    # query (`sql`) for a load to commit, a second ingest for the first to finish.
+    lock_timeout_s: float = 60.0
     # DuckDB's memory limit per connection; beyond it DuckDB spills to <db>.tmp/. 0 lifts it to DuckDB's own
     # default, 80% of RAM. A 100k-article run loads into a 100k-article database in 300 MB.
     db_memory_mb: int = 384
@@ -68,6 +72,7 @@ class Settings:
             "extract_timeout_s",
             "extract_memory_mb",
             "fetch_deadline_s",
+            "fetch_total_s",
             "fetch_in_flight",
             "max_sitemap_urls",
             "max_sitemaps",
@@ -94,6 +99,12 @@ class Settings:
     @property
     def staging_root(self) -> Path:
         return self.staging_dir if self.staging_dir is not None else self.db_path.parent / "staging"
+
+    def run_folder(self, run_id: str, suffix: str = "") -> Path:
+        """A run's staging folder. The run id is kept as given (Airflow's, with ':' and '+', is stored as the
+        UI shows it); only its folder name is made safe."""
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("_") or "run"
+        return self.staging_root / f"{name}{suffix}"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

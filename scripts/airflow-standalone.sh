@@ -27,6 +27,9 @@ export AIRFLOW__API__HOST="$HOST"
 export AIRFLOW__API__PORT="$PORT"
 # Task workers reach the Execution API at this URL; its default ignores the host and port settings.
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://$LOCAL_HOST:$PORT/execution/"
+# Task slots sized to the machine: Airflow's default, 32 LocalExecutor workers, on 2 cores only thrashes.
+CPUS="$(nproc 2>/dev/null || echo 2)"
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-$((CPUS * 2 > 4 ? CPUS * 2 : 4))}"
 export GX_ANALYTICS_ENABLED=false
 export PYTHONPATH="$PROJECT_DIR${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$AIRFLOW_HOME"
@@ -45,9 +48,8 @@ Starting Airflow (AIRFLOW_HOME=$AIRFLOW_HOME)
 It takes about 30 s to come up; the DAGs appear after the first parse (unpause them to schedule).
 MSG
 
-# The metadata DB first, then the one-slot pool the load tasks share: one process writes DuckDB at a time.
+# The metadata DB first (the DAGs need nothing else: no pool, connection or variable).
 airflow db migrate >/dev/null
-airflow pools set duckdb_writer 1 "One writer per DuckDB file: the load tasks of all DAGs" >/dev/null
 
 # The components one by one, not `airflow standalone`: it starts the scheduler and the triggerer with their log
 # servers, which listen on every interface whatever [api] host says (Airflow 3.3 has no setting for their address:
@@ -81,18 +83,29 @@ all_alive() {
   local pid
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done
 }
-any_alive() {
+groups_alive() { # any process left in the components' process groups (a component's workers included)
   local pid
-  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && return 0; done
   return 1
 }
-stop() { # SIGTERM to each component (the scheduler lets running tasks finish); Ctrl-C again: SIGKILL
+kill_groups() {
   local pid
-  trap 'echo "Killing Airflow" >&2; for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done' \
-    INT TERM
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+}
+stop() { # SIGTERM to each component's whole process group (the scheduler lets running tasks finish, the API
+  # server's workers stop with it); what is still there after STOP_GRACE_S seconds, or at a second Ctrl-C, is killed
+  local pid waited=0
+  trap 'echo "Killing Airflow" >&2; kill_groups' INT TERM
   echo "Stopping Airflow (Ctrl-C again to kill it)" >&2
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  while any_alive; do sleep 0.5; done
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  while groups_alive; do
+    sleep 0.5
+    waited=$((waited + 1))
+    if [ "$waited" -ge $((${STOP_GRACE_S:-30} * 2)) ]; then
+      echo "Airflow still running after ${STOP_GRACE_S:-30} s: killing it" >&2
+      kill_groups
+    fi
+  done
 }
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM

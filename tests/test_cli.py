@@ -123,6 +123,31 @@ def test_database_locked_by_another_process_is_bad_setup(seeds_copy, db_path):
     assert "locked by another process" in proc.stderr and proc.stderr.strip().count("\n") == 0
 
 
+def test_a_second_ingest_into_one_database_waits_for_the_first_then_says_so(seeds_copy, db_path):
+    """Runs read the database shared while they work, so the run lock (not DuckDB's) keeps two apart."""
+    db_path.parent.mkdir(parents=True)
+    lock = db_path.with_name(db_path.name + ".run-lock")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import fcntl,os,time; f=open({str(lock)!r},'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "f.write(str(os.getpid())); f.flush(); print('ready', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        proc = run_cli("ingest", str(seeds_copy), "--db", str(db_path), "--lock-timeout", "1")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 3
+    assert f"another ingest into {db_path} is running (pid {holder.pid})" in proc.stderr
+    assert ingest_json(str(seeds_copy), "--db", str(db_path))["landed"] == 5  # once the first is gone
+
+
 def test_sql_command_reads_the_database(seeds_copy, db_path):
     ingest_json(str(seeds_copy), "--db", str(db_path))
     proc = run_cli("sql", "SELECT count(*) AS n FROM articles", "--db", str(db_path), "--format", "json")

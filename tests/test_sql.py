@@ -136,3 +136,51 @@ def test_sql_help_states_each_default_once():
     proc = run_cli("sql", "--help")
     assert proc.returncode == 0 and "(default: None)" not in proc.stdout
     assert proc.stdout.count("(default: data/articles.duckdb)") == 1
+
+
+def test_queries_go_on_while_an_ingest_works_and_wait_only_for_its_load(landed, tmp_path):
+    """The database is read shared while a run works; `sql` waits (bounded) only while the load commits."""
+    import json
+    import random
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "busy.duckdb"
+    shutil.copy(landed, db)  # a database with history, as an analyst's is
+    rng = random.Random(7)
+    words = [
+        f"{a}{b}" for a in ("har", "pel", "cor", "vin", "tas", "mor") for b in ("bour", "ent", "ida", "ost")
+    ]
+    with (tmp_path / "many.jsonl").open("w") as f:
+        for i in range(4000):
+            text = " ".join(
+                " ".join(rng.choice(words) for _ in range(12)).capitalize() + "." for _ in range(10)
+            )
+            f.write(json.dumps({"url": f"https://ex.example/{i}", "title": f"Story number {i} of the day",
+                                "text": text}) + "\n")  # fmt: skip
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "ingest", str(tmp_path / "many.jsonl"), "--db", str(db), "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    waits, during = [], 0
+    try:
+        while ingest.poll() is None:
+            t0 = time.monotonic()
+            proc = sql(db, "SELECT count(*) FROM articles")
+            waits.append(time.monotonic() - t0)
+            assert proc.returncode == 0, proc.stderr  # never "locked by another process"
+            during += ingest.poll() is None
+        out, err = ingest.communicate(timeout=300)
+    finally:
+        ingest.kill()
+    assert ingest.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["landed"] == 4000
+    assert during >= 3, f"only {during} queries ran while the ingest worked"  # not locked for the whole run
+    after = sql(db, "SELECT count(*) FROM articles")
+    assert after.stdout.split() == ["count_star()", "4005"]
+    print(f"\n[sql during ingest] {len(waits)} queries, {during} during the run; longest {max(waits):.2f} s, "
+          f"median {sorted(waits)[len(waits) // 2]:.2f} s")  # fmt: skip

@@ -32,10 +32,12 @@ whose `reason` is a short code fit for a quarantine row. What it guarantees, and
 - **Time.** `deadline_s` bounds one attempt: every hop's connection, request, response headers and the whole
   body. It is enforced on every socket operation (each read, write, connect and TLS handshake waits at most
   until the deadline) and between body chunks, so a server trickling a byte a second, in its headers or its
-  body, gets `timeout` at the deadline. Not counted against it: waiting for a free in-flight slot, for the
-  host's turn (host delay), for robots.txt (fetched with its own 10 s deadline) and between retries. So one
-  `get()` takes at most about (retries + 1) * (deadline_s + 10 s) plus the waits, each wait bounded by
-  `max_retry_after_s` or the host delays (and connection setups) of requests queued before it. Name resolution
+  body, gets `timeout` at the deadline. `total_s` bounds a URL across all its attempts and the backoff between
+  them: an attempt gets what is left of it when that is less than `deadline_s`, and no retry starts that its
+  wait would reach past it, so a trickling server costs one `get()` at most `total_s`, not
+  (retries + 1) * deadline_s. Not counted against either: waiting for a free in-flight slot, for the host's
+  turn (host delay) and for robots.txt (fetched with its own 10 s deadline), each wait bounded by the host
+  delays (and connection setups) of requests queued before it. Name resolution
   is the system resolver's (`getaddrinfo` has no timeout; its own, from resolv.conf, applies).
 - **Retries.** 429, 5xx, timeouts and connection errors are tried again up to `retries` times, after
   `min(backoff_s * 2**n, max_retry_after_s) * uniform(0.5, 1)` seconds, or the server's `Retry-After`
@@ -118,6 +120,7 @@ class FetchPolicy:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 20.0  # longest wait for the next bytes
     deadline_s: float = 60.0  # one attempt: all redirect hops and the whole body
+    total_s: float = 90.0  # one URL: all its attempts and the waits between them
     max_bytes: int = 5_000_000  # cap on the DECOMPRESSED body, enforced while streaming
     max_redirects: int = 5
     retries: int = 3  # extra attempts on 429, 5xx and connection errors/timeouts; never on other 4xx
@@ -129,7 +132,14 @@ class FetchPolicy:
     respect_robots: bool = True
 
     def __post_init__(self) -> None:
-        positive = ("connect_timeout_s", "read_timeout_s", "deadline_s", "max_bytes", "max_in_flight")
+        positive = (
+            "connect_timeout_s",
+            "read_timeout_s",
+            "deadline_s",
+            "total_s",
+            "max_bytes",
+            "max_in_flight",
+        )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"FetchPolicy.{name} must be positive, got {getattr(self, name)!r}")
@@ -296,31 +306,40 @@ class Fetcher:
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
             raise FetchError("bad_url", describe(exc), url) from None
         conditional = any(k.lower() in ("if-none-match", "if-modified-since") for k in headers)
-        attempt = 0
+        attempt, spent, total = 0, 0.0, self.policy.total_s
+        whole = f"the URL's {total:g} s budget for all its attempts"
         while True:
-            budget = Budget(self._clock, self.policy.deadline_s)
+            left = total - spent
+            if left < self.policy.deadline_s:
+                budget = Budget(self._clock, left, whole)
+            else:
+                budget = Budget(self._clock, self.policy.deadline_s)
             try:
                 return self._attempt(target, headers, budget, conditional=conditional, max_bytes=max_bytes)
             except _Transient as transient:
+                spent += budget.used()
                 error, wait = transient.error, transient.retry_after
                 attempt += 1
                 if wait is not None and wait > self.policy.max_retry_after_s:
                     detail = f"{error.detail}; Retry-After {wait:g} s is over the {self.policy.max_retry_after_s:g} s limit"
                     raise FetchError("retry_after_too_long", detail, error.url, error.status) from None
-                if attempt > self.policy.retries:
-                    if attempt > 1:
+                if wait is None:
+                    wait = min(self.policy.backoff_s * 2 ** (attempt - 1), self.policy.max_retry_after_s)
+                    wait *= self._random.uniform(0.5, 1.0)
+                spent_out = spent + wait >= total
+                if attempt > self.policy.retries or spent_out:
+                    if attempt > 1 or spent_out:
+                        why = f"; {whole} is spent" if spent_out and whole not in error.detail else ""
                         error = FetchError(
                             error.reason,
-                            f"{error.detail} (after {attempt} attempts)",
+                            f"{error.detail} (after {attempt} attempt{'s' if attempt > 1 else ''}{why})",
                             error.url,
                             error.status,
                         )
                     raise error from None
-                if wait is None:
-                    wait = min(self.policy.backoff_s * 2 ** (attempt - 1), self.policy.max_retry_after_s)
-                    wait *= self._random.uniform(0.5, 1.0)
                 log.debug("fetch %s: %s, attempt %d; retrying in %.2f s", url, error.reason, attempt, wait)
                 self._sleep(wait)
+                spent += wait
 
     def _attempt(
         self,
@@ -484,7 +503,7 @@ class Fetcher:
 
     def _timeout_detail(self, exc: httpx.TimeoutException, budget: Budget) -> str:
         if budget.remaining() <= 0.01:
-            return f"over the {budget.seconds:g} s deadline"
+            return f"over {budget.what}"
         if isinstance(exc, httpx.ConnectTimeout):
             return f"no connection within {self.policy.connect_timeout_s:g} s"
         if isinstance(exc, httpx.PoolTimeout):
@@ -550,9 +569,7 @@ class Fetcher:
                         raise Overflow("as sent" if decoder.coding != "identity" else "")
                     decoder.feed(chunk)
                     if budget.remaining() <= 0:
-                        raise _Transient(
-                            FetchError("timeout", f"over the {budget.seconds:g} s deadline", where)
-                        )
+                        raise _Transient(FetchError("timeout", f"over {budget.what}", where))
             return decoder.finish()
         except Overflow as exc:
             if truncate:

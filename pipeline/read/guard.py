@@ -78,14 +78,20 @@ def resolve(resolver: Resolver, host: str, port: int, allow_private: bool) -> li
 
 
 class Budget:
-    """The deadline of one attempt, on the Fetcher's clock; waits inside `paused()` do not count."""
+    """The deadline of one attempt, on the Fetcher's clock; waits inside `paused()` do not count. `what` names
+    the limit in a timeout's detail ("the 60 s deadline", or the URL's whole budget when that is shorter)."""
 
-    def __init__(self, clock: Callable[[], float], seconds: float):
+    def __init__(self, clock: Callable[[], float], seconds: float, what: str | None = None):
         self.clock, self.seconds = clock, seconds
         self.deadline = clock() + seconds
+        self.what = what or f"the {seconds:g} s deadline"
 
     def remaining(self) -> float:
         return self.deadline - self.clock()
+
+    def used(self) -> float:
+        """Seconds spent so far, the paused waits left out."""
+        return self.seconds - self.remaining()
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:

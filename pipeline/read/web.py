@@ -51,6 +51,7 @@ _Item = Article | Quarantined | Skipped
 def fetch_policy(settings: Settings) -> FetchPolicy:
     return FetchPolicy(
         deadline_s=settings.fetch_deadline_s,
+        total_s=max(settings.fetch_total_s, settings.fetch_deadline_s),
         max_bytes=settings.max_input_bytes,
         retries=settings.fetch_retries,
         host_delay_s=settings.host_delay_s,

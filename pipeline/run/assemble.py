@@ -15,7 +15,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -55,11 +54,6 @@ VALIDATION_FILE = "validation.json"  # the chunks' GX results, kept when a Data 
 
 def new_run_id() -> str:
     return utcnow().strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
-
-
-def safe_run_id(text: str) -> str:
-    """A run id usable as a folder name, from any string (Airflow's run ids contain ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or new_run_id()
 
 
 @dataclass
@@ -107,6 +101,7 @@ def plan_run(
         raise SetupError(
             f"expectation suite {settings.suite_path} not found; restore expectations/ or set PIPELINE_SUITE_PATH"
         )
+    check_writable(settings)
     groups, ignored, seen = [], [], set()
     for source in sources:
         uri = None if is_url(source) else source_uri_of(source)
@@ -115,6 +110,32 @@ def plan_run(
         seen.update(found)
         ignored += skipped
     return Plan(sources, [i for group in groups for i in group], ignored, names, groups, refused)
+
+
+def check_writable(settings: Settings) -> None:
+    """The run needs the database's folder and its staging folder (beside the database unless
+    PIPELINE_STAGING_DIR says otherwise): refuse to start when either cannot be created or written, rather
+    than fail in the middle of the run."""
+    fix = (
+        "pass a database in a folder this user can write (--db, or the trigger form's Database), or set "
+        "PIPELINE_STAGING_DIR"
+    )
+    for folder, what in (
+        (settings.db_path.parent, "database folder"),
+        (settings.staging_root, "staging folder"),
+    ):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SetupError(f"cannot create the {what} {folder}: {exc.strerror or exc}; {fix}") from exc
+    probe = settings.staging_root / f".write-check-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SetupError(
+            f"cannot write the staging folder {settings.staging_root}: {exc.strerror or exc}; {fix}"
+        ) from exc
 
 
 def web_reader(

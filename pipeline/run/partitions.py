@@ -27,7 +27,7 @@ PART_BATCH_ROWS = 500  # staged articles read back at a time
 
 
 def partitions_root(settings: Settings, run_id: str) -> Path:
-    return settings.staging_root / f"{run_id}{PARTS_SUFFIX}"
+    return settings.run_folder(run_id, PARTS_SUFFIX)
 
 
 def process_partition(
@@ -88,7 +88,7 @@ def merge_partitions(
     ledger = Ledger()
     for meta in ledgers:
         ledger.merge(meta["counts"])
-    part = StagedPart(settings.staging_root / run_id, run_id)
+    part = StagedPart(settings.run_folder(run_id), run_id)
     stream, finish = back(staged_articles(folders), settings, history, ledger)
 
     def carry(tally: Tally) -> None:

@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from pipeline.run.assemble import (
 from pipeline.settings import Settings
 from pipeline.stage import Ledger
 from pipeline.store import Store
+from pipeline.store.connection import run_lock
 from pipeline.store.history import History
 from pipeline.store.staging import LEDGER_FILE, MANIFEST_FILE, read_ledger, sweep_debris
 
@@ -90,7 +91,7 @@ def process_run(
     documents come from raw_documents instead of the plan's inputs.
     """
     ledger = Ledger()
-    part = StagedPart(settings.staging_root / run_id, run_id)
+    part = StagedPart(settings.run_folder(run_id), run_id)
     with ExitStack() as resources:
         web = web_reader(plan, settings, history, ledger, resources, since) if stored is None else None
         documents = front(  # the workers start now
@@ -160,7 +161,7 @@ def hold_run(folder: Path, store: Store, trigger: str, audit: Audit) -> RunSumma
 
 def release_run(run_id: str, settings: Settings) -> RunSummary:
     """Publish a run held in staging by a failed audit, as it was staged (`python -m pipeline release`)."""
-    folder = settings.staging_root / run_id
+    folder = settings.run_folder(run_id)
     if not (folder / LEDGER_FILE).is_file():
         held = sorted(p.name for p in settings.staging_root.glob("*") if (p / LEDGER_FILE).is_file())
         raise SetupError(
@@ -239,14 +240,17 @@ def run_ingest(
     sweep_debris(settings.staging_root)
     if dry_run:
         return _dry_run(plan, settings, run_id, trigger, progress, since, max_items)
-    with (
-        Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store,
-        _failures_recorded(store, run_id, trigger, plan.sources, settings.staging_root / run_id),
-    ):
-        folder = process_run(
-            plan, settings, run_id, store.history, progress, since=since, max_items=max_items
-        )
-        return audit_and_publish(folder, settings, store, trigger)
+    wait = settings.lock_timeout_s
+    with run_lock(settings.db_path, wait):  # one ingest per database at a time
+        Store(settings.db_path, lock_timeout_s=wait).close()  # created and migrated: what the stages read
+        writer = lambda: Store(settings.db_path, lock_timeout_s=wait)  # noqa: E731
+        with _failures_recorded(writer, run_id, trigger, plan.sources, settings.run_folder(run_id)):
+            # Processing reads the database shared (`sql` queries go on meanwhile); only the load locks it.
+            with Store(settings.db_path, read_only=True, lock_timeout_s=wait) as reader:
+                folder = process_run(
+                    plan, settings, run_id, reader.history, progress, since=since, max_items=max_items
+                )
+            return audit_and_publish(folder, settings, writer, trigger)
 
 
 def _dry_run(
@@ -258,7 +262,7 @@ def _dry_run(
     since: datetime | None,
     max_items: int | None,
 ) -> RunSummary:
-    folder = settings.staging_root / run_id
+    folder = settings.run_folder(run_id)
     history = Store.for_reading(settings.db_path, settings.lock_timeout_s)
     try:
         folder = process_run(
@@ -281,20 +285,30 @@ def _dry_run(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def audit_and_publish(folder: Path, settings: Settings, store: Store, trigger: str) -> RunSummary:
-    """Audit a staged run, write its report if asked, then publish it, or hold it when the audit failed."""
+def audit_and_publish(
+    folder: Path, settings: Settings, writer: Callable[[], Store], trigger: str
+) -> RunSummary:
+    """Audit a staged run, write its report if asked, then publish it, or hold it when the audit failed.
+
+    `writer` opens the database for writing (the run's own open store, or a fresh one): only once the audit
+    and the report are done, so the file is write-locked just while the load commits."""
     release_memory()  # the stages' run state is garbage now: give it back before DuckDB's load takes memory
     audit = audit_run(folder, settings)
     docs = write_docs(folder, settings, audit)
-    summary = (
-        hold_run(folder, store, trigger, audit) if not audit.passed else publish_run(folder, store, trigger)
-    )
+    with writer() as store:
+        summary = (
+            hold_run(folder, store, trigger, audit)
+            if not audit.passed
+            else publish_run(folder, store, trigger)
+        )
     summary.data_docs = str(docs) if docs else None
     return summary
 
 
 @contextmanager
-def _failures_recorded(store: Store, run_id: str, trigger: str, sources: list[str], staging: Path):
+def _failures_recorded(
+    writer: Callable[[], Store], run_id: str, trigger: str, sources: list[str], staging: Path
+):
     """A bug, a storage fault or a signal, not bad input, stopped the run: tidy its staging, leave a trace in the
     ledger, then raise (a signal as `Interrupted`, with the run's id and whether its staging was kept).
 
@@ -307,11 +321,13 @@ def _failures_recorded(store: Store, run_id: str, trigger: str, sources: list[st
     except KeyboardInterrupt as exc:
         kept = _tidy_staging(staging)
         name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
-        _record_failure(store, run_id, trigger, started_at, sources, "interrupted", f"stopped by {name}")
+        _record_failure(writer, run_id, trigger, started_at, sources, "interrupted", f"stopped by {name}")
         raise Interrupted(name, run_id, staging if kept else None) from None
     except Exception as exc:
         _tidy_staging(staging)
-        _record_failure(store, run_id, trigger, started_at, sources, "failed", f"{type(exc).__name__}: {exc}")
+        _record_failure(
+            writer, run_id, trigger, started_at, sources, "failed", f"{type(exc).__name__}: {exc}"
+        )
         raise
 
 
@@ -325,25 +341,32 @@ def _tidy_staging(folder: Path) -> bool:
 
 
 def _record_failure(
-    store: Store, run_id: str, trigger: str, started_at: datetime, sources: list[str], status: str, error: str
+    writer: Callable[[], Store],
+    run_id: str,
+    trigger: str,
+    started_at: datetime,
+    sources: list[str],
+    status: str,
+    error: str,
 ) -> None:
     """The run's ledger row for a run that did not finish, unless a load already published it; never raises (the
     error that stopped the run, a full disk or a damaged file, may stop this too: that one is reported)."""
     try:
-        recorded = store.run_summary(run_id)
-        if recorded is not None and recorded["status"] in ("success", "released"):
-            return
-        store.record_run(
-            {
-                "run_id": run_id,
-                "trigger": trigger,
-                "started_at": started_at,
-                "ended_at": utcnow(),
-                "status": status,
-                "sources": sources,
-                "error": error[:2000],
-            }
-        )
+        with writer() as store:
+            recorded = store.run_summary(run_id)
+            if recorded is not None and recorded["status"] in ("success", "released"):
+                return
+            store.record_run(
+                {
+                    "run_id": run_id,
+                    "trigger": trigger,
+                    "started_at": started_at,
+                    "ended_at": utcnow(),
+                    "status": status,
+                    "sources": sources,
+                    "error": error[:2000],
+                }
+            )
     except Exception as exc:
         log.info("could not record run %s as %s: %s", run_id, status, str(exc).splitlines()[0])
 
@@ -373,7 +396,8 @@ def reprocess_run(
         plan = Plan(
             sources=[f"reprocess:{'quarantined' if quarantined_only else 'all'}"], inputs=uris, ignored=[]
         )
-        with _failures_recorded(store, run_id, "reprocess", plan.sources, settings.staging_root / run_id):
+        same = lambda: nullcontext(store)  # noqa: E731  (reprocess reads raw rows as it goes: one connection)
+        with _failures_recorded(same, run_id, "reprocess", plan.sources, settings.run_folder(run_id)):
             stored = raw_articles(store.history.raw_rows(uris))
             folder = process_run(plan, settings, run_id, store.history, progress, stored=stored)
-            return audit_and_publish(folder, settings, store, "reprocess")
+            return audit_and_publish(folder, settings, same, "reprocess")

@@ -1,7 +1,7 @@
 """Streaming: micro-batches from an inbox folder (and feeds that are due), for the `article_stream` DAG.
 
-`micro_batch` waits a little for work, ingests what it found as one run, and only then moves each inbox file
-aside: into `done/<day>/` once the run is published (every input landed, recorded as a duplicate, or
+`micro_batch` waits a little for work, ingests the inbox's files as one run, and only then moves each file
+aside (the due feeds follow as a run of their own, so a slow feed never delays the files): into `done/<day>/` once the run is published (every input landed, recorded as a duplicate, or
 quarantined), or `held/<run_id>/` when the run failed its audit and waits in staging for `release`. What cannot
 be read (a type we have no reader for, a folder, a FIFO) is quarantined with its reason like any bad input and
 moved to `rejected/<day>/`: nothing sits in the inbox unrecorded. A file
@@ -84,7 +84,9 @@ def micro_batch(
     max_files: int = 500,
     trigger: str = "stream",
 ) -> dict:
-    """One micro-batch: wait up to `wait_s` for inbox files or due feeds, ingest them as one run, move files aside.
+    """One micro-batch: wait up to `wait_s` for inbox files or due feeds; ingest the files as one run and move
+    them aside, then the feeds as another (so a slow feed never delays the files). `run_id` is the first run's,
+    `run_ids` both, the counts their sums.
 
     Small batches are audited on what they kept only from `audit_min_read` inputs on: one broken file
     dropped alone is quarantined and published, not held.
@@ -101,9 +103,39 @@ def micro_batch(
         time.sleep(poll_s)
     if not files and not urls:
         return {"status": "idle", "files": 0, "feeds": 0}
+    # The inbox's files first, as a run of their own: a slow feed (up to its fetch budget) never holds them back.
+    results = [_files_run(inbox, files, settings, trigger)] if files else []
+    if urls:
+        summary = run_ingest(urls, replace(settings, audit_require_kept=False), trigger)
+        log.info("micro-batch %s: %d feed(s): %s", summary.run_id, len(urls), summary.status)
+        results.append({"status": summary.status, "run_id": summary.run_id, **_counts(summary)})
+    out = {
+        "status": next((r["status"] for r in results if r["status"] != "success"), "success"),
+        "run_id": results[0]["run_id"],
+        "run_ids": [r["run_id"] for r in results],
+        "files": len(files),
+        "feeds": len(urls),
+        **{k: sum(r[k] for r in results) for k in COUNTS},
+    }
+    if files:
+        out["moved_to"] = results[0]["moved_to"]
+    return out
+
+
+COUNTS = ("read", "landed", "duplicates", "quarantined", "skipped")
+
+
+def _counts(summary) -> dict:
+    return {k: getattr(summary, k) for k in COUNTS}
+
+
+def _files_run(inbox: Path, files: list[Path], settings: Settings, trigger: str) -> dict:
+    """The inbox's ready files as one run, then each moved aside (done, held or rejected)."""
+    from pipeline.run.runner import run_ingest
+
     refused = {str(f): why for f in files if (why := unreadable(f)) is not None}
     summary = run_ingest(
-        [str(f) for f in files] + urls, replace(settings, audit_require_kept=False), trigger, refused=refused
+        [str(f) for f in files], replace(settings, audit_require_kept=False), trigger, refused=refused
     )
     day = summary.started_at[:10]
     held = summary.status == "audit_failed"
@@ -116,14 +148,5 @@ def micro_batch(
         shutil.move(str(f), place / name)
         if never_read:
             log.info("inbox: %s was not read (see its quarantine row); moved to %s", f.name, place)
-    log.info(
-        "micro-batch %s: %d file(s), %d feed(s): %s", summary.run_id, len(files), len(urls), summary.status
-    )
-    return {
-        "status": summary.status,
-        "run_id": summary.run_id,
-        "files": len(files),
-        "feeds": len(urls),
-        "moved_to": str(target),
-        **{k: getattr(summary, k) for k in ("read", "landed", "duplicates", "quarantined", "skipped")},
-    }
+    log.info("micro-batch %s: %d file(s): %s", summary.run_id, len(files), summary.status)
+    return {"status": summary.status, "run_id": summary.run_id, "moved_to": str(target), **_counts(summary)}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -102,6 +104,43 @@ def connect(
             raise SetupError(_locked_message(path, message, attempts, lock_timeout_s)) from exc
         except (duckdb.Error, OSError) as exc:
             raise SetupError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from exc
+
+
+@contextlib.contextmanager
+def run_lock(path: Path, lock_timeout_s: float = 0.0) -> Iterator[None]:
+    """One ingest at a time per database, for the whole run: an advisory lock (flock) on `<db>.run-lock`.
+
+    The run reads the database shared while it works and locks it only to load, so DuckDB's own lock no
+    longer keeps two runs apart; this does, and a second run waits up to `lock_timeout_s` for the first. Held
+    by the process, released when it ends however it ends (the file stays, empty but for the holder's pid)."""
+    lock_path = path.with_name(path.name + ".run-lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+")
+    except OSError as exc:
+        raise SetupError(f"cannot create the run lock {lock_path}: {exc.strerror or exc}") from exc
+    deadline = time.monotonic() + lock_timeout_s
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise SetupError(
+                        f"another ingest into {path} is running (pid {holder}); wait for it to finish, pass "
+                        "another --db, or wait longer with --lock-timeout SECONDS (PIPELINE_LOCK_TIMEOUT_S)"
+                    ) from None
+                time.sleep(min(LOCK_RETRY_INTERVAL_S, max(deadline - time.monotonic(), 0.01)))
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing the file releases the lock
 
 
 def check_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:

@@ -5,6 +5,7 @@ import importlib.util
 import duckdb
 import pytest
 
+from pipeline.settings import Settings
 from tests.dags.conftest import DAGS_FOLDER
 
 
@@ -38,10 +39,13 @@ def test_dag_test_ingests_the_sources_into_the_given_db(dag, seeds_copy, tmp_pat
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM articles").fetchone() == (5,)
     assert con.execute("SELECT run_id, trigger, status FROM runs").fetchall() == [
-        (summary["run_id"], "manual", "success")
+        (run.run_id, "manual", "success")  # Airflow's run id as the UI shows it, ':' and '+' included
     ]
     con.close()
-    assert not (tmp_path / "staging" / summary["run_id"]).exists()  # published, so the hand-off is gone
+    assert summary["run_id"] == run.run_id and ":" in run.run_id
+    staged = Settings.from_env(db_path=db).run_folder(run.run_id)
+    assert staged.parent == tmp_path / "staging" and ":" not in staged.name
+    assert not staged.exists()  # published, so the hand-off is gone
     assert xcom(run, "audit")["data_docs"] == str(tmp_path / "quality" / "index.html")
     assert (tmp_path / "quality" / "index.html").is_file()  # the quality report, on by default
 
@@ -88,7 +92,8 @@ def test_a_run_that_fails_its_audit_publishes_nothing_and_is_not_retried(dag, tm
     assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
     (run_id, status) = con.execute("SELECT run_id, status FROM runs").fetchone()
     con.close()
-    assert status == "audit_failed" and (tmp_path / "staging" / run_id / "audit.json").is_file()
+    assert status == "audit_failed" and run_id == run.run_id
+    assert (Settings.from_env(db_path=db).run_folder(run_id) / "audit.json").is_file()
 
 
 def test_one_extract_task_per_source_and_the_form_options(dag, seeds_copy, tmp_path):
@@ -104,6 +109,9 @@ def test_one_extract_task_per_source_and_the_form_options(dag, seeds_copy, tmp_p
     assert run.state == DagRunState.SUCCESS
     extracts = [ti for ti in run.get_task_instances() if ti.task_id == "extract"]
     assert sorted(ti.map_index for ti in extracts) == [0, 1]
+    # named in the UI by their sources, not 0 and 1
+    labels = {ti.map_index: ti.rendered_map_index for ti in extracts}
+    assert labels == {0: f"{tmp_path.name}/{seeds_copy.name}", 1: f"{tmp_path.name}/other"}
     summary = xcom(run, "load")
     assert summary["status"] == "dry_run" and summary["read"] == 4  # 2 per source
     assert not db.exists() or _count(db, "articles") == 0  # a dry run publishes nothing
@@ -213,3 +221,67 @@ def test_stream_dag_ingests_the_inbox(stream_dag, seeds_copy, tmp_path):
     batch = xcom(run, "micro_batch")
     assert (batch["status"], batch["files"], batch["landed"]) == ("success", 5, 5)
     assert _count(db, "articles") == 5 and not any(p.is_file() for p in inbox.iterdir())
+
+
+def _article_events() -> list[dict]:
+    """The `articles` asset's events in Airflow's metadata database, oldest first: their extras."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = (
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "articles")
+            .order_by(AssetEvent.id)
+        )
+        return list(session.scalars(query))
+
+
+def test_the_stream_updates_the_articles_asset_only_for_batches_that_land(stream_dag, seeds_copy, tmp_path):
+    import os
+    import time
+
+    from airflow.utils.state import DagRunState
+
+    inbox, db = tmp_path / "inbox", tmp_path / "events.duckdb"
+    inbox.mkdir()
+    before = len(_article_events())
+    run = stream_dag.test(run_conf={"inbox": str(inbox), "db": str(db), "wait_seconds": 1})
+    assert run.state == DagRunState.SUCCESS and xcom(run, "micro_batch")["status"] == "idle"
+    assert len(_article_events()) == before  # an empty batch: no event, article_quality does not run
+
+    old = time.time() - 60
+    for f in seeds_copy.iterdir():
+        f.rename(inbox / f.name)
+        os.utime(inbox / f.name, (old, old))
+    run = stream_dag.test(run_conf={"inbox": str(inbox), "db": str(db), "wait_seconds": 1})
+    assert run.state == DagRunState.SUCCESS
+    events = _article_events()[before:]
+    assert [(e["db"], e["landed"]) for e in events] == [(str(db), 5)]
+
+
+def test_without_the_project_installed_the_run_fails_at_once_saying_how_to_install_it(airflow_db, tmp_path):
+    """A deployment with the DAGs folder but not the package on its workers: plan fails on its first try with
+    the fix, instead of a bare ModuleNotFoundError retried twice. The package is hidden from a fresh
+    interpreter (sys.modules entry None: every `import pipeline...` raises ImportError)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+sys.modules["pipeline"] = None
+sys.path.append({str(DAGS_FOLDER)!r})
+import importlib.util
+spec = importlib.util.spec_from_file_location("article_ingest_bare", {str(DAGS_FOLDER / "article_ingest.py")!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+run = module.article_ingest().test(run_conf={{"sources": ["seeds"], "db": {str(tmp_path / "x.duckdb")!r}}})
+plan = run.get_task_instance("plan")
+print("RESULT", run.state, plan.state, plan.try_number)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+    assert "RESULT failed failed 1" in out, out[-3000:]
+    assert "cannot import the article pipeline" in out and "pip install -r requirements.txt -e" in out

@@ -113,12 +113,15 @@ class AirflowServer:
         )
         return env
 
+    def command(self) -> list[str]:
+        return ["bash", str(SCRIPT)]
+
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                ["bash", str(SCRIPT)],
+                self.command(),
                 cwd=ROOT,
                 env=self.env(),
                 stdin=subprocess.DEVNULL,

@@ -65,3 +65,42 @@ def test_one_broken_file_alone_is_quarantined_and_published(tmp_path):
     result = micro_batch(inbox, settings, wait_s=0, settle_s=0)
     assert (result["status"], result["quarantined"]) == ("success", 1)
     assert not (inbox / "broken.txt").exists()
+
+
+def test_a_trickling_feed_does_not_hold_back_the_inbox_files(tmp_path):
+    """The files are a run of their own, published before the feed is fetched; the feed, a server sending a
+    byte a second, is quarantined as `timeout` once its whole fetch budget is spent (not 4 deadlines)."""
+    from tests.read.test_fetch import raw_server, trickle_body
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    old = time.time() - 60
+    for f in SEED_FILES:
+        shutil.copy(f, inbox / f.name)
+        os.utime(inbox / f.name, (old, old))
+    settings = Settings.from_env(
+        db_path=tmp_path / "t.duckdb",
+        allow_private_network=True,
+        respect_robots=False,
+        host_delay_s=0.0,
+        fetch_deadline_s=2.0,
+        fetch_total_s=3.0,
+    )
+    with raw_server(trickle_body) as port:
+        feed = f"http://127.0.0.1:{port}/feed.xml"
+        t0 = time.monotonic()
+        result = micro_batch(inbox, settings, feeds=[feed], wait_s=0, settle_s=0)
+        took = time.monotonic() - t0
+    assert (result["files"], result["feeds"], result["landed"], result["quarantined"]) == (5, 1, 5, 1)
+    assert len(result["run_ids"]) == 2 and result["run_id"] == result["run_ids"][0]
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    runs = con.execute(
+        "SELECT run_id, landed, quarantined, started_at, ended_at FROM runs ORDER BY started_at"
+    ).fetchall()
+    (reason, detail) = con.execute("SELECT reason, detail FROM quarantine").fetchone()
+    con.close()
+    (files_run, landed, _, _, files_done), (feed_run, _, quarantined, feed_started, _) = runs
+    assert (files_run, landed, feed_run, quarantined) == (*result["run_ids"][:1], 5, result["run_ids"][1], 1)
+    assert files_done <= feed_started  # the files were published before the feed was asked for
+    assert reason == "timeout" and "3 s budget for all its attempts" in detail, detail
+    print(f"\n[stream] files published, then the trickling feed quarantined: {took:.1f} s in all ({detail})")
