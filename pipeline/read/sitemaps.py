@@ -69,11 +69,9 @@ def root_of(body: bytes) -> str | None:
             head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, _SNIFF_BYTES)
         except zlib.error:
             return None
-    pos = 0
-    while (match := _ELEMENT.search(head, pos)) is not None:
-        name = match[1].decode("ascii", "replace")
-        return name.rsplit(":", 1)[-1].lower()
-    return None
+    if (match := _ELEMENT.search(head)) is None:
+        return None
+    return match[1].decode("ascii", "replace").rsplit(":", 1)[-1].lower()
 
 
 def is_sitemap(body: bytes) -> bool:
