@@ -189,7 +189,8 @@ def article_ingest():
             summary = load_task(audited)
         except AuditFailed as exc:  # the same inputs fail the same audit: no retry
             raise AirflowFailException(str(exc)) from exc
-        if outlet_events is not None and summary.get("landed"):  # nothing new: no asset event
+        published = summary.get("status") in ("success", "released") and summary.get("landed")
+        if outlet_events is not None and published:  # nothing new (or a dry run): no asset event
             outlet_events[PUBLISHED].add(ARTICLES, extra={"db": audited["db"], "run_id": summary["run_id"],
                                                           "landed": summary["landed"]})  # fmt: skip
         return summary

@@ -70,9 +70,9 @@ def article_stream():
         summary = stream_task(
             params["inbox"], params["db"], params.get("sources_file"), params["wait_seconds"]
         )
-        if outlet_events is not None and summary.get("landed"):  # an empty or all-duplicate batch: no event
+        if outlet_events is not None and summary.get("published"):  # empty, all duplicates or held: no event
             outlet_events[PUBLISHED].add(ARTICLES, extra={"db": summary["db"], "run_id": summary["run_id"],
-                                                          "landed": summary["landed"]})  # fmt: skip
+                                                          "landed": summary["published"]})  # fmt: skip
         return summary
 
     micro_batch()

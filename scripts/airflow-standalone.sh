@@ -92,17 +92,18 @@ kill_groups() {
   local pid
   for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
 }
-stop() { # SIGTERM to each component's whole process group (the scheduler lets running tasks finish, the API
-  # server's workers stop with it); what is still there after STOP_GRACE_S seconds, or at a second Ctrl-C, is killed
-  local pid waited=0
+stop() { # SIGTERM to each component (the scheduler lets running tasks finish); after STOP_GRACE_S seconds (30),
+  # or at a second Ctrl-C, SIGKILL to each component's whole process group: its workers and task processes too
+  local pid waited=0 grace="${STOP_GRACE_S:-30}"
+  [[ "$grace" =~ ^[0-9]+$ ]] || grace=30
   trap 'echo "Killing Airflow" >&2; kill_groups' INT TERM
   echo "Stopping Airflow (Ctrl-C again to kill it)" >&2
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  kill -TERM "${pids[@]}" 2>/dev/null || true
   while groups_alive; do
     sleep 0.5
     waited=$((waited + 1))
-    if [ "$waited" -ge $((${STOP_GRACE_S:-30} * 2)) ]; then
-      echo "Airflow still running after ${STOP_GRACE_S:-30} s: killing it" >&2
+    if [ "$waited" -eq $((grace * 2)) ]; then
+      echo "Airflow still running after $grace s: killing what is left" >&2
       kill_groups
     fi
   done

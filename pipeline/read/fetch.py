@@ -114,6 +114,9 @@ _ALLOW_PRIVATE = (
 )
 
 
+MIN_ATTEMPT_S = 1.0  # no retry starts with less than this left of the URL's budget
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     user_agent: str = USER_AGENT
@@ -326,7 +329,7 @@ class Fetcher:
                 if wait is None:
                     wait = min(self.policy.backoff_s * 2 ** (attempt - 1), self.policy.max_retry_after_s)
                     wait *= self._random.uniform(0.5, 1.0)
-                spent_out = spent + wait >= total
+                spent_out = spent + wait >= total - MIN_ATTEMPT_S  # a retry needs time to do anything
                 if attempt > self.policy.retries or spent_out:
                     if attempt > 1 or spent_out:
                         why = f"; {whole} is spent" if spent_out and whole not in error.detail else ""

@@ -128,14 +128,16 @@ def check_writable(settings: Settings) -> None:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SetupError(f"cannot create the {what} {folder}: {exc.strerror or exc}; {fix}") from exc
-    probe = settings.staging_root / f".write-check-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise SetupError(
-            f"cannot write the staging folder {settings.staging_root}: {exc.strerror or exc}; {fix}"
-        ) from exc
+    for folder, what in (
+        (settings.db_path.parent, "database folder"),
+        (settings.staging_root, "staging folder"),
+    ):
+        probe = folder / f".write-check-{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise SetupError(f"cannot write the {what} {folder}: {exc.strerror or exc}; {fix}") from exc
 
 
 def web_reader(

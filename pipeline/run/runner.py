@@ -38,6 +38,7 @@ from pipeline.stage import Ledger
 from pipeline.store import Store
 from pipeline.store.connection import run_lock
 from pipeline.store.history import History
+from pipeline.store.schema import SCHEMA_VERSION
 from pipeline.store.staging import LEDGER_FILE, MANIFEST_FILE, read_ledger, sweep_debris
 
 log = logging.getLogger(__name__)
@@ -163,12 +164,18 @@ def release_run(run_id: str, settings: Settings) -> RunSummary:
     """Publish a run held in staging by a failed audit, as it was staged (`python -m pipeline release`)."""
     folder = settings.run_folder(run_id)
     if not (folder / LEDGER_FILE).is_file():
-        held = sorted(p.name for p in settings.staging_root.glob("*") if (p / LEDGER_FILE).is_file())
+        held = sorted(
+            read_ledger(p)["run_id"] for p in settings.staging_root.glob("*") if (p / LEDGER_FILE).is_file()
+        )
         raise SetupError(
             f"no staged run {run_id!r} in {settings.staging_root}"
             + (f"; staged runs: {', '.join(held)}" if held else "; nothing is staged")
         )
-    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
+    run_id = read_ledger(folder)["run_id"]  # the run's own id (a folder name is only its safe form)
+    with (
+        run_lock(settings.db_path, settings.lock_timeout_s),
+        Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store,
+    ):
         recorded = store.run_summary(run_id)
         if recorded is not None and recorded["status"] in ("success", "released"):
             raise SetupError(f"run {run_id} was already published ({recorded['status']})")
@@ -242,15 +249,30 @@ def run_ingest(
         return _dry_run(plan, settings, run_id, trigger, progress, since, max_items)
     wait = settings.lock_timeout_s
     with run_lock(settings.db_path, wait):  # one ingest per database at a time
-        Store(settings.db_path, lock_timeout_s=wait).close()  # created and migrated: what the stages read
+        _ready_for_reading(settings.db_path, wait)
         writer = lambda: Store(settings.db_path, lock_timeout_s=wait)  # noqa: E731
-        with _failures_recorded(writer, run_id, trigger, plan.sources, settings.run_folder(run_id)):
+        # a failure is recorded if the file can be had soon; a signal's exit is not held up for long
+        recorder = lambda: Store(settings.db_path, lock_timeout_s=min(wait, FAILURE_RECORD_WAIT_S))  # noqa: E731
+        with _failures_recorded(recorder, run_id, trigger, plan.sources, settings.run_folder(run_id)):
             # Processing reads the database shared (`sql` queries go on meanwhile); only the load locks it.
             with Store(settings.db_path, read_only=True, lock_timeout_s=wait) as reader:
                 folder = process_run(
                     plan, settings, run_id, reader.history, progress, since=since, max_items=max_items
                 )
             return audit_and_publish(folder, settings, writer, trigger)
+
+
+FAILURE_RECORD_WAIT_S = 5.0
+
+
+def _ready_for_reading(path: Path, wait: float) -> None:
+    """Create the database, or migrate it, when it needs it: the only write before the load (a file at the
+    current schema is only read here, so the run does not lock it at its start)."""
+    if path.exists():
+        with Store(path, read_only=True, lock_timeout_s=wait) as reader:
+            if reader.schema_version() == SCHEMA_VERSION:
+                return
+    Store(path, lock_timeout_s=wait).close()
 
 
 def _dry_run(
@@ -295,7 +317,15 @@ def audit_and_publish(
     release_memory()  # the stages' run state is garbage now: give it back before DuckDB's load takes memory
     audit = audit_run(folder, settings)
     docs = write_docs(folder, settings, audit)
-    with writer() as store:
+    try:
+        opened = writer()
+    except SetupError as exc:  # locked past the wait: the run's work is staged whole, and can be published
+        run_id = read_ledger(folder)["run_id"]
+        raise SetupError(
+            f"{exc}; the run is staged whole in {folder}: publish it with "
+            f"python -m pipeline release {run_id} --db {settings.db_path}"
+        ) from exc
+    with opened as store:
         summary = (
             hold_run(folder, store, trigger, audit)
             if not audit.passed
@@ -386,7 +416,10 @@ def reprocess_run(
     inputs a given run read.
     """
     run_id = new_run_id()
-    with Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store:
+    with (
+        run_lock(settings.db_path, settings.lock_timeout_s),
+        Store(settings.db_path, lock_timeout_s=settings.lock_timeout_s) as store,
+    ):
         uris = store.history.raw_source_uris(quarantined_only=quarantined_only, run_id=run_filter)
         if not uris:
             what = (

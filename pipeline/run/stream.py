@@ -86,7 +86,7 @@ def micro_batch(
 ) -> dict:
     """One micro-batch: wait up to `wait_s` for inbox files or due feeds; ingest the files as one run and move
     them aside, then the feeds as another (so a slow feed never delays the files). `run_id` is the first run's,
-    `run_ids` both, the counts their sums.
+    `run_ids` both, the counts their sums; `published` the articles the published runs landed.
 
     Small batches are audited on what they kept only from `audit_min_read` inputs on: one broken file
     dropped alone is quarantined and published, not held.
@@ -116,6 +116,8 @@ def micro_batch(
         "files": len(files),
         "feeds": len(urls),
         **{k: sum(r[k] for r in results) for k in COUNTS},
+        # articles landed by the runs that were published (a run held by its audit landed nothing yet)
+        "published": sum(r["landed"] for r in results if r["status"] == "success"),
     }
     if files:
         out["moved_to"] = results[0]["moved_to"]

@@ -105,8 +105,10 @@ def test_one_extract_task_per_source_and_the_form_options(dag, seeds_copy, tmp_p
         (other / f"copy{i}.txt").write_text(f.read_text())
     db = tmp_path / "form.duckdb"
     conf = {"sources": [str(seeds_copy), str(other)], "sources_file": None, "db": str(db), "data_docs": False}
+    events = len(_article_events())
     run = dag.test(run_conf={**conf, "max_items_per_source": 2, "dry_run": True})
     assert run.state == DagRunState.SUCCESS
+    assert len(_article_events()) == events  # a dry run publishes nothing: no asset event
     extracts = [ti for ti in run.get_task_instances() if ti.task_id == "extract"]
     assert sorted(ti.map_index for ti in extracts) == [0, 1]
     # named in the UI by their sources, not 0 and 1

@@ -884,11 +884,11 @@ def test_policy_values_are_checked():
 def test_a_trickling_server_costs_the_urls_total_budget_not_every_retry(make_fetcher):
     """Retries would give a byte-a-second server (retries + 1) deadlines; the URL's budget ends it sooner."""
     fetcher = make_fetcher(
-        real_time=True, deadline_s=2, total_s=3, retries=3, backoff_s=0.1, read_timeout_s=2
+        real_time=True, deadline_s=2, total_s=4, retries=3, backoff_s=0.1, read_timeout_s=2
     )
     with raw_server(trickle_body) as port:
         error = in_thread(lambda: fetcher.get(f"http://127.0.0.1:{port}/slow"), limit_s=30)
     assert isinstance(error, FetchError) and error.reason == "timeout"
-    # attempt 1 takes its 2 s deadline; attempt 2 gets what is left of the 3 s, then no retry can start
+    # attempt 1 takes its 2 s deadline; attempt 2 gets what is left of the 4 s, then no retry can start
     assert fetcher.requests_sent == 2
-    assert error.detail == "over the URL's 3 s budget for all its attempts (after 2 attempts)"
+    assert error.detail == "over the URL's 4 s budget for all its attempts (after 2 attempts)"
