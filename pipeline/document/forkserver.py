@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
+from multiprocessing.process import AuthenticationString
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -40,15 +42,32 @@ def main_not_reimported() -> Iterator[None]:
     For spawn and forkserver children, multiprocessing imports the parent's main script again. Inside an
     Airflow task that script is Airflow's command line, which re-reads its configuration and fails in a child
     without the task's environment; our workers need nothing from `__main__`, so hide it while they start.
+
+    Also lets a daemonic process start them: a Celery worker's pool runs each Airflow task in one, and
+    multiprocessing refuses children there ("daemonic processes are not allowed to have children", lest they be
+    orphaned when it is killed). Ours are stopped by the pool's close and die with it, so the flag is lifted
+    while one starts; and the process's key, billiard's there (Celery's multiprocessing), becomes one the
+    standard library can hand to the forkserver.
     """
     main = sys.modules.get("__main__")
     saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
+    config = multiprocessing.current_process()._config  # where multiprocessing keeps the flag
+    daemon, authkey = config.get("daemon"), config.get("authkey")
+    foreign_key = authkey is not None and type(authkey) is not AuthenticationString
     try:
         if main is not None:
             main.__dict__.pop("__file__", None)
             main.__spec__ = None
+        if daemon:
+            config["daemon"] = False
+        if foreign_key:
+            config["authkey"] = AuthenticationString(bytes(authkey))  # billiard's cannot be pickled here
         yield
     finally:
+        if foreign_key:
+            config["authkey"] = authkey
+        if daemon:
+            config["daemon"] = daemon
         if main is not None:
             main.__dict__.pop("__spec__", None)
             main.__dict__.update(saved)

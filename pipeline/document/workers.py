@@ -244,8 +244,10 @@ class WorkerPool:
         while len(backlog) > len(idle) + starting and len(self._workers) < self.workers:
             conn, child_conn = self._ctx.Pipe()
             args = (self.fn, child_conn, self.memory_limit_mb, self.preload, self.timeout_s + CPU_MARGIN_S)
-            process = self._ctx.Process(target=_worker_main, args=args, name="WorkerPool-worker", daemon=True)
-            with main_not_reimported():
+            with main_not_reimported():  # made inside: a Process copies this process's config when it is made
+                process = self._ctx.Process(
+                    target=_worker_main, args=args, name="WorkerPool-worker", daemon=True
+                )
                 process.start()
             child_conn.close()  # so that the worker's death reads as EOF
             self._workers.append(_Worker(process, conn, time.monotonic() + _START_TIMEOUT_S))

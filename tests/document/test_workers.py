@@ -257,3 +257,18 @@ def test_the_forkserver_is_stopped_once_no_pool_is_open_and_comes_back_for_the_n
     with WorkerPool(jobs.run, workers=1, timeout_s=10) as again:
         assert [r.value for r in again.map([("echo", 2)])] == [2]
     assert stop_forkserver() is True and _forkservers() == []
+
+
+def test_a_pool_starts_inside_a_daemonic_process_with_a_foreign_authkey() -> None:
+    """Celery's prefork workers run each Airflow task in a daemonic process whose key is billiard's:
+    multiprocessing refused children there ("daemonic processes are not allowed to have children") and could
+    not pickle the key for the forkserver. Found on the two-worker cluster (tests/cluster)."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    proc = ctx.Process(target=jobs.pool_in_a_celery_like_process, args=(out,), daemon=True)
+    proc.start()
+    try:
+        result = out.get(timeout=120)
+    finally:
+        proc.join(30)
+    assert result == [0, 1, 2, 3]

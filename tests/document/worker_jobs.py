@@ -3,6 +3,7 @@
 `run((name, arg))` calls the job `name` with `arg`, so one pool can mix well-behaved and hostile items.
 """
 
+import multiprocessing
 import os
 import random
 import resource
@@ -92,3 +93,24 @@ JOBS |= {
 def run(task: tuple[str, Any]) -> Any:
     name, arg = task
     return JOBS[name](arg)
+
+
+class ForeignKey(bytes):
+    """An authkey of another multiprocessing (Celery's billiard has its own), which refuses to be pickled."""
+
+    def __reduce__(self):
+        raise TypeError("Pickling an AuthenticationString object is disallowed for security reasons")
+
+
+def pool_in_a_celery_like_process(out) -> None:
+    """What a Celery prefork worker's task process is to us: daemonic, with billiard's key. A pool must work."""
+    from pipeline.document.workers import WorkerPool
+
+    config = multiprocessing.current_process()._config
+    config["authkey"] = ForeignKey(bytes(config["authkey"]))
+    assert multiprocessing.current_process().daemon
+    try:
+        with WorkerPool(run, workers=2, timeout_s=30) as pool:
+            out.put([r.value for r in pool.map(("echo", i) for i in range(4))])
+    except Exception as exc:  # the test shows what went wrong
+        out.put(f"{type(exc).__name__}: {exc}")
