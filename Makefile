@@ -19,7 +19,8 @@ TEST_WORKERS ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test eval bench profile quality lint format airflow clean clean-data
+.PHONY: help setup run test test-cluster eval bench profile quality lint format airflow cluster clean clean-data
+CLUSTER_STAMP := $(VENV)/.cluster-installed
 
 help:  ## list the targets (defaults shown; override any, e.g. make run SOURCES=feeds.txt)
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
@@ -51,7 +52,17 @@ test: $(STAMP)  ## lint, then the whole test suite
 	@# The browser test (tests/e2e) drives Debian's chromium; install it when missing (sudo unless root).
 	@[ "$$SKIP_AIRFLOW_E2E" = 1 ] || command -v chromium >/dev/null || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$S apt-get update -qq && $$S apt-get install -y -qq chromium; }
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --ignore=tests/cluster
+
+# The cluster's pieces: Debian's PostgreSQL and Redis (sudo unless root), the Python packages of requirements-cluster.txt.
+$(CLUSTER_STAMP): $(STAMP) requirements-cluster.txt
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && $$S apt-get install -y -qq postgresql redis-server; }
+	$(BIN)/uv pip install --quiet --python $(PY) -r requirements.txt -r requirements-cluster.txt
+	@touch $(CLUSTER_STAMP)
+
+test-cluster: $(CLUSTER_STAMP)  ## article_ingest on PostgreSQL + Redis + 2 Celery workers + S3 staging, rows vs the CLI's
+	$(PY) -m pytest -q -p no:xdist tests/cluster -s
 
 eval: $(STAMP)  ## extraction vs trafilatura on $(AEB) and $(FUNDUS); dedupe; stories vs TF-IDF on $(ECBPLUS)
 	$(PY) -m evals.extraction --corpus aeb=$(AEB) --corpus fundus=$(FUNDUS)
@@ -81,6 +92,9 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 
 airflow: $(STAMP)  ## start Airflow with dags/ on $(AIRFLOW_HOST):$(AIRFLOW_PORT) (no login: every visitor is an admin)
 	AIRFLOW_HOST=$(AIRFLOW_HOST) AIRFLOW_PORT=$(AIRFLOW_PORT) bash scripts/airflow-standalone.sh
+
+cluster: $(CLUSTER_STAMP)  ## start that cluster locally (cluster_home/, UI on $(AIRFLOW_HOST):$(AIRFLOW_PORT)); Ctrl-C stops it
+	$(PY) scripts/cluster.py --home cluster_home --port $(AIRFLOW_PORT)
 
 clean:  ## remove caches, test artefacts and data/bench/ (keeps your data, airflow_home/ and .venv)
 	rm -rf .pytest_cache .ruff_cache test-artifacts data/bench

@@ -6,6 +6,7 @@ Airflow puts the DAGs folder on the import path.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from airflow.sdk import Asset, AssetAlias
@@ -19,6 +20,10 @@ ARTICLES = Asset(name="articles", uri="duckdb://localhost/articles")
 # published something: an empty micro-batch triggers nothing downstream.
 PUBLISHED = AssetAlias("articles-published")
 OWNER = "article-pipeline"
+# On a cluster, the steps that use the database (plan, dedupe, audit, load; the stream's batches; the quality
+# report) run on the queue of the worker that owns the DuckDB file, named by PIPELINE_WRITER_QUEUE where the
+# DAGs are parsed; the mapped extract tasks run on any worker. Unset: Airflow's default queue for all.
+WRITER = {"queue": os.environ["PIPELINE_WRITER_QUEUE"]} if os.environ.get("PIPELINE_WRITER_QUEUE") else {}
 
 
 def require_pipeline() -> None:

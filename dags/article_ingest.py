@@ -30,7 +30,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_SOURCES_FILE, OWNER, PUBLISHED, require_pipeline
+from _article_pipeline import (
+    ARTICLES,
+    DEFAULT_DB,
+    DEFAULT_SOURCES_FILE,
+    OWNER,
+    PUBLISHED,
+    WRITER,
+    require_pipeline,
+)
 from airflow.sdk import Param, dag, task
 
 
@@ -118,7 +126,7 @@ def _trigger(run_type) -> str:
     },
 )
 def article_ingest():
-    @task(execution_timeout=timedelta(minutes=10))
+    @task(execution_timeout=timedelta(minutes=10), **WRITER)
     def plan(params=None, run_id=None, dag_run=None) -> dict:
         """Check the setup (project installed, sources exist, suite present, database folder writable), list
         the sources; fails fast on bad setup."""
@@ -163,21 +171,21 @@ def article_ingest():
         get_current_context()["source_label"] = partition.get("label") or str(partition["index"])
         return extract_task(planned, partition)
 
-    @task
+    @task(**WRITER)
     def dedupe(planned: dict, parts: list[dict]) -> dict:
         """Every partition, in source order: validate, dedupe, group into stories; stage the run."""
         from pipeline.airflow_tasks import dedupe_task
 
         return dedupe_task(planned, list(parts))
 
-    @task(execution_timeout=timedelta(minutes=30))
+    @task(execution_timeout=timedelta(minutes=30), **WRITER)
     def audit(staged: dict) -> dict:
         """Check the staged run's batch-level expectations and write the quality report; reads staging only."""
         from pipeline.airflow_tasks import audit_task
 
         return audit_task(staged)
 
-    @task(outlets=[PUBLISHED])
+    @task(outlets=[PUBLISHED], **WRITER)
     def load(audited: dict, outlet_events=None) -> dict:
         """Publish the audited run into DuckDB in one transaction and record the run's ledger row."""
         from airflow.sdk.exceptions import AirflowFailException

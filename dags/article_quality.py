@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from _article_pipeline import ARTICLES, DEFAULT_DB, OWNER, require_pipeline
+from _article_pipeline import ARTICLES, DEFAULT_DB, OWNER, WRITER, require_pipeline
 from airflow.sdk import Param, dag, task
 
 
@@ -49,7 +49,7 @@ from airflow.sdk import Param, dag, task
     },
 )
 def article_quality():
-    @task
+    @task(**WRITER)
     def report(params=None, triggering_asset_events=None) -> dict:
         """Validate the day's articles, write Data Docs and the day's summary; small counts out."""
         require_pipeline()

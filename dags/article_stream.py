@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_INBOX, OWNER, PUBLISHED, require_pipeline
+from _article_pipeline import ARTICLES, DEFAULT_DB, DEFAULT_INBOX, OWNER, PUBLISHED, WRITER, require_pipeline
 from airflow.sdk import Param, dag, task
 
 
@@ -61,7 +61,7 @@ from airflow.sdk import Param, dag, task
     },
 )
 def article_stream():
-    @task(outlets=[PUBLISHED])
+    @task(outlets=[PUBLISHED], **WRITER)
     def micro_batch(params=None, outlet_events=None) -> dict:
         """Wait for inbox files or due feeds, ingest them as one run, then move the files aside."""
         require_pipeline()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,10 +19,10 @@ from pipeline.errors import AuditFailed, SetupError
 from pipeline.quality.audit import audit_run
 from pipeline.read.sources_file import is_url
 from pipeline.run.assemble import plan_run
-from pipeline.run.partitions import merge_partitions, process_partition
+from pipeline.run.partitions import merge_partitions, partitions_root, process_partition
 from pipeline.run.runner import PARTS_SUFFIX, hold_run, publish_run, write_docs
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.store import Store
+from pipeline.store import Store, remote
 from pipeline.store.staging import sweep_debris
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,25 @@ def source_label(source: str, name: str | None = None) -> str:
 
 
 def extract_task(planned: dict, partition: dict) -> dict:
-    """Mapped, one per source: read, extract, clean and enrich into the source's partition (reads the DB only)."""
+    """Mapped, one per source: read, extract, clean and enrich into the source's partition (reads the DB only).
+
+    With `PIPELINE_STAGING_URL` the partition is staged in a scratch folder and uploaded there, for a worker
+    that shares no folder with the database's (the DB is then read only if this machine has it)."""
     settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
+    if settings.staging_url:
+        with tempfile.TemporaryDirectory(prefix="article-partition-") as scratch:
+            done = _extract(planned, partition, replace(settings, staging_dir=Path(scratch)))
+            url = remote.join(_parts_url(settings, planned["run_id"]), Path(done["folder"]).name)
+            remote.upload(Path(done["folder"]), url)
+        return {**done, "folder": url}
+    return _extract(planned, partition, settings)
+
+
+def _parts_url(settings: Settings, run_id: str) -> str:
+    return remote.join(settings.staging_url, settings.run_folder(run_id, PARTS_SUFFIX).name)
+
+
+def _extract(planned: dict, partition: dict, settings: Settings) -> dict:
     since = datetime.fromisoformat(planned["since"]) if planned.get("since") else None
     if since is not None and since.tzinfo is not None:
         since = since.astimezone(UTC).replace(tzinfo=None)
@@ -148,10 +166,18 @@ def extract_task(planned: dict, partition: dict) -> dict:
 def dedupe_task(planned: dict, parts: list[dict]) -> dict:
     """All partitions, in source order, through validate, dedupe and stories into the run's staging folder."""
     settings = _settings(planned["db"], planned.get("allow_private_network"), planned.get("data_docs_dir"))
+    folders = []
+    for part in parts:  # partitions on object storage come to this machine's staging first
+        if "://" in part["folder"]:
+            local = (
+                partitions_root(settings, planned["run_id"]) / part["folder"].rstrip("/").rsplit("/", 1)[-1]
+            )
+            remote.download(part["folder"], local)
+            folders.append(local)
+        else:
+            folders.append(Path(part["folder"]))
     with _history(settings) as history:
-        folder = merge_partitions(
-            [Path(p["folder"]) for p in parts], settings, planned["run_id"], history, planned["sources"]
-        )
+        folder = merge_partitions(folders, settings, planned["run_id"], history, planned["sources"])
     return {**planned, "staging": str(folder)}
 
 
@@ -185,6 +211,8 @@ def load_task(staged: dict) -> dict:
             return recorded
         if staged.get("dry_run"):  # everything but the publish: drop what was staged, report the counts
             summary = _dry_run_summary(folder)
+            if settings.staging_url:
+                remote.remove(_parts_url(settings, staged["run_id"]))
             shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(folder.with_name(folder.name + PARTS_SUFFIX), ignore_errors=True)
             return summary
@@ -193,6 +221,8 @@ def load_task(staged: dict) -> dict:
             summary = hold_run(folder, store, staged["trigger"], audit)
             raise AuditFailed(summary.run_id, audit.failed, folder, settings.db_path)
         summary = publish_run(folder, store, staged["trigger"])
+    if settings.staging_url:  # published: the partitions on object storage are not needed any more
+        remote.remove(_parts_url(settings, staged["run_id"]))
     log.info("%s", format_summary(summary))  # what the CLI prints, in the task's log
     result = summary.to_dict()
     result.pop("stages")  # the full counters are in the runs table; keep XCom small

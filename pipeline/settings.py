@@ -16,6 +16,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings:
     db_path: Path = Path("data/articles.duckdb")
     staging_dir: Path | None = None  # where a run's Parquet hand-off files live; default: beside the DB
+    # An fsspec URL (s3://bucket/prefix, gs://..., abfs://...) through which the Airflow DAG's partitions go
+    # from the workers that extract them to the one that owns the database; None: they stay in staging_dir.
+    staging_url: str | None = None
     suite_path: Path = PROJECT_ROOT / "expectations" / "articles.json"
     audit_suite_path: Path = PROJECT_ROOT / "expectations" / "run_audit.json"
     # The audit (write-audit-publish): a run over these shares is not published; it waits in staging.
@@ -115,7 +118,13 @@ class Settings:
             raw = environ.get(f"PIPELINE_{f.name.upper()}")
             if raw is None:
                 continue
-            kind = Path if f.name in ("staging_dir", "data_docs_dir") else type(f.default)
+            kind = (
+                Path
+                if f.name in ("staging_dir", "data_docs_dir")
+                else str
+                if f.name == "staging_url"
+                else type(f.default)
+            )
             try:
                 values[f.name] = _flag(raw) if kind is bool else kind(raw)
             except ValueError as exc:

@@ -81,6 +81,7 @@ def plan_run(
     settings: Settings,
     sources_file: Path | None = None,
     refused: dict[str, tuple[str, str]] | None = None,
+    writable: bool = True,
 ) -> Plan:
     """Check the setup a run needs and list its inputs; raise `SetupError` with a fix otherwise.
 
@@ -101,7 +102,8 @@ def plan_run(
         raise SetupError(
             f"expectation suite {settings.suite_path} not found; restore expectations/ or set PIPELINE_SUITE_PATH"
         )
-    check_writable(settings)
+    if writable:  # (not for an extract task on a worker that stages in a scratch folder and uploads)
+        check_writable(settings)
     groups, ignored, seen = [], [], set()
     for source in sources:
         uri = None if is_url(source) else source_uri_of(source)

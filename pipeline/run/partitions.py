@@ -45,7 +45,7 @@ def process_partition(
     `max_items` stops reading the source after that many documents (the rest are not read, so not counted);
     `since` skips articles published before it. Rerunning it (a retried task) rewrites the partition.
     """
-    plan = plan_run([source], settings)
+    plan = plan_run([source], settings, writable=settings.staging_url is None)
     plan.names = dict(names or {})
     ledger = Ledger()
     part = StagedPart(partitions_root(settings, run_id) / f"{index:04d}", run_id)
