@@ -93,7 +93,7 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 airflow: $(STAMP)  ## start Airflow with dags/ on $(AIRFLOW_HOST):$(AIRFLOW_PORT) (no login: every visitor is an admin)
 	AIRFLOW_HOST=$(AIRFLOW_HOST) AIRFLOW_PORT=$(AIRFLOW_PORT) bash scripts/airflow-standalone.sh
 
-cluster: $(CLUSTER_STAMP)  ## start that cluster locally (cluster_home/, UI on $(AIRFLOW_HOST):$(AIRFLOW_PORT)); Ctrl-C stops it
+cluster: $(CLUSTER_STAMP)  ## start that cluster locally (cluster_home/, UI on 127.0.0.1:$(AIRFLOW_PORT)); Ctrl-C stops it
 	$(PY) scripts/cluster.py --home cluster_home --port $(AIRFLOW_PORT)
 
 clean:  ## remove caches, test artefacts and data/bench/ (keeps your data, airflow_home/ and .venv)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -101,6 +102,7 @@ def plan_task(
         "max_items": max_items,
         "dry_run": bool(dry_run),
         "inputs": len(plan.inputs),
+        "parts_url": _parts_url(settings, run_id),
         "ignored_files": len(plan.ignored),
     }
 
@@ -136,14 +138,19 @@ def extract_task(planned: dict, partition: dict) -> dict:
     if settings.staging_url:
         with tempfile.TemporaryDirectory(prefix="article-partition-") as scratch:
             done = _extract(planned, partition, replace(settings, staging_dir=Path(scratch)))
-            url = remote.join(_parts_url(settings, planned["run_id"]), Path(done["folder"]).name)
+            url = remote.join(planned["parts_url"], Path(done["folder"]).name)
             remote.upload(Path(done["folder"]), url)
         return {**done, "folder": url}
     return _extract(planned, partition, settings)
 
 
-def _parts_url(settings: Settings, run_id: str) -> str:
-    return remote.join(settings.staging_url, settings.run_folder(run_id, PARTS_SUFFIX).name)
+def _parts_url(settings: Settings, run_id: str) -> str | None:
+    """Where a run's partitions go on object storage: chosen once, by `plan`, and passed on. Unique per run
+    (two deployments or databases sharing one staging URL have runs of the same id: `scheduled__<date>`)."""
+    if not settings.staging_url:
+        return None
+    name = settings.run_folder(run_id, f"-{secrets.token_hex(4)}{PARTS_SUFFIX}").name
+    return remote.join(settings.staging_url, name)
 
 
 def _extract(planned: dict, partition: dict, settings: Settings) -> dict:
@@ -197,10 +204,18 @@ def audit_task(staged: dict) -> dict:
 
 def load_task(staged: dict) -> dict:
     """Publish an audited run; a run that failed its audit is recorded as such and `AuditFailed` raised."""
-    from pipeline.quality.audit import Audit
-
     settings = Settings.from_env(db_path=Path(staged["db"]))
     folder = Path(staged["staging"])
+    try:
+        return _load(staged, settings, folder)
+    finally:  # published, held (its staging is whole on this machine) or a dry run: the partitions are done
+        if staged.get("parts_url"):
+            remote.remove(staged["parts_url"])
+
+
+def _load(staged: dict, settings: Settings, folder: Path) -> dict:
+    from pipeline.quality.audit import Audit
+
     with Store(settings.db_path, lock_timeout_s=_writer_wait(settings)) as store:
         if not folder.exists():  # a retry after a publish that succeeded: report what was published
             recorded = store.run_summary(staged["run_id"])
@@ -211,8 +226,6 @@ def load_task(staged: dict) -> dict:
             return recorded
         if staged.get("dry_run"):  # everything but the publish: drop what was staged, report the counts
             summary = _dry_run_summary(folder)
-            if settings.staging_url:
-                remote.remove(_parts_url(settings, staged["run_id"]))
             shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(folder.with_name(folder.name + PARTS_SUFFIX), ignore_errors=True)
             return summary
@@ -221,8 +234,6 @@ def load_task(staged: dict) -> dict:
             summary = hold_run(folder, store, staged["trigger"], audit)
             raise AuditFailed(summary.run_id, audit.failed, folder, settings.db_path)
         summary = publish_run(folder, store, staged["trigger"])
-    if settings.staging_url:  # published: the partitions on object storage are not needed any more
-        remote.remove(_parts_url(settings, staged["run_id"]))
     log.info("%s", format_summary(summary))  # what the CLI prints, in the task's log
     result = summary.to_dict()
     result.pop("stages")  # the full counters are in the runs table; keep XCom small

@@ -55,10 +55,31 @@ def pg_bin() -> Path:
     return Path(found[-1]).parent
 
 
-def can_hide_folders() -> bool:
-    """Whether `unshare -m` works here (root, or a kernel that allows it): worker-b then cannot see worker-a."""
-    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False, timeout=10)
-    return probe.returncode == 0
+def hiding_command() -> list[str] | None:
+    """How to start a process in a mount namespace of its own: `unshare -m` as root, `unshare -rm` (a user
+    namespace too) where the kernel lets other users have one; None when neither works here."""
+    for command in (["unshare", "-m"], ["unshare", "-rm"]):
+        probe = subprocess.run(
+            [*command, "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || mount -t tmpfs tmpfs /tmp"],
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+def session_pids(sid: int) -> list[int]:
+    """The live processes of a session (a component and everything it started: Airflow runs each task in a
+    process group of its own, in the same session)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(entry)) == sid:
+                    found.append(int(entry))
+    return found
 
 
 @dataclass
@@ -71,6 +92,9 @@ class Cluster:
     schedule: bool = False  # the daily schedule on or off (the tests trigger by hand)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     isolated: bool = False
+    keep: bool = (
+        False  # keep PostgreSQL's data (Airflow's history) when stopped: make cluster's, not the tests'
+    )
 
     # --- layout ------------------------------------------------------------------------------------------
 
@@ -196,12 +220,12 @@ class Cluster:
             env=self.airflow_env("worker-a"),
         )
         b_args = [*worker, "--queues", "default", "--celery-hostname", "worker-b@%h"]
-        self.isolated = can_hide_folders()
-        if self.isolated:  # worker-a's folder is an empty tmpfs for worker-b
+        hiding = hiding_command()
+        self.isolated = hiding is not None
+        if hiding:  # worker-a's folder is an empty tmpfs for worker-b
             hidden = self.home / "worker-a"
             b_args = [
-                "unshare",
-                "-m",
+                *hiding,
                 "sh",
                 "-c",
                 f'mount -t tmpfs tmpfs "{hidden}" && exec "$@"',
@@ -224,7 +248,7 @@ class Cluster:
         if os.geteuid() == 0:
             link = where / "data"
             if not link.is_symlink():
-                outside = Path(tempfile.mkdtemp(prefix="cluster-postgres-"))
+                outside = Path(tempfile.mkdtemp(prefix="cluster-postgres-", dir="/var/tmp"))
                 shutil.chown(outside, "postgres")
                 link.symlink_to(outside)
             where = link.resolve()
@@ -337,7 +361,7 @@ class Cluster:
 
     # --- stop --------------------------------------------------------------------------------------------
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to every component's process group (Airflow first, the services last), then SIGKILL."""
         order = [
             "api-server",
@@ -361,11 +385,12 @@ class Cluster:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)  # anything its leader left in its group
+            for pid in session_pids(proc.pid):  # anything it left: a task's processes, in groups of their own
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         self.procs.clear()
         link = self.home / "postgres" / "data"
-        if link.is_symlink():  # root's PostgreSQL folder, outside the home
+        if link.is_symlink() and not self.keep:  # root's PostgreSQL folder, outside the home
             shutil.rmtree(link.resolve(), ignore_errors=True)
             link.unlink()
 
@@ -377,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=8080, help="the API server's (and UI's) port")
     args = parser.parse_args(argv)
-    cluster = Cluster(home=args.home.resolve(), api_port=args.port, schedule=True)
+    cluster = Cluster(home=args.home.resolve(), api_port=args.port, schedule=True, keep=True)
     stopping = []
 
     def on_signal(signum, _frame):
@@ -387,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # the terminal closed: stop as for Ctrl-C
     try:
         cluster.start()
         print(
@@ -405,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\n[cluster] stopping", flush=True)
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave the components running
         cluster.stop()
     return 0
 

@@ -102,23 +102,27 @@ def test_unwritable_database_is_bad_setup(seeds_copy, tmp_path):
     assert proc.stderr.startswith("error: cannot create the database folder")
 
 
-def test_database_locked_by_another_process_is_bad_setup(seeds_copy, db_path):
-    db_path.parent.mkdir(parents=True)
+def ingest_while_held(holding: str, *args: str) -> tuple[subprocess.CompletedProcess, int]:
+    """`ingest ARGS` while another process runs `holding` (Python that takes a lock) and waits; its pid too."""
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,sys,time; c=duckdb.connect({str(db_path)!r}); print('ready', flush=True); time.sleep(120)",
-        ],
+        [sys.executable, "-c", f"{holding}; print('ready', flush=True); import time; time.sleep(120)"],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        proc = run_cli("ingest", str(seeds_copy), "--db", str(db_path), "--lock-timeout", "1")
+        return run_cli("ingest", *args), holder.pid
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_database_locked_by_another_process_is_bad_setup(seeds_copy, db_path):
+    db_path.parent.mkdir(parents=True)
+    proc, _ = ingest_while_held(
+        f"import duckdb; c = duckdb.connect({str(db_path)!r})",
+        *(str(seeds_copy), "--db", str(db_path), "--lock-timeout", "1"),
+    )
     assert proc.returncode == 3
     assert "locked by another process" in proc.stderr and proc.stderr.strip().count("\n") == 0
 
@@ -127,24 +131,13 @@ def test_a_second_ingest_into_one_database_waits_for_the_first_then_says_so(seed
     """Runs read the database shared while they work, so the run lock (not DuckDB's) keeps two apart."""
     db_path.parent.mkdir(parents=True)
     lock = db_path.with_name(db_path.name + ".run-lock")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import fcntl,os,time; f=open({str(lock)!r},'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
-            "f.write(str(os.getpid())); f.flush(); print('ready', flush=True); time.sleep(120)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    proc, pid = ingest_while_held(
+        f"import fcntl, os; f = open({str(lock)!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
+        "f.write(str(os.getpid())); f.flush()",
+        *(str(seeds_copy), "--db", str(db_path), "--lock-timeout", "1"),
     )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        proc = run_cli("ingest", str(seeds_copy), "--db", str(db_path), "--lock-timeout", "1")
-    finally:
-        holder.kill()
-        holder.wait()
     assert proc.returncode == 3
-    assert f"another ingest into {db_path} is running (pid {holder.pid})" in proc.stderr
+    assert f"another ingest into {db_path} is running (pid {pid})" in proc.stderr
     assert ingest_json(str(seeds_copy), "--db", str(db_path))["landed"] == 5  # once the first is gone
 
 

@@ -49,6 +49,14 @@ def main_not_reimported() -> Iterator[None]:
     while one starts; and the process's key, billiard's there (Celery's multiprocessing), becomes one the
     standard library can hand to the forkserver.
     """
+    with _STARTING:  # the changes are process-wide: one start at a time (re-entrant for a nested one)
+        yield from _main_hidden()
+
+
+_STARTING = threading.RLock()
+
+
+def _main_hidden() -> Iterator[None]:
     main = sys.modules.get("__main__")
     saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
     config = multiprocessing.current_process()._config  # where multiprocessing keeps the flag

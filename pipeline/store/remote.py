@@ -41,7 +41,9 @@ def upload(folder: Path, url: str) -> int:
         fs.rm(root, recursive=True)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     for f in files:
-        fs.put_file(str(f), f"{root}/{f.relative_to(folder).as_posix()}")
+        target = f"{root}/{f.relative_to(folder).as_posix()}"
+        fs.makedirs(fs._parent(target), exist_ok=True)  # a no-op on object stores; local files need it
+        fs.put_file(str(f), target)
     log.info("staged %d file(s) from %s to %s", len(files), folder, url)
     return len(files)
 
