@@ -28,7 +28,7 @@ Every input ends landed, as a recorded duplicate, quarantined with a reason, or 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from _article_pipeline import (
     ARTICLES,
@@ -39,7 +39,7 @@ from _article_pipeline import (
     WRITER,
     require_pipeline,
 )
-from airflow.sdk import Param, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 
 def _trigger(run_type) -> str:
@@ -49,8 +49,9 @@ def _trigger(run_type) -> str:
 
 @dag(
     dag_id="article_ingest",
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    # Midnight UTC, and no start date: unpausing the DAG (the UI's "Unpause on trigger" too) waits for the next
+    # midnight instead of starting today's run at once, with the default params, before the one triggered.
+    schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", run_immediately=False),
     catchup=False,
     max_active_runs=1,  # one writer per database file
     tags=["articles", "ingest", "duckdb"],

@@ -67,6 +67,21 @@ def test_article_ingest_shape_and_params(dagbag):
         assert dag.params.get_param(name).description
 
 
+def test_unpausing_the_daily_dag_waits_for_the_next_midnight(dagbag):
+    """The scheduler's view (the serialized DAG): with no run yet, the first scheduled run is the next
+    midnight, not today's (which unpausing, or "Unpause on trigger", used to start at once, default params and
+    all, into the default database, ahead of the run the user triggered)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from pipeline.clock import utcnow
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags["article_ingest"]))
+    first = dag.next_dagrun_info(last_automated_run_info=None)
+    now = utcnow()
+    assert first.run_after.replace(tzinfo=None) > now
+    assert (first.run_after.hour, first.run_after.minute) == (0, 0)
+
+
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS_FOLDER.glob("*.py")))
 def test_dag_file_imports_nothing_heavy(dag_file):
     """Parsing a DAG file must not pull in GX, trafilatura, pandas, datasketch or DuckDB."""
