@@ -81,6 +81,23 @@ def _main_hidden() -> Iterator[None]:
             main.__dict__.update(saved)
 
 
+def _forget_parents_forkserver() -> None:
+    """In a forked child: multiprocessing still names the parent's forkserver, which is not this process's
+    child (waiting for it raises ChildProcessError: no pool could start), and its lock may have been held by
+    another thread at the fork. Forget both, so this process starts a forkserver of its own when it needs one.
+    A Celery prefork worker's task process is such a child."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if server._forkserver_alive_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(server._forkserver_alive_fd)  # the parent's forkserver watches for its last copy
+    server._forkserver_pid = server._forkserver_address = server._forkserver_alive_fd = None
+    server._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_parents_forkserver)
+
 _TIE = "PIPELINE_FORKSERVER_OF"  # the pid the forkserver dies with, set only while `start` starts it
 
 

@@ -262,7 +262,10 @@ def test_the_forkserver_is_stopped_once_no_pool_is_open_and_comes_back_for_the_n
 def test_a_pool_starts_inside_a_daemonic_process_with_a_foreign_authkey() -> None:
     """Celery's prefork workers run each Airflow task in a daemonic process whose key is billiard's:
     multiprocessing refused children there ("daemonic processes are not allowed to have children") and could
-    not pickle the key for the forkserver. Found on the two-worker cluster (tests/cluster)."""
+    not pickle the key for the forkserver. Found on the two-worker cluster (tests/cluster). The parent runs a
+    pool first: its forkserver, inherited by name by the forked child, is not the child's (ChildProcessError)."""
+    with WorkerPool(jobs.run, workers=1, timeout_s=30) as pool:
+        assert [r.value for r in pool.map([("echo", "parent")])] == ["parent"]
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     proc = ctx.Process(target=jobs.pool_in_a_celery_like_process, args=(out,), daemon=True)
