@@ -130,10 +130,6 @@ def check_writable(settings: Settings) -> None:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SetupError(f"cannot create the {what} {folder}: {exc.strerror or exc}; {fix}") from exc
-    for folder, what in (
-        (settings.db_path.parent, "database folder"),
-        (settings.staging_root, "staging folder"),
-    ):
         probe = folder / f".write-check-{os.getpid()}"
         try:
             probe.write_bytes(b"")

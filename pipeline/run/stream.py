@@ -1,8 +1,8 @@
 """Streaming: micro-batches from an inbox folder (and feeds that are due), for the `article_stream` DAG.
 
 `micro_batch` waits a little for work, ingests the inbox's files as one run, and only then moves each file
-aside (the due feeds follow as a run of their own, so a slow feed never delays the files): into `done/<day>/` once the run is published (every input landed, recorded as a duplicate, or
-quarantined), or `held/<run_id>/` when the run failed its audit and waits in staging for `release`. What cannot
+aside (the due feeds follow as a run of their own, so a slow feed never delays the files): into `done/<day>/`
+once the run is published (every input landed, recorded as a duplicate, or quarantined), or `held/<run_id>/` when the run failed its audit and waits in staging for `release`. What cannot
 be read (a type we have no reader for, a folder, a FIFO) is quarantined with its reason like any bad input and
 moved to `rejected/<day>/`: nothing sits in the inbox unrecorded. A file
 still being written (changed in the last `settle_s` seconds) waits for the next batch.
@@ -91,7 +91,6 @@ def micro_batch(
     Small batches are audited on what they kept only from `audit_min_read` inputs on: one broken file
     dropped alone is quarantined and published, not held.
     """
-    from pipeline.run.runner import run_ingest
 
     inbox.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_s
@@ -106,9 +105,7 @@ def micro_batch(
     # The inbox's files first, as a run of their own: a slow feed (up to its fetch budget) never holds them back.
     results = [_files_run(inbox, files, settings, trigger)] if files else []
     if urls:
-        summary = run_ingest(urls, replace(settings, audit_require_kept=False), trigger)
-        log.info("micro-batch %s: %d feed(s): %s", summary.run_id, len(urls), summary.status)
-        results.append({"status": summary.status, "run_id": summary.run_id, **_counts(summary)})
+        results.append(_feeds_run(urls, settings, trigger))
     out = {
         "status": next((r["status"] for r in results if r["status"] != "success"), "success"),
         "run_id": results[0]["run_id"],
@@ -129,6 +126,15 @@ COUNTS = ("read", "landed", "duplicates", "quarantined", "skipped")
 
 def _counts(summary) -> dict:
     return {k: getattr(summary, k) for k in COUNTS}
+
+
+def _feeds_run(urls: list[str], settings: Settings, trigger: str) -> dict:
+    """The due feeds as one run."""
+    from pipeline.run.runner import run_ingest
+
+    summary = run_ingest(urls, replace(settings, audit_require_kept=False), trigger)
+    log.info("micro-batch %s: %d feed(s): %s", summary.run_id, len(urls), summary.status)
+    return {"status": summary.status, "run_id": summary.run_id, **_counts(summary)}
 
 
 def _files_run(inbox: Path, files: list[Path], settings: Settings, trigger: str) -> dict:
