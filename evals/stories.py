@@ -75,7 +75,8 @@ def half_of(topic: str) -> str:
 
 def pipeline_stories(records: Path, workdir: Path) -> tuple[dict[int, str], Counter, dict]:
     """Ingest the records file into a scratch database; line -> story_id of its article, and the quarantine
-    reasons of the lines left out. Raises if a line went nowhere (the README calls that an error)."""
+    reasons of the lines left out. Raises if a line went nowhere (the README calls that an error). The third
+    value's "articles" holds line -> (headline or None, body, language) of its article, for `story_model`."""
     import duckdb
 
     from pipeline.run.runner import run_ingest
@@ -86,11 +87,19 @@ def pipeline_stories(records: Path, workdir: Path) -> tuple[dict[int, str], Coun
     line_of = lambda uri: int(uri.rsplit("#", 1)[1])  # noqa: E731
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         landed = con.execute("SELECT source_uri, article_id, story_id FROM articles").fetchall()
+        texts = {
+            article_id: (title if title_source == "source" else None, body, language)
+            for article_id, title, title_source, body, language in con.execute(
+                "SELECT article_id, title, title_source, body, language FROM articles"
+            ).fetchall()
+        }
         copies = con.execute("SELECT source_uri, duplicate_of FROM article_duplicates").fetchall()
         held = con.execute("SELECT source_uri, reason FROM quarantine").fetchall()
     story_of = {article_id: story_id for _, article_id, story_id in landed}
     stories = {line_of(uri): story_id for uri, _, story_id in landed}
     stories.update((line_of(uri), story_of[original]) for uri, original in copies)
+    article_of = {line_of(uri): article_id for uri, article_id, _ in landed}
+    article_of.update((line_of(uri), original) for uri, original in copies)
     reasons = Counter(reason for uri, reason in held if line_of(uri) not in stories)
     quarantined = {line_of(uri) for uri, _ in held} - set(stories)
     total = sum(1 for _ in records.open(encoding="utf-8"))
@@ -99,7 +108,8 @@ def pipeline_stories(records: Path, workdir: Path) -> tuple[dict[int, str], Coun
         raise RuntimeError(
             f"{len(missing)} inputs neither landed, duplicate nor quarantined: lines {missing[:10]}"
         )
-    return stories, reasons, {"landed": len(landed), "duplicates": len(copies)}
+    articles = {n: texts[article_id] for n, article_id in article_of.items()}
+    return stories, reasons, {"landed": len(landed), "duplicates": len(copies), "articles": articles}
 
 
 # --- baselines (the README's) --------------------------------------------------------------------------------
@@ -179,9 +189,38 @@ def pairwise(assigned: dict[int, object], labels: dict[int, Label]) -> PairScore
     return PairScore(len(assigned), p, r, f1, hard_merged, hard)
 
 
-def evaluate(root: Path, workdir: Path) -> dict:
+CANDIDATE = "candidate: centroid + names (evals.story_model)"
+
+
+def seeds_check(workdir: Path) -> dict:
+    """The candidate model on the repo's seeds, against seeds/EXPECTED.md: {000, 001, 002} one story, 003 and
+    004 two others."""
+    import duckdb
+
+    from evals import story_model
+    from pipeline.run.runner import run_ingest
+    from pipeline.settings import Settings
+
+    folder = Path(__file__).resolve().parents[1] / "seeds"
+    settings = Settings.from_env(db_path=workdir / "seeds.duckdb")
+    run_ingest([str(folder)], settings, trigger="eval")
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        rows = con.execute(
+            "SELECT source_uri, title, title_source, body, language FROM articles ORDER BY source_uri"
+        ).fetchall()
+    names = [Path(uri).name[:3] for uri, *_ in rows]
+    groups = story_model.group([(t if ts == "source" else None, b, lang) for _, t, ts, b, lang in rows])
+    story = dict(zip(names, groups, strict=True))
+    expected = (
+        story["000"] == story["001"] == story["002"] and len({story[n] for n in ("000", "003", "004")}) == 3
+    )
+    return {"stories": story, "as_expected": expected}
+
+
+def evaluate(root: Path, workdir: Path, candidate: bool = True) -> dict:
     records, texts, labels = load(root)
     stories, reasons, counts = pipeline_stories(records, workdir)
+    articles = counts.pop("articles")
     scored = sorted(stories)  # the baselines see the same articles, in the same order
     tfidf = tfidf_clusters([texts[n - 1] for n in scored])
     first = first_line_clusters([texts[n - 1] for n in scored])
@@ -193,6 +232,11 @@ def evaluate(root: Path, workdir: Path) -> dict:
         "same first line": dict(zip(scored, first, strict=True)),
     }
     report: dict = {"quarantined": dict(reasons), **counts}
+    if candidate:
+        from evals import story_model
+
+        systems[CANDIDATE] = dict(zip(scored, story_model.group([articles[n] for n in scored]), strict=True))
+        report["candidate_seeds"] = seeds_check(workdir)
     for subset in ("all", *HALVES):
         lines = [n for n in scored if subset == "all" or half_of(labels[n].topic) == subset]
         topics = sorted({labels[n].topic for n in lines}, key=int)
@@ -219,6 +263,14 @@ def format_report(report: dict) -> str:
                 f"  {system:58s} {s['articles']:8d} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
                 f"  {s['hard_merged']}/{s['hard_pairs']} ({share:.1%})"
             )
+    if "candidate_seeds" in report:
+        seeds = report["candidate_seeds"]
+        verdict = "as seeds/EXPECTED.md says" if seeds["as_expected"] else "NOT as seeds/EXPECTED.md says"
+        groups = " ".join(f"{name}:{n}" for name, n in sorted(seeds["stories"].items()))
+        out.append(
+            f"\n  the candidate on the seeds: stories {groups}, {verdict} ({{000, 001, 002}} one story, 003 and 004 "
+            "two others); the pipeline's story_id is scored above"
+        )
     quarantined = ", ".join(f"{k} {v}" for k, v in sorted(report["quarantined"].items())) or "none"
     out.append(
         f"\n  {report['landed']} landed, {report['duplicates']} recorded as duplicates, quarantined (left out): "

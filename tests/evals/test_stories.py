@@ -82,3 +82,13 @@ def test_a_tiny_corpus_end_to_end(tmp_path, capsys):
     assert report["landed"] + report["duplicates"] == 4  # a near-copy is scored as its original's story
     assert pipeline["precision"] == 1.0 and pipeline["recall"] == 1.0
     assert "ECB+ stories, all topics" in capsys.readouterr().out
+    candidate = scores["candidate: centroid + names (evals.story_model)"]
+    assert candidate["articles"] == 4 and candidate["precision"] == 1.0 and candidate["recall"] == 1.0
+    seeds = report["candidate_seeds"]
+    assert sorted(seeds["stories"]) == ["000", "001", "002", "003", "004"]
+    groups = seeds["stories"]
+    expected = (
+        groups["000"] == groups["001"] == groups["002"]
+        and len({groups[n] for n in ("000", "003", "004")}) == 3
+    )
+    assert seeds["as_expected"] is expected
