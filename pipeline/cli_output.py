@@ -56,7 +56,7 @@ def format_summary(s) -> str:
         )
     lines.append("")
     lines.append(f"  {'stage':<10}{'in':>7}{'passed':>8}  dropped")
-    for stage in ("read", "extract", "clean", "enrich", "dedupe", "validate"):
+    for stage in ("read", "unchanged", "extract", "clean", "enrich", "dedupe", "validate"):
         counts = s.stages.get(stage, {})
         dropped = {k.removeprefix("dropped_"): v for k, v in counts.items() if k.startswith("dropped_")}
         shown = ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"

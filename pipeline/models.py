@@ -99,6 +99,8 @@ class Article:
     removed_rules: dict[str, int] = field(default_factory=dict, metadata=col("JSON", payload=True))
     # the warning-severity expectations the row failed (a short body, a short title, ...): it landed with them
     quality_flags: list[str] = field(default_factory=list, metadata=col("VARCHAR[]"))
+    # sha256 of the input bytes the row was extracted from: a later read of the same bytes is skipped unread
+    raw_sha256: str | None = field(default=None, metadata=col("VARCHAR"))
     # Set by HTML extraction for the clean stage, not stored: the page's blocks and its meta description.
     blocks: list[Block] = field(default_factory=list)
     description: str | None = None
@@ -234,7 +236,9 @@ class Duplicate:
 
 @dataclass(frozen=True)
 class Skipped:
-    """An input already landed with identical content: nothing to do."""
+    """An input already landed with identical content: nothing to do (but to note the bytes it came from, when
+    they are not those the row records: `raw_sha256`)."""
 
     source_uri: str
     article_id: str
+    raw_sha256: str | None = None

@@ -100,8 +100,8 @@ class DedupeStage(Stage):
     def process(self, article: Article) -> Article | Duplicate | Skipped:
         aid, chash = article.article_id, article.content_hash
         if self.history is not None:
-            if self.history.landed_hash(aid) == chash:
-                return Skipped(article.source_uri, aid)
+            if self.history.landed_hash(aid) == chash:  # other bytes, the same text: noted for next time
+                return Skipped(article.source_uri, aid, article.raw_sha256)
             if (known := self.history.known_duplicate(article.source_uri, chash)) is not None:
                 return Skipped(article.source_uri, known)
         if aid in self.run_signatures:  # landed in this run

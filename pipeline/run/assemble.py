@@ -31,6 +31,7 @@ from pipeline.quality.validate import ValidateStage
 from pipeline.read.since import SinceStage
 from pipeline.read.sources import ReadStage, documents, expand_sources, source_uri_of
 from pipeline.read.sources_file import is_url, read_sources_file
+from pipeline.read.unchanged import UnchangedStage
 from pipeline.settings import Settings
 from pipeline.stage import Item, Ledger
 from pipeline.store.history import History
@@ -183,13 +184,16 @@ def front(
     since: datetime | None = None,
     max_items: int | None = None,
     refused: dict[str, tuple[str, str]] | None = None,
+    landed: History | None = None,
 ) -> Iterator[Item]:
     """The stages up to enrich: read, then in worker processes keep raw bytes, extract, clean and enrich.
 
     The workers start at once. `inputs` are the plan's inputs, or its inputs per source (`Plan.groups`).
     With `stored` (reprocess), documents as reading made them come from raw_documents instead, and are not
     retained again. `max_items` stops reading each source after that many documents (the rest are not read,
-    so not counted); `since` skips articles published before it.
+    so not counted); `since` skips articles published before it. With `landed` (the history, on a connection
+    the document feeder's thread may use), an input read again with the bytes it landed from is skipped before
+    extraction (`pipeline.read.unchanged`).
     """
     steps: tuple[str, ...] = ("extract", "clean", "enrich")
     if stored is None:
@@ -199,6 +203,7 @@ def front(
         if max_items is not None:
             per_source = (itertools.islice(items, max_items) for items in per_source)
         stream: Iterable[Item] = itertools.chain.from_iterable(per_source)
+        stream = UnchangedStage(ledger, landed).run(stream)
         steps = ("retain", *steps)
     else:
         stream = stored

@@ -102,7 +102,7 @@ def merge_partitions(
             tally.skipped += t["skipped"]
             for reason, n in t["quarantine_reasons"].items():
                 reasons[reason] = reasons.get(reason, 0) + n
-            for kind in ("quarantine", "raw"):
+            for kind in ("quarantine", "raw", "rehashed"):
                 for f in sorted(folder.glob(f"{kind}-*.parquet")):
                     shutil.copyfile(f, part.folder / f"{kind}-p{i:04d}-{f.name.split('-', 1)[1]}")
             if (folder / FEED_STATE_FILE).is_file():

@@ -107,6 +107,7 @@ def process_run(
             since=since,
             max_items=max_items,
             refused=plan.refused,
+            landed=resources.enter_context(history.for_thread()) if history is not None else None,
         )
         try:
             stream, finish = back(documents, settings, history, ledger)

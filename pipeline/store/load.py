@@ -89,6 +89,7 @@ class Loader:
                 parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS, "quarantined_at DESC"
             )
             self._save_raw(parts["raw"])
+            self._save_rehashed(parts["rehashed"])
             self._resolve_quarantine(parts["articles"] + parts["duplicates"], run["run_id"])
             self._save_feed_states(staged / FEED_STATE_FILE)
             self._save_robots(staged / ROBOTS_FILE)
@@ -173,6 +174,17 @@ class Loader:
     def _save_raw(self, files: list[Path]) -> None:
         """Raw documents: a version already stored keeps its first run and fetch time."""
         self._upsert(files, "raw_documents", "raw_id", list(RAW_COLUMNS), first_by="fetched_at", update=False)
+
+    def _save_rehashed(self, files: list[Path]) -> None:
+        """The bytes landed rows were read from again, with the same text: the next read of them is skipped."""
+        if not files:
+            return
+        self.con.execute(
+            f"""UPDATE articles SET raw_sha256 = s.raw_sha256
+                FROM (SELECT article_id, any_value(raw_sha256) AS raw_sha256
+                      FROM read_parquet({_paths(files)}) GROUP BY article_id) AS s
+                WHERE articles.article_id = s.article_id"""
+        )
 
     def _resolve_quarantine(self, files: list[Path], run_id: str) -> None:
         """Quarantine rows of inputs this run landed or recorded as duplicates (a replay after a fix)."""

@@ -47,13 +47,16 @@ FEED_STATE_FILE = "feeds.json"  # the feed states it leaves
 ROBOTS_FILE = "robots.json"  # the robots.txt answers it got
 STORIES_FILE = "stories.jsonl"  # the stories it started or extended
 PARAGRAPHS_FILE = "host_paragraphs.parquet"  # the paragraphs each site's articles carried
-PART_KINDS = ("articles", "duplicates", "quarantine", "raw")  # Parquet parts: <kind>-<n>.parquet
+# Parquet parts: <kind>-<n>.parquet. "rehashed": landed rows read again from other bytes with the same text.
+PART_KINDS = ("articles", "duplicates", "quarantine", "raw", "rehashed")
+REHASHED_COLUMNS = {"article_id": "VARCHAR", "raw_sha256": "VARCHAR"}
 
 COLUMNS: dict[str, dict[str, str]] = {
     "articles": STAGED_COLUMNS,
     "duplicates": DUPLICATE_COLUMNS,
     "quarantine": QUARANTINE_COLUMNS,
     "raw": RAW_COLUMNS,
+    "rehashed": REHASHED_COLUMNS,
 }
 
 
@@ -147,6 +150,8 @@ class StagingWriter:
             elif isinstance(item, Skipped):
                 log.debug("%s: skipped, unchanged since it landed", item.source_uri)
                 self.tally.skipped += 1
+                if item.raw_sha256:
+                    self._add("rehashed", {"article_id": item.article_id, "raw_sha256": item.raw_sha256})
         for kind in self._buffers:
             self._flush(kind)
         self.tally.quarantine_reasons = dict(sorted(reasons.items()))
