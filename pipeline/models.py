@@ -10,6 +10,7 @@ and `tests/test_models.py` checks that the migrated DuckDB tables agree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -99,8 +100,8 @@ class Article:
     removed_rules: dict[str, int] = field(default_factory=dict, metadata=col("JSON", payload=True))
     # the warning-severity expectations the row failed (a short body, a short title, ...): it landed with them
     quality_flags: list[str] = field(default_factory=list, metadata=col("VARCHAR[]"))
-    # sha256 of the input bytes the row was extracted from: a later read of the same bytes is skipped unread
-    raw_sha256: str | None = field(default=None, metadata=col("VARCHAR"))
+    # `input_digest` of the input the row was extracted from: a later read of the same input is skipped unread
+    input_sha256: str | None = field(default=None, metadata=col("VARCHAR"))
     # Set by HTML extraction for the clean stage, not stored: the page's blocks and its meta description.
     blocks: list[Block] = field(default_factory=list)
     description: str | None = None
@@ -149,6 +150,15 @@ AS_READ_TYPES: dict[str, str] = {
 }
 PAYLOAD_FIELDS: tuple[str, ...] = _where(payload=True)
 _JSON = frozenset(name for name, sql in STAGED_COLUMNS.items() if sql == "JSON")
+
+
+def input_digest(article: Article) -> str:
+    """sha256 of an input as read: its bytes and what its source said of it (a record's URL, title, date ...),
+    so that a JSONL or feed record whose fields changed around the same text is not the same input."""
+    digest = hashlib.sha256(article.raw)
+    for name in AS_READ_FIELDS:
+        digest.update(b"\x1f" + str(getattr(article, name) or "").encode())
+    return digest.hexdigest()
 
 
 def staged_row(article: Article) -> dict:
@@ -237,8 +247,8 @@ class Duplicate:
 @dataclass(frozen=True)
 class Skipped:
     """An input already landed with identical content: nothing to do (but to note the bytes it came from, when
-    they are not those the row records: `raw_sha256`)."""
+    they are not those the row records: `input_sha256`)."""
 
     source_uri: str
     article_id: str
-    raw_sha256: str | None = None
+    input_sha256: str | None = None

@@ -101,7 +101,7 @@ class DedupeStage(Stage):
         aid, chash = article.article_id, article.content_hash
         if self.history is not None:
             if self.history.landed_hash(aid) == chash:  # other bytes, the same text: noted for next time
-                return Skipped(article.source_uri, aid, article.raw_sha256)
+                return Skipped(article.source_uri, aid, article.input_sha256)
             if (known := self.history.known_duplicate(article.source_uri, chash)) is not None:
                 return Skipped(article.source_uri, known)
         if aid in self.run_signatures:  # landed in this run

@@ -1,24 +1,23 @@
 """Inputs read again with the same bytes: skipped before extraction, at the cost of a hash and a lookup.
 
-Each landed row records the sha256 of the input bytes it was extracted from (`articles.raw_sha256`). An input
-whose bytes hash to that of the row it landed as, under the same source_uri, is the same document: it leaves
+Each landed row records the sha256 of the input it was extracted from (`articles.input_sha256`: its bytes and
+what its source said of it, `input_digest`). An input that hashes to that of the row it landed as, under the
+same source_uri, is the same document: it leaves
 the run as skipped (unchanged), without extraction, cleaning or validation. A changed rule does not make it
 change: `python -m pipeline reprocess` runs the stages again over the stored raw documents for that.
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from pipeline.models import Article, Skipped
+from pipeline.models import Article, Skipped, input_digest
 from pipeline.stage import Ledger, Stage
 from pipeline.store.history import History
 
-LOOKUP_BATCH = 256  # inputs per lookup: one query answers them all
+LOOKUP_BATCH = 16  # inputs per lookup: one query answers them all, and a batch holds few inputs' bytes
 
 
 class UnchangedStage(Stage):
-    """Hash each input's bytes (kept as `raw_sha256`); skip those landed before from the same bytes."""
+    """Hash each input (kept as `input_sha256`); skip those landed before from the same input."""
 
     name = "unchanged"
     batch_size = LOOKUP_BATCH
@@ -30,11 +29,11 @@ class UnchangedStage(Stage):
     def process_batch(self, articles: list[Article]) -> list[Article | Skipped]:
         for article in articles:
             if article.raw:
-                article.raw_sha256 = hashlib.sha256(article.raw).hexdigest()
-        hashed = [a.source_uri for a in articles if a.raw_sha256]
+                article.input_sha256 = input_digest(article)
+        hashed = [a.source_uri for a in articles if a.input_sha256]
         landed = self.history.landed_from(hashed) if self.history is not None and hashed else {}
         out: list[Article | Skipped] = []
         for article in articles:
-            article_id = landed.get((article.source_uri, article.raw_sha256))
+            article_id = landed.get((article.source_uri, article.input_sha256))
             out.append(article if article_id is None else Skipped(article.source_uri, article_id))
         return out

@@ -61,6 +61,7 @@ def process_partition(
             web=web,
             since=since,
             max_items=max_items,
+            landed=resources.enter_context(history.for_thread()) if history is not None else None,
         )
         tally = part.write(documents, ledger, plan.meta(), web=web)
     return {

@@ -59,12 +59,12 @@ class History:
         )
 
     def landed_from(self, source_uris: list[str]) -> dict[tuple[str, str], str]:
-        """(source_uri, raw_sha256) -> article_id of the landed rows read from these inputs, with the bytes each
+        """(source_uri, input_sha256) -> article_id of the landed rows read from these inputs, with the bytes each
         was extracted from."""
         try:
             rows = self.con.execute(
-                "SELECT source_uri, raw_sha256, article_id FROM articles "
-                "SEMI JOIN (SELECT unnest(?) AS uri) ON source_uri = uri WHERE raw_sha256 IS NOT NULL",
+                "SELECT source_uri, input_sha256, article_id FROM articles "
+                "SEMI JOIN (SELECT unnest(?) AS uri) ON source_uri = uri WHERE input_sha256 IS NOT NULL",
                 [source_uris],
             ).fetchall()
         except duckdb.BinderException:  # a database from before the column, opened read-only

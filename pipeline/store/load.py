@@ -77,6 +77,9 @@ class Loader:
         def publish() -> None:
             nonlocal landed
             loaded_before = self._run_loaded(run["run_id"])
+            self._save_rehashed(
+                parts["rehashed"]
+            )  # before the articles: a row this run rewrites keeps its own
             landed = self._load_articles(parts["articles"])
             self._upsert(
                 parts["duplicates"],
@@ -89,7 +92,6 @@ class Loader:
                 parts["quarantine"], "quarantine", "quarantine_id", QUARANTINE_COLUMNS, "quarantined_at DESC"
             )
             self._save_raw(parts["raw"])
-            self._save_rehashed(parts["rehashed"])
             self._resolve_quarantine(parts["articles"] + parts["duplicates"], run["run_id"])
             self._save_feed_states(staged / FEED_STATE_FILE)
             self._save_robots(staged / ROBOTS_FILE)
@@ -176,14 +178,16 @@ class Loader:
         self._upsert(files, "raw_documents", "raw_id", list(RAW_COLUMNS), first_by="fetched_at", update=False)
 
     def _save_rehashed(self, files: list[Path]) -> None:
-        """The bytes landed rows were read from again, with the same text: the next read of them is skipped."""
+        """Inputs read again with other bytes and the same text, under the path or URL their row landed from:
+        the row records the new hash, so that the next read of that input is skipped before extraction."""
         if not files:
             return
         self.con.execute(
-            f"""UPDATE articles SET raw_sha256 = s.raw_sha256
-                FROM (SELECT article_id, any_value(raw_sha256) AS raw_sha256
-                      FROM read_parquet({_paths(files)}) GROUP BY article_id) AS s
-                WHERE articles.article_id = s.article_id"""
+            f"""UPDATE articles SET input_sha256 = s.input_sha256
+                FROM (SELECT article_id, source_uri, any_value(input_sha256) AS input_sha256
+                      FROM read_parquet({_paths(files)}) GROUP BY article_id, source_uri) AS s
+                WHERE articles.article_id = s.article_id AND articles.source_uri = s.source_uri
+                  AND articles.input_sha256 IS DISTINCT FROM s.input_sha256"""
         )
 
     def _resolve_quarantine(self, files: list[Path], run_id: str) -> None:

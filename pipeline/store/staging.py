@@ -49,7 +49,7 @@ STORIES_FILE = "stories.jsonl"  # the stories it started or extended
 PARAGRAPHS_FILE = "host_paragraphs.parquet"  # the paragraphs each site's articles carried
 # Parquet parts: <kind>-<n>.parquet. "rehashed": landed rows read again from other bytes with the same text.
 PART_KINDS = ("articles", "duplicates", "quarantine", "raw", "rehashed")
-REHASHED_COLUMNS = {"article_id": "VARCHAR", "raw_sha256": "VARCHAR"}
+REHASHED_COLUMNS = {"article_id": "VARCHAR", "source_uri": "VARCHAR", "input_sha256": "VARCHAR"}
 
 COLUMNS: dict[str, dict[str, str]] = {
     "articles": STAGED_COLUMNS,
@@ -150,8 +150,13 @@ class StagingWriter:
             elif isinstance(item, Skipped):
                 log.debug("%s: skipped, unchanged since it landed", item.source_uri)
                 self.tally.skipped += 1
-                if item.raw_sha256:
-                    self._add("rehashed", {"article_id": item.article_id, "raw_sha256": item.raw_sha256})
+                if item.input_sha256:
+                    row = {
+                        "article_id": item.article_id,
+                        "source_uri": item.source_uri,
+                        "input_sha256": item.input_sha256,
+                    }
+                    self._add("rehashed", row)
         for kind in self._buffers:
             self._flush(kind)
         self.tally.quarantine_reasons = dict(sorted(reasons.items()))

@@ -93,7 +93,7 @@ def stage_run(folder: Path, run_id: str, first: int, n: int, ingested_at: dateti
         "minhash": f"from_hex(repeat(md5('{run_id}' || i), 16))",
         "lsh_bands": f"list_transform(range(64), lambda b: (hash('{run_id}', i, b) >> 1)::BIGINT)",
         "body_signature": "NULL",
-        "raw_sha256": "NULL",
+        "input_sha256": "NULL",
     }
     duplicate = {
         "duplicate_id": "printf('d%08d', i)",
