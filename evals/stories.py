@@ -86,15 +86,13 @@ def pipeline_stories(records: Path, workdir: Path) -> tuple[dict[int, str], Coun
     run_ingest([str(records)], settings, trigger="eval")
     line_of = lambda uri: int(uri.rsplit("#", 1)[1])  # noqa: E731
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
-        landed = con.execute("SELECT source_uri, article_id, story_id FROM articles").fetchall()
-        texts = {
-            article_id: (title if title_source == "source" else None, body, language)
-            for article_id, title, title_source, body, language in con.execute(
-                "SELECT article_id, title, title_source, body, language FROM articles"
-            ).fetchall()
-        }
+        rows = con.execute(
+            "SELECT source_uri, article_id, story_id, title, title_source, body, language FROM articles"
+        ).fetchall()
         copies = con.execute("SELECT source_uri, duplicate_of FROM article_duplicates").fetchall()
         held = con.execute("SELECT source_uri, reason FROM quarantine").fetchall()
+    landed = [(uri, article_id, story_id) for uri, article_id, story_id, *_ in rows]
+    texts = {row[1]: (row[3] if row[4] == "source" else None, row[5], row[6]) for row in rows}
     story_of = {article_id: story_id for _, article_id, story_id in landed}
     stories = {line_of(uri): story_id for uri, _, story_id in landed}
     stories.update((line_of(uri), story_of[original]) for uri, original in copies)
@@ -217,7 +215,7 @@ def seeds_check(workdir: Path) -> dict:
     return {"stories": story, "as_expected": expected}
 
 
-def evaluate(root: Path, workdir: Path, candidate: bool = True) -> dict:
+def evaluate(root: Path, workdir: Path) -> dict:
     records, texts, labels = load(root)
     stories, reasons, counts = pipeline_stories(records, workdir)
     articles = counts.pop("articles")
@@ -231,12 +229,10 @@ def evaluate(root: Path, workdir: Path, candidate: bool = True) -> dict:
         ),
         "same first line": dict(zip(scored, first, strict=True)),
     }
-    report: dict = {"quarantined": dict(reasons), **counts}
-    if candidate:
-        from evals import story_model
+    from evals import story_model
 
-        systems[CANDIDATE] = dict(zip(scored, story_model.group([articles[n] for n in scored]), strict=True))
-        report["candidate_seeds"] = seeds_check(workdir)
+    systems[CANDIDATE] = dict(zip(scored, story_model.group([articles[n] for n in scored]), strict=True))
+    report: dict = {"quarantined": dict(reasons), **counts, "candidate_seeds": seeds_check(workdir)}
     for subset in ("all", *HALVES):
         lines = [n for n in scored if subset == "all" or half_of(labels[n].topic) == subset]
         topics = sorted({labels[n].topic for n in lines}, key=int)

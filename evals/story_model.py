@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
+from evals.stories import _STOP as STOP
 from pipeline.stories import _rarity
 
 # ECB+ tune half, median over four input orders: 0.5 merged up to 7.7% of look-alike pairs, 0.55 at most 1.8%.
@@ -33,13 +34,7 @@ TITLE_WEIGHT, LEAD_WEIGHT, BODY_WEIGHT, NAME_BOOST = 3.0, 2.0, 1.0, 3.0
 LEAD_PARAGRAPHS = 2
 WEIGHT_DIGITS = 4  # weights rounded, as a stored index would keep them
 _WORD = re.compile(r"[^\W\d_][\w'’-]*|\d[\d.,:]*\d|\d")
-_STOPWORDS = (
-    "the a an and or but of to in on for with as at by from is are was were be been has have had this that these "
-    "those it its into over after before about says said will would could should may can not no he she they his "
-    "her their him them who which what when where than then there also more one two new being do does did up out "
-    "so if we you i our your all any amid"
-)
-_STOP = frozenset(_STOPWORDS.split())
+_STOP = STOP | {"amid"}  # the baseline's stopwords (the README's), and one more
 
 
 def _words(text: str, language: str | None) -> Iterator[tuple[str, float, bool]]:

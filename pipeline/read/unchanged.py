@@ -1,10 +1,10 @@
-"""Inputs read again with the same bytes: skipped before extraction, at the cost of a hash and a lookup.
+"""Inputs read again unchanged: skipped before extraction, at the cost of a hash and a lookup.
 
 Each landed row records the sha256 of the input it was extracted from (`articles.input_sha256`: its bytes and
 what its source said of it, `input_digest`). An input that hashes to that of the row it landed as, under the
-same source_uri, is the same document: it leaves
-the run as skipped (unchanged), without extraction, cleaning or validation. A changed rule does not make it
-change: `python -m pipeline reprocess` runs the stages again over the stored raw documents for that.
+same source_uri, is the same document: it leaves the run as skipped (unchanged), without extraction, cleaning
+or validation. A changed rule does not make it change: `python -m pipeline reprocess` runs the stages again
+over the stored raw documents for that.
 """
 
 from __future__ import annotations

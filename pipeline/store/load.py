@@ -77,9 +77,8 @@ class Loader:
         def publish() -> None:
             nonlocal landed
             loaded_before = self._run_loaded(run["run_id"])
-            self._save_rehashed(
-                parts["rehashed"]
-            )  # before the articles: a row this run rewrites keeps its own
+            # before the articles: a row this run rewrites keeps its own hash
+            self._save_rehashed(parts["rehashed"])
             landed = self._load_articles(parts["articles"])
             self._upsert(
                 parts["duplicates"],

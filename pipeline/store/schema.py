@@ -159,8 +159,8 @@ _V6_QUALITY_FLAGS = """
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS quality_flags VARCHAR[];
 UPDATE articles SET quality_flags = [] WHERE quality_flags IS NULL;
 """
-# The input bytes each row came from, so that reading the same bytes again costs a hash and a lookup.
-_V7_RAW_SHA256 = """
+# The digest of the input each row came from, so that reading the same input again costs a hash and a lookup.
+_V7_INPUT_SHA256 = """
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS input_sha256 VARCHAR;
 """
 Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
@@ -171,7 +171,7 @@ MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (4, _V4_RAW_DOCUMENTS),  # raw_documents (raw retention, reprocess), quarantine.resolved_by_run
     (5, _V5_NO_BAND_INDEX),  # article_lsh without its ART index on band_key
     (6, _V6_QUALITY_FLAGS),  # articles.quality_flags
-    (7, _V7_RAW_SHA256),  # articles.input_sha256
+    (7, _V7_INPUT_SHA256),  # articles.input_sha256
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
