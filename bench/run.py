@@ -448,7 +448,7 @@ for i, path in enumerate(sys.argv[1:]):
     spec = importlib.util.spec_from_file_location(f"bench_dag_{i}", path)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 dags = time.perf_counter() - t1
-heavy = sorted(m for m in ("great_expectations", "trafilatura", "pandas", "duckdb", "datasketch") if m in sys.modules)
+heavy = sorted(m for m in ("great_expectations", "trafilatura", "pandas", "duckdb") if m in sys.modules)
 print(json.dumps({"sdk_s": sdk, "dags_s": dags, "modules": len(sys.modules), "heavy": heavy}))
 """
 

@@ -121,7 +121,6 @@ class DocumentStage(Stage):
         "pipeline.document.retain",
         "pipeline.document.language_model",
         "pipeline.dedupe.minhash",
-        "datasketch",
         "trafilatura",
     )
 

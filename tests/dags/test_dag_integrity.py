@@ -84,10 +84,10 @@ def test_unpausing_the_daily_dag_waits_for_the_next_midnight(dagbag):
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS_FOLDER.glob("*.py")))
 def test_dag_file_imports_nothing_heavy(dag_file):
-    """Parsing a DAG file must not pull in GX, trafilatura, pandas, datasketch or DuckDB."""
+    """Parsing a DAG file must not pull in GX, trafilatura, pandas or DuckDB."""
     code = (
         "import sys, runpy; runpy.run_path(sys.argv[1]); "
-        "heavy = {'great_expectations', 'trafilatura', 'pandas', 'datasketch', 'duckdb'} & set(sys.modules); "
+        "heavy = {'great_expectations', 'trafilatura', 'pandas', 'duckdb'} & set(sys.modules); "
         "print(sorted(heavy))"
     )
     out = subprocess.run(
