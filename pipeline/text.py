@@ -158,8 +158,15 @@ def word_character(ch: str) -> bool:
 
 
 def unspaced_letters(text: str) -> int:
-    """How many letters of `text` belong to scripts written without spaces (`word_character` is false for them)."""
-    return sum(1 for ch in text if ch.isalnum() and not word_character(ch))
+    """How many letters of `text` belong to scripts written without spaces (`word_character` is false for them).
+
+    One regex scan: the line rules ask it of every non-ASCII line, and a loop over characters was a fifth of
+    a worker's time on a page.
+    """
+    return len(_UNSPACED_LETTER.findall(text)) if not text.isascii() else 0
+
+
+_UNSPACED_LETTER = re.compile(r"(?=[^\W_])" + _UNSPACED.pattern)  # [^\W_] is str.isalnum (see `fold`)
 
 
 def looks_like_text(line: str) -> bool:

@@ -7,6 +7,7 @@ from pipeline.text import (
     looks_like_text,
     normalise_line,
     split_sentences,
+    unspaced_letters,
     word_character,
 )
 
@@ -33,6 +34,15 @@ def test_fold_equals_the_character_by_character_definition_for_every_code_point(
         assert text.isascii() and fold(text) == _fold_by_characters(text), repr(ch)
     mixed = "Ünïcode café, “quoted” — O’Brien_x 2nd"
     assert fold(mixed) == _fold_by_characters(mixed) == "ünïcode café quoted obrienx 2nd"
+
+
+def test_unspaced_letters_counts_what_word_character_leaves_out_for_every_code_point():
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    for i in range(0, len(every), 5000):
+        chunk = "".join(every[i : i + 5000])
+        expected = sum(1 for ch in chunk if ch.isalnum() and not word_character(ch))
+        assert unspaced_letters(chunk) == expected, f"code points from U+{ord(every[i]):04X}"
+    assert unspaced_letters("中居正広氏は、東京で") == 9 and unspaced_letters("Zoë, 서울") == 2
 
 
 def test_normalise_line_collapses_every_kind_of_space_and_nothing_else():
