@@ -73,8 +73,12 @@ def count_words(text: str) -> int:
     Splitting on spaces alone would call a long Japanese article a dozen words and fail it as too short.
     """
     unspaced = len(_UNSPACED.findall(text))
-    spaced = (_UNSPACED.sub(" ", text) if unspaced else text).split()
-    return sum(1 for token in spaced if any(ch.isalnum() for ch in token)) + unspaced
+    spaced = _UNSPACED.sub(" ", text) if unspaced else text
+    return len(_WORD_TOKEN.findall(spaced)) + unspaced
+
+
+# A run of non-space characters (as str.split cuts them) holding a letter or digit ([^\W_] is str.isalnum).
+_WORD_TOKEN = re.compile(r"(?<!\S)\S*?[^\W_]\S*")
 
 
 def detect_language(text: str) -> str | None:

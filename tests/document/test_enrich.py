@@ -71,3 +71,23 @@ def test_a_japanese_article_gets_a_language_and_a_real_word_count():
     body = "先日、不正に改造したiPhoneを販売したとして、商標法違反の疑いで20代の男性が逮捕されたというニュースを耳にしました。"
     a = EnrichStage(Ledger(), "run-1").apply(make_article(body))
     assert a.language == "ja" and a.word_count > 30
+
+
+def test_word_count_is_the_spaced_tokens_holding_a_letter_or_digit_for_every_code_point():
+    """The regex count equals its definition: tokens of str.split() with an alphanumeric character, plus one per
+    Han or kana character (each then a token boundary), whatever the characters and spaces."""
+    import random
+
+    from pipeline.document.enrich import _UNSPACED
+
+    def by_definition(text: str) -> int:
+        tokens = _UNSPACED.sub(" ", text).split()
+        return sum(1 for t in tokens if any(ch.isalnum() for ch in t)) + len(_UNSPACED.findall(text))
+
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    rng = random.Random(1)
+    for i in range(0, len(every), 3000):
+        chunk = every[i : i + 3000] + [" "] * 600 + ["\u3000", "\x1c", "\u2028", "_", "-", "—"] * 50
+        rng.shuffle(chunk)
+        text = "".join(chunk)
+        assert count_words(text) == by_definition(text), f"code points from U+{ord(every[i]):04X}"
