@@ -6,7 +6,7 @@ Nothing here asserts on time or memory: those are the bench's figures, not test 
 import gzip
 import json
 
-from bench.run import TreeMemory, main, vary_page
+from bench.run import TreeMemory, main, summary_rows, vary_page
 
 PAGE = """<!doctype html><html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav>
 <article><h1>{title}</h1><p>{body}</p>
@@ -53,9 +53,14 @@ def test_the_tiny_bench_writes_a_report_with_every_part_against_its_target(tmp_p
     assert main(args) == 0
 
     data = json.loads(report.read_text())
-    html = data["html"]
-    assert [len(html[k]) for k in ("plain", "workers_1", "workers_2")] == [1, 1, 1]
+    [html] = data["html"]["sizes"]
+    assert [len(html[k]) for k in ("plain", "workers_1", "workers_2", "trafilatura_cli")] == [1, 1, 1, 1]
     assert html["plain"][0]["docs"] == 7 and html["plain"][0]["empty"] == 0
+    cli = html["trafilatura_cli"][0]
+    assert cli["docs"] == 7 and 3 <= cli["files_written"] <= 7  # it skips texts it has seen
+    assert all(r["tree_cpu_s"] > 0 for k in ("plain", "workers_2", "trafilatura_cli") for r in html[k])
+    # a run's CPU counts its workers': more than its main process alone
+    assert html["workers_2"][0]["tree_cpu_s"] > html["workers_2"][0]["main_cpu_s"]
     for run in html["workers_1"] + html["workers_2"]:
         assert run["status"] == "success" and run["read"] == 7
         assert run["landed"] + run["duplicates"] + run["quarantined"] == 7
@@ -69,14 +74,26 @@ def test_the_tiny_bench_writes_a_report_with_every_part_against_its_target(tmp_p
 
     text = out.read_text()
     for figure in (
-        "2 workers / plain trafilatura",
+        "2 workers / plain trafilatura, 7 pages",
+        "CPU of all processes / plain trafilatura's, 7 pages",
+        "2 workers / trafilatura CLI --parallel 2, 7 pages",
+        "1 worker / plain trafilatura, 7 pages",
+        "| trafilatura CLI, --parallel 2 |",
         "text, 80 articles",
         "load, 80-article run",
         "Airflow: import",
     ):
         assert figure in text
-    assert "| <= 0.6x |" in text and "## HTML path" in text and "## Plain-text path and load" in text
+    assert "| <= 0.6x |" in text and "| <= 1.25x |" in text and "| <= 1.2x |" in text
+    assert "## HTML path, 7 pages" in text and "## Plain-text path and load" in text
     assert text in capsys.readouterr().out
+
+    # a second size: its rows, without the 1-worker configuration (run at the first size only)
+    second = {**html, "docs": 70, "workers_1": [], "ratio_1": None}
+    rows = [row[0] for row in summary_rows({"html": {"sizes": [html, second]}})]
+    assert "HTML end to end, 2 workers / plain trafilatura, 70 pages" in rows
+    assert "HTML end to end, 1 worker / plain trafilatura, 70 pages" not in rows
+    assert "HTML end to end, 1 worker / plain trafilatura, 7 pages" in rows
 
 
 def test_tree_memory_counts_the_children_of_a_process(tmp_path):
