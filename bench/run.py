@@ -4,6 +4,9 @@
 
 Parts, each measured in fresh processes so that time, imports and memory are each run's own:
 
+- steps: where a worker's CPU goes on a page, against plain `trafilatura.extract` on the same page: the AEB
+  pages through a worker's steps (`pipeline.document.stage.document_job`) in one process, each step and the
+  parts of the extraction timed (CPU), alternating with the plain loop, `--rounds` times (medians).
 - html: 1,000 and 5,000 article pages (`--html-docs`; the AEB benchmark's 181 pages, copied with small
   variations: a title prefix, one added paragraph) ingested end to end (read to landed, into a fresh
   database) with 2 worker processes (and 1, at the first size), against plain `trafilatura.extract` over the
@@ -57,7 +60,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("html", "text", "memory", "dedupe", "airflow", "warc")
+PARTS = ("steps", "html", "text", "memory", "dedupe", "airflow", "warc")
 HTML_RECIPE = 1  # bump when the page variations change: the cached corpus is rebuilt
 WARC_RECIPE = 1  # bump when the web archive's make-up changes
 TEXT_SEED = 3
@@ -444,6 +447,91 @@ def measure_cli(path: str, workers: int, scratch: str) -> dict:
     }
 
 
+# The extraction's parts, timed inside `parse_html` by wrapping what it calls: (label, module, attribute).
+_EXTRACT_PARTS = (
+    ("parse (lxml, trafilatura.load_html)", "trafilatura", "load_html"),
+    ("metadata (title, author, date, site)", "pipeline.document.cascade", "page_metadata"),
+    ("main text (trafilatura's cascade)", "pipeline.document.cascade", "main_text"),
+    ("blocks (links measured, unlinked)", "pipeline.document.extract", "html_blocks"),
+)
+
+
+def measure_steps(aeb: str, rounds: int) -> dict:
+    """CPU per page of each of a worker's steps over the AEB pages, and of plain `trafilatura.extract`."""
+    import importlib
+    from datetime import datetime as dt
+
+    import trafilatura
+
+    from evals.extraction import load_corpus
+    from pipeline.dedupe.minhash import precompute_signature
+    from pipeline.document import language_model  # noqa: F401  (the workers' forkserver preloads it)
+    from pipeline.document.stage import DocumentSteps, _Collector, _stages
+    from pipeline.models import Article
+    from pipeline.settings import Settings
+    from pipeline.stage import Ledger
+
+    pages = [(page.id, page.html.encode()) for page in load_corpus(Path(aeb))]
+    settings = Settings()
+    setup = (settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
+    spec = DocumentSteps(
+        ("retain", "extract", "clean", "enrich"), "bench", dt(2026, 1, 1), dt(2026, 1, 1), setup
+    )
+    spent: dict[str, float] = {}
+
+    def timed(label: str, fn: Callable) -> Callable:
+        def wrapper(*a, **kw):
+            c = time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.process_time() - c
+
+        return wrapper
+
+    for label, module, name in _EXTRACT_PARTS:
+        owner = importlib.import_module(module)
+        setattr(owner, name, timed(label, getattr(owner, name)))
+
+    def steps() -> None:
+        for page_id, raw in pages:
+            ledger, collector = Ledger(), _Collector()
+            item = Article(source_uri=f"/bench/{page_id}.html", raw=raw, media_type="text/html")
+            for stage in _stages(spec, ledger, collector):
+                if not isinstance(item, Article):
+                    break
+                item = timed(stage.name, stage.apply)(item)
+            if isinstance(item, Article) and item.content_hash:
+                timed("minhash", precompute_signature)(item, setup)
+
+    def plain() -> None:
+        for _, raw in pages:
+            trafilatura.extract(raw)
+
+    steps(), plain()  # warm: lazy imports and caches, in both
+    per_round: list[dict[str, float]] = []
+    for r in range(rounds):
+        out: dict[str, float] = {}
+        for name, fn in (
+            (("plain", plain), ("steps", steps)) if r % 2 == 0 else (("steps", steps), ("plain", plain))
+        ):
+            spent.clear()
+            c = time.process_time()
+            fn()
+            out[name] = time.process_time() - c
+            if name == "steps":
+                out.update(spent)
+        per_round.append(out)
+    ms = {k: round(1000 * statistics.median(r[k] for r in per_round) / len(pages), 2) for k in per_round[0]}
+    return {"pages": len(pages), "rounds": rounds, "ms_per_page": ms,
+            "extract_parts": [label for label, _, _ in _EXTRACT_PARTS]}  # fmt: skip
+
+
+def run_steps(args) -> dict:
+    log(f"steps: a worker's steps and plain trafilatura over the AEB pages, {args.rounds} rounds")
+    return child("steps", {"aeb": str(args.aeb), "rounds": args.rounds})
+
+
 def measure_warc_read(path: str) -> dict:
     """The records of a web archive as the read stage gets them (`pipeline.read.warc`), in this process."""
     from pipeline.read.formats import record_cap
@@ -673,6 +761,10 @@ def _verdict(ok: bool | None) -> str:
 def summary_rows(report: dict) -> list[tuple[str, str, str, str]]:
     """(figure, measured, target, verdict) for every figure the issue names."""
     rows = []
+    if "steps" in report:
+        ms = report["steps"]["ms_per_page"]
+        rows.append(("HTML: a worker's CPU per page / plain trafilatura's (one process, AEB pages)",
+                     f"{ms['steps'] / ms['plain']:.2f}x ({ms['steps']:.1f} ms / {ms['plain']:.1f} ms)", "-", "-"))  # fmt: skip
     for h in report.get("html", {}).get("sizes", []):
         med, cpu, n = h["median_s"], h["median_tree_cpu_s"], f"{h['docs']:,} pages"
         rows.append((f"HTML end to end, 2 workers / plain trafilatura, {n}", f"{h['ratio_2']:.2f}x "
@@ -754,6 +846,23 @@ def render(report: dict) -> str:
         "|---|---|---|---|",
     ]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary_rows(report)]
+    if "steps" in report:
+        st = report["steps"]
+        ms, plain = st["ms_per_page"], st["ms_per_page"]["plain"]
+        out += ["", "## Where a worker's CPU goes on a page", "",
+                f"The {st['pages']} AEB pages through a worker's steps in one process (CPU per page, median of "
+                f"{st['rounds']} rounds alternating with plain `trafilatura.extract` over the same pages). The "
+                "extraction's parts are inside its row; what is left of it (the page's JSON-LD, headings, "
+                "chunks and scripts read, the text rules of its blocks) is \"extract, the rest\".", "",
+                "| step | ms per page | of plain trafilatura |", "|---|---|---|",
+                f"| plain `trafilatura.extract` | {plain:.1f} | 100% |"]  # fmt: skip
+        inner = sum(ms.get(label, 0.0) for label in st["extract_parts"])
+        rows = [("retain (sha256, zlib)", ms.get("retain", 0.0)), ("extract", ms.get("extract", 0.0))]
+        rows += [(f"  - {label}", ms.get(label, 0.0)) for label in st["extract_parts"]]
+        rows += [("  - extract, the rest", ms.get("extract", 0.0) - inner)]
+        rows += [(name, ms.get(name, 0.0)) for name in ("clean", "enrich", "minhash")]
+        out += [f"| {name} | {v:.1f} | {100 * v / plain:.0f}% |" for name, v in rows]
+        out.append(f"| **all steps** | **{ms['steps']:.1f}** | **{100 * ms['steps'] / plain:.0f}%** |")
     for h in report.get("html", {}).get("sizes", []):
         out += ["", f"## HTML path, {h['docs']:,} pages: end to end against plain trafilatura and its CLI", "",
                 f"The AEB benchmark's pages, copies varied a little (`{Path(h['corpus']).name}`). "
@@ -882,6 +991,7 @@ def main(argv: list[str] | None = None) -> int:
             "ingest": measure_ingest,
             "cli": measure_cli,
             "trafilatura_cli": measure_trafilatura_cli,
+            "steps": measure_steps,
             "warc_read": measure_warc_read,
         }[part]
         print(json.dumps(fn(**params)))
@@ -904,7 +1014,7 @@ def main(argv: list[str] | None = None) -> int:
         or args.text_workers < 0
     ):
         parser.error("sizes, --html-docs and --rounds must be positive")
-    if {"html", "warc"} & set(parts) and not (args.aeb / "ground-truth.json").is_file():
+    if {"steps", "html", "warc"} & set(parts) and not (args.aeb / "ground-truth.json").is_file():
         print(f"error: AEB corpus not found at {args.aeb} (pass --aeb, or AEB=... to make)", file=sys.stderr)
         return 3
 
@@ -912,7 +1022,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     report: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                     "parts": parts, "targets": TARGETS}  # fmt: skip
-    runners = {"html": run_html, "text": run_text, "memory": run_memory, "dedupe": run_dedupe,
+    runners = {"steps": run_steps, "html": run_html, "text": run_text, "memory": run_memory, "dedupe": run_dedupe,
                "airflow": lambda a: measure_airflow_imports(a.airflow_repeats), "warc": run_warc}  # fmt: skip
     for part in PARTS:
         if part in parts:

@@ -46,13 +46,28 @@ def test_page_variations_keep_copy_zero_and_vary_the_others():
 def test_the_tiny_bench_writes_a_report_with_every_part_against_its_target(tmp_path, capsys):
     aeb = fake_aeb(tmp_path / "aeb")
     out, report = tmp_path / "benchmarks.md", tmp_path / "report.json"
-    args = ["--parts", "html,text,airflow", "--aeb", str(aeb), "--html-docs", "7", "--rounds", "1",
+    args = ["--parts", "steps,html,text,airflow", "--aeb", str(aeb), "--html-docs", "7", "--rounds", "1",
             "--text-sizes", "40,80", "--airflow-repeats", "1", "--workdir", str(tmp_path / "work"),
             "--out", str(out), "--json", str(report)]  # fmt: skip
 
     assert main(args) == 0
 
     data = json.loads(report.read_text())
+    steps = data["steps"]
+    assert steps["pages"] == 3 and steps["rounds"] == 1
+    ms = steps["ms_per_page"]
+    assert {
+        "plain",
+        "steps",
+        "retain",
+        "extract",
+        "clean",
+        "enrich",
+        "minhash",
+        *steps["extract_parts"],
+    } <= set(ms)
+    # the parts are inside the extraction, the steps inside the whole
+    assert sum(ms[label] for label in steps["extract_parts"]) <= ms["extract"] <= ms["steps"]
     [html] = data["html"]["sizes"]
     assert [len(html[k]) for k in ("plain", "workers_1", "workers_2", "trafilatura_cli")] == [1, 1, 1, 1]
     assert html["plain"][0]["docs"] == 7 and html["plain"][0]["empty"] == 0
@@ -79,6 +94,9 @@ def test_the_tiny_bench_writes_a_report_with_every_part_against_its_target(tmp_p
         "2 workers / trafilatura CLI --parallel 2, 7 pages",
         "1 worker / plain trafilatura, 7 pages",
         "| trafilatura CLI, --parallel 2 |",
+        "## Where a worker's CPU goes on a page",
+        "| plain `trafilatura.extract` |",
+        "a worker's CPU per page / plain trafilatura's",
         "text, 80 articles",
         "load, 80-article run",
         "Airflow: import",
