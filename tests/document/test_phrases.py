@@ -6,6 +6,7 @@ import pytest
 from pipeline.document.clean import clean_lines
 from pipeline.document.phrases import PHRASE_RULES
 from pipeline.document.rules import LINE_RULES
+from pipeline.text import unspaced_letters
 
 EXAMPLES: dict[str, dict[str, str]] = {
     "read_also": {
@@ -229,3 +230,23 @@ def test_a_page_in_german_loses_its_prompts_and_keeps_its_text():
     out = clean_lines(text, "Haushalt beschlossen")
     assert out.lines == [text[0], text[3]]
     assert set(out.removed) == {"read_also", "credit_caption", "ad_label", "support_prompt"}
+
+
+def test_a_within_rule_searched_gives_what_its_whole_line_pattern_gives():
+    """The rules shaped `.*(?:phrases).*` are tested by searching the phrases (fast); the whole-line pattern
+    must agree on every example, on prose around them, and on a line with a newline (which takes it)."""
+    within = [rule for rule in LINE_RULES if rule.anywhere is not None]
+    assert {rule.name for rule in within} == {
+        name for name, spec in PHRASE_RULES.items() if spec[1] == "within"
+    }
+    lines = [text for by_language in EXAMPLES.values() for text in by_language.values()]
+    lines += [f"— {text} »" for text in lines] + [f"Prose before. {text} and after" for text in lines]
+    lines += ["Already a subscriber?\nLog in", "\nSubscribe now\n", "The council met on Tuesday."]
+    for rule in within:
+        for line in lines:
+            whole = rule.pattern.fullmatch(line) is not None
+            if "\n" not in line:
+                assert (rule.anywhere.search(line) is not None) == whole, (rule.name, line)
+            words = len(line.split())
+            short = words + (0 if line.isascii() else unspaced_letters(line)) <= rule.max_words
+            assert rule.matches(line) == (whole and short), (rule.name, line)
