@@ -67,19 +67,22 @@ def test_article_ingest_shape_and_params(dagbag):
         assert dag.params.get_param(name).description
 
 
-def test_unpausing_the_daily_dag_waits_for_the_next_midnight(dagbag):
+@pytest.mark.parametrize("clock", ["00:00:30", "00:05", "02:00", "12:00", "23:59"])
+def test_unpausing_the_daily_dag_waits_for_the_next_midnight(dagbag, monkeypatch, clock):
     """The scheduler's view (the serialized DAG): with no run yet, the first scheduled run is the next
     midnight, not today's (which unpausing, or "Unpause on trigger", used to start at once, default params and
-    all, into the default database, ahead of the run the user triggered)."""
+    all, into the default database, ahead of the run the user triggered), whatever the time of day: Airflow's
+    run_immediately=False still ran the past midnight within 2.4 hours of it (this test failed at 00:05)."""
+    import pendulum
     from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables import trigger
 
-    from pipeline.clock import utcnow
-
+    hour, minute, *second = (int(part) for part in clock.split(":"))
+    now = pendulum.datetime(2026, 12, 3, hour, minute, *second, tz="UTC")
+    monkeypatch.setattr(trigger, "utcnow", lambda: now)
     dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags["article_ingest"]))
     first = dag.next_dagrun_info(last_automated_run_info=None)
-    now = utcnow()
-    assert first.run_after.replace(tzinfo=None) > now
-    assert (first.run_after.hour, first.run_after.minute) == (0, 0)
+    assert first.run_after == pendulum.datetime(2026, 12, 4, tz="UTC")
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS_FOLDER.glob("*.py")))
