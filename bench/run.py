@@ -345,6 +345,22 @@ def measure_trafilatura_cli(folder: str, scratch: str, processes: int = 2) -> di
             "files_written": written, "main_peak_rss_mb": round(vm_hwm_mb(), 1)}  # fmt: skip
 
 
+def _timer(totals: dict[str, float], clock: Callable[[], float]) -> Callable[[str, Callable], Callable]:
+    """`timed(name, fn)`: `fn`, adding the `clock` time of each call to `totals[name]`."""
+
+    def timed(name: str, fn: Callable) -> Callable:
+        def wrapper(*a, **kw):
+            t = clock()
+            try:
+                return fn(*a, **kw)
+            finally:
+                totals[name] = totals.get(name, 0.0) + clock() - t
+
+        return wrapper
+
+    return timed
+
+
 def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
     """`run_ingest` (what `python -m pipeline ingest` does) over the folder into a fresh database, timed.
 
@@ -358,17 +374,7 @@ def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
     shutil.rmtree(scratch_dir, ignore_errors=True)
     scratch_dir.mkdir(parents=True)
     phases: dict[str, float] = {}
-
-    def timed(name: str, fn: Callable) -> Callable:
-        def wrapper(*a, **kw):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
-
-        return wrapper
-
+    timed = _timer(phases, time.perf_counter)
     runner.process_run = timed("process", runner.process_run)
     runner.audit_run = timed("audit", runner.audit_run)
     runner.publish_run = timed("load", runner.publish_run)
@@ -478,17 +484,7 @@ def measure_steps(aeb: str, rounds: int) -> dict:
         ("retain", "extract", "clean", "enrich"), "bench", dt(2026, 1, 1), dt(2026, 1, 1), setup
     )
     spent: dict[str, float] = {}
-
-    def timed(label: str, fn: Callable) -> Callable:
-        def wrapper(*a, **kw):
-            c = time.process_time()
-            try:
-                return fn(*a, **kw)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.process_time() - c
-
-        return wrapper
-
+    timed = _timer(spent, time.process_time)
     for label, module, name in _EXTRACT_PARTS:
         owner = importlib.import_module(module)
         setattr(owner, name, timed(label, getattr(owner, name)))
