@@ -243,7 +243,7 @@ def back(
         stories := StoryStage(ledger, history, utcnow()),
     ):
         stream = stage.run(stream)
-    validate.warm_up()  # after the stages' own imports (numpy, trafilatura): GX's import then runs alone
+    validate.warm_up()  # after the stages' own imports (numpy, duckdb): GX's import then runs alone
 
     def finish(folder: Path) -> None:
         with (folder / STORIES_FILE).open("w") as f:
