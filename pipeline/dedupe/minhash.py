@@ -123,8 +123,9 @@ class MinHasher:
             # in blocks of rows that stay in the CPU's cache: 2.6x faster than one (shingles x perms) array
             block = np.empty((min(len(hashed), _BLOCK), self.perms), dtype=np.uint32)
             for start in range(0, len(hashed), _BLOCK):
-                rows = block[: len(hashed[start : start + _BLOCK])]
-                np.multiply(hashed[start : start + _BLOCK], self._a, out=rows)
+                chunk = hashed[start : start + _BLOCK]
+                rows = block[: len(chunk)]
+                np.multiply(chunk, self._a, out=rows)
                 np.add(rows, self._b, out=rows)
                 np.minimum(lowest, rows.min(axis=0), out=lowest)
         return Signature(len(shingles), lowest)
