@@ -104,6 +104,7 @@ def every_run_accounts_for_its_inputs(request):
         assert not unbalanced, f"{db}: runs whose inputs do not add up: {unbalanced}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks into the node ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`make test` runs two workers), the tests that share one Airflow standalone run in one
     worker, so that one server starts, not two."""
