@@ -427,6 +427,80 @@ def format_split(pages: list[FundusPage]) -> str:
     return "\n".join(lines)
 
 
+TITLE_SOURCES = ("JSON-LD headline", "og:title", "the one <h1>", "<title>")
+
+
+def title_candidates(page: FundusPage) -> dict[str, str | None]:
+    """The headline each of the page's own title sources gives, through the pipeline's suffix removal
+    (`pipeline.document.page_meta.headline`): what any choice among those sources could land."""
+    from urllib.parse import urlsplit
+
+    import lxml.html
+
+    from pipeline.document.page_meta import h1_texts, headline, json_ld, site_names
+    from pipeline.text import normalise_line
+
+    tree = lxml.html.fromstring(page.html)
+    h1s = h1_texts(tree)
+    page_data = json_ld(tree)
+    names = site_names(
+        None, urlsplit(page.url).hostname, tree.xpath('//meta[@property="og:site_name"]/@content'),
+        page_data.publishers,
+    )  # fmt: skip
+    og = [t for t in tree.xpath('//meta[@property="og:title"]/@content') if t.strip()]
+    titles = tree.xpath("//title/text()")
+    texts = (
+        page_data.headline,
+        og[0] if og else None,
+        h1s[0] if len(h1s) == 1 else None,
+        titles[0] if titles else None,
+    )
+    raw = dict(zip(TITLE_SOURCES, texts, strict=True))
+    return {
+        source: normalise_line(headline(normalise_line(text), h1s, names)) if text else None
+        for source, text in raw.items()
+    }
+
+
+def title_ceiling(pages: list[FundusPage]) -> dict[str, dict[str, float]]:
+    """Title accuracy each source would give alone, the best fixed order of them, and the share of pages where
+    some source gives the expected title (the most a per-site choice could reach), per subset.
+
+    Which source fundus's parser takes is its publisher's choice: where a page's JSON-LD headline and its
+    og:title differ, no site-independent order matches both kinds of publisher."""
+    import itertools
+
+    candidates = {p.id: title_candidates(p) for p in pages}
+    orders = list(itertools.permutations(TITLE_SOURCES))
+
+    def first(p: FundusPage, order: tuple[str, ...]) -> str | None:
+        return next((candidates[p.id][s] for s in order if candidates[p.id][s]), None)
+
+    out = {}
+    for subset, group in subsets(pages).items():
+        if not group:
+            continue
+        row = {s: _share([title_exact(p.title, candidates[p.id][s]) for p in group]) for s in TITLE_SOURCES}
+        best = max(orders, key=lambda o: sum(title_exact(p.title, first(p, o)) for p in group))
+        row["best fixed order"] = _share([title_exact(p.title, first(p, best)) for p in group])
+        row["best order"] = " > ".join(best)
+        row["some source right"] = _share(
+            [any(title_exact(p.title, c) for c in candidates[p.id].values() if c) for p in group]
+        )
+        out[subset] = row
+    return out
+
+
+def format_title_ceiling(ceiling: dict[str, dict]) -> str:
+    lines = ["\ntitle accuracy by the page's own title sources (each through the pipeline's suffix removal):"]
+    for subset, row in ceiling.items():
+        cells = ", ".join(
+            f"{s} {row[s]:.3f}" for s in (*TITLE_SOURCES, "best fixed order", "some source right")
+        )
+        lines.append(f"  {subset:<6} {cells}; best order on this subset: {row['best order']}")
+    return "\n".join(lines)
+
+
 def evaluate(
     pages: list[FundusPage], workdir: Path, bootstrap: int = 1000, log: Callable[[str], None] = print
 ) -> dict:
@@ -457,6 +531,8 @@ def evaluate(
         f"{summary.quarantined} quarantined {summary.quarantine_reasons or ''}; "
         f"{derived} landed titles derived from the lead sentence (the page gave none)"
     )
+    ceiling = title_ceiling(pages)
+    print(format_title_ceiling(ceiling))
     print("boilerplate rules fired on these pages (lines removed):")
     for rule, n in sorted(fired.items(), key=lambda kv: -kv[1]):
         print(f"  {rule:<20} {n:>5}  {RULE_REASONS.get(rule, '')}")
@@ -468,5 +544,6 @@ def evaluate(
         "scores": figures,
         "pipeline_run": {**asdict(summary), "rules": fired},
         "not_scored": not_scored,
+        "title_ceiling": ceiling,
         "per_page": per_page,
     }

@@ -22,6 +22,7 @@ from evals.fundus import (
     split_of,
     split_publishers,
     subsets,
+    title_ceiling,
     title_exact,
     title_loose,
 )
@@ -100,6 +101,31 @@ def test_date_without_offset_allows_any_offset_from_minus_12_to_plus_14_hours():
     assert not date_match(naive, datetime(2024, 4, 23, 12, 0))
     assert date_match(naive, "2024-04-22") and not date_match(naive, "2024-04-21")  # a day is taken as it is
     assert date_match("2025-04-05", "2025-04-05T23:00:00+02:00")  # published_at_checked is a bare day
+
+
+def _titled_page(publisher: str, expected: str, ld: str, og: str, h1: str) -> FundusPage:
+    html = (
+        f'<html><head><title>{ld} | {publisher}</title><meta property="og:title" content="{og}">'
+        f'<script type="application/ld+json">{{"@type": "NewsArticle", "headline": "{ld}"}}</script></head>'
+        f"<body><article><h1>{h1}</h1><p>Text.</p></article></body></html>"
+    )
+    return FundusPage(
+        publisher, publisher, "en", f"https://{publisher.lower()}.example/a", html, expected, None, "", ""
+    )
+
+
+def test_the_title_ceiling_shows_when_no_fixed_order_of_the_pages_sources_can_match_every_publisher():
+    # one publisher's expected title is its JSON-LD headline, the other's its og:title (which its <h1> shows)
+    pages = [
+        _titled_page("Alpha", "Rates rise again", "Rates rise again", "Rates up", "Rates up"),
+        _titled_page(
+            "Beta", "Storm hits coast", "Storm: what we know", "Storm hits coast", "Storm hits coast"
+        ),
+    ]
+    row = title_ceiling(pages)["all"]
+    assert row["JSON-LD headline"] == row["og:title"] == row["the one <h1>"] == 0.5
+    assert row["<title>"] == 0.5  # less its " | Alpha" suffix, the first page's headline
+    assert row["best fixed order"] == 0.5 and row["some source right"] == 1.0
 
 
 def test_split_is_deterministic_documented_and_keeps_each_publisher_whole():
