@@ -141,7 +141,7 @@ def test_a_full_staging_disk_ends_the_run_and_leaves_the_database_as_it_was(tmp_
 
 
 def test_the_staging_folder_removed_mid_run_ends_it_with_one_line(tmp_path, seeds_copy):
-    (seeds_copy / "spans.html").write_text("<span>w</span>" * 400_000, encoding="utf-8")  # seconds of work
+    (seeds_copy / "spans.html").write_text("<span>w</span>" * 100_000, encoding="utf-8")  # seconds of work
     db = tmp_path / "db" / "articles.duckdb"
     staging = tmp_path / "staging"
     removed = threading.Event()
