@@ -77,7 +77,10 @@ LINE_RULES: tuple[LineRule, ...] = (
         r"|required\s+fields\s+are\s+marked\s*\*?"
         r"|tell\s+us\s+what\s+you\s+think.*|what\s+do\s+you\s+think\?"
         r"|(?:like|liked|enjoy|enjoyed|love)\s+this\s+(?:story|article|post)\?.*"
-        r"|.*\b(?:comments?|comentários?|comentarios?|commentaires?|kommentare?)\b.*\bmodera\w*.*)",
+        r"|.*\b(?:comments?|comentários?|comentarios?|commentaires?|kommentare?)\b.*\bmodera\w*.*"
+        # a comment system's account prompts: "... before commenting", "log in to comment", "display name"
+        r"|.*\bbefore\s+commenting\b.*|.*\b(?:log\s*in|sign\s+in|register)\b.*\bto\s+comment\b.*"
+        r"|(?=.*\b(?:comment\w*|log\s*in|log\s*out|prompted)\b).*\bdisplay\s+name\b.*)",
         max_words=20,
     ),
     _rule(
@@ -121,6 +124,8 @@ LINE_RULES: tuple[LineRule, ...] = (
         "newsletter sign-up prompts and their form messages",
         r"(?:.*\b(?:subscrib\w*|sign(?:ing)?\s+up|delivered|get|receive)\b.*\b(?:newsletters?|inbox|e-?mail\s+updates)\b.*"
         r"|.*\b(?:newsletters?|inbox)\b.*\b(?:subscrib\w*|sign(?:ing)?\s+up)\b.*"
+        # a prompt to sign up for news, not the verb in a sentence ("you can sign up for a ...")
+        r"|(?:sign\s+up|subscribe)\s+(?:for|to)\s+(?:(?:our|the|free|\w+,?)\s+){0,3}(?:news|updates|alerts)\b.*"
         r"|thanks?(?:\s+you)?\s+for\s+(?:signing\s+up|subscribing)\b.*|.*\berror\s+processing\s+your\s+subscription\b.*"
         r"|keep\s+an\s+eye\s+on\s+your\s+inbox\b.*|an\s+error\s+has\s+occurred,?\s+please\s+try\s+again.*"
         r"|this\s+(?:article|story)\s+has\s+been\s+sent\s+to.*)",
