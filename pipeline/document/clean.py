@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -30,12 +31,16 @@ class Cleaned:
 
 
 def clean_lines(
-    lines: Sequence[str | Block], title: str | None, description: str | None = None, url: str | None = None
+    lines: Sequence[str | Block],
+    title: str | None,
+    description: str | None = None,
+    url: str | None = None,
+    author: str | None = None,
 ) -> Cleaned:
     """Remove boilerplate lines and blocks; return the kept lines, a byline author if found, and removal counts.
 
     `lines` are plain strings (text files) or `Block`s (HTML, with structure the block rules use);
-    `description` is the page's meta description and `url` its address, if known.
+    `description` is the page's meta description, `url` its address and `author` its byline, if known.
     """
     blocks = [b for b in (_as_block(line) for line in lines) if b.text]
     lines = [b.text for b in blocks]
@@ -94,6 +99,10 @@ def clean_lines(
     if thread is not None:
         out.drop(rules.COMMENT_THREAD_RULE, out.lines[thread:])
         del out.lines[thread:], kept_kinds[thread:]
+    box = author_box_start(out.lines, author or out.author)
+    if box is not None:
+        out.drop(rules.AUTHOR_BOX_RULE, out.lines[box:])
+        del out.lines[box:], kept_kinds[box:]
     while len(out.lines) > 1 and kept_kinds[-1] == "head":  # a heading with nothing under it heads nothing
         kept_kinds.pop()
         out.drop(rules.DANGLING_HEADING_RULE, [out.lines.pop()])
@@ -129,6 +138,38 @@ def comment_thread_start(lines: list[str]) -> int | None:
     if first > 0 and rules.COMMENT_HEADING.fullmatch(lines[first - 1]):
         first -= 1
     return first
+
+
+_NAME_SEPARATORS = re.compile(r"\s*(?:[,;&|/]|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*")
+
+
+def author_box_start(lines: list[str], author: str | None) -> int | None:
+    """Where the author's box starts in the body's last `AUTHOR_BOX_LINES` lines, or None: the first of them
+    that starts with one of the byline's names in full ("Ana Ruiz is a reporter ..."; "Ana Ruiz" alone).
+
+    Only personal names of two words or more count: one word, or "The ..." (an outlet), would match prose. The
+    article's first line always stays.
+    """
+    if not author or len(lines) < 2:
+        return None
+    names = [
+        n
+        for n in _NAME_SEPARATORS.split(author)
+        if len(n.split()) >= 2 and not n.lower().startswith("the ") and looks_like_name(n)
+    ]
+    if not names:
+        return None
+    starts = re.compile(r"(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+    for i in range(max(1, len(lines) - rules.AUTHOR_BOX_LINES), len(lines)):
+        if starts.match(lines[i]):
+            return i
+    return None
+
+
+def looks_like_name(text: str) -> bool:
+    """A person's name as bylines give it: at most five words, each starting with a capital letter."""
+    words = text.split()
+    return len(words) <= 5 and all(w[:1].isupper() for w in words)
 
 
 def _late_byline(line: str) -> bool:
@@ -199,7 +240,11 @@ class CleanStage(Stage):
 
     def process(self, article: Article) -> Article:
         cleaned = clean_lines(
-            article.blocks or article.body.split("\n"), article.title, article.description, article.url
+            article.blocks or article.body.split("\n"),
+            article.title,
+            article.description,
+            article.url,
+            article.author,
         )
         article.blocks = []
         if not cleaned.lines:

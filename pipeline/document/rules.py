@@ -356,6 +356,13 @@ OWN_URL_REASON = "the article's own address on a line of its own (share widget r
 STANDFIRST_RULE = "standfirst"
 STANDFIRST_REASON = "a summary set as a heading above the text: the page's meta description"
 
+AUTHOR_BOX_RULE = "author_box"
+AUTHOR_BOX_REASON = (
+    "the author's box at the end: from a line that starts with the byline's full name "
+    '("Ana Ruiz is a reporter ...", or the name alone) to the end'
+)
+AUTHOR_BOX_LINES = 4  # it starts in the body's last lines
+
 # A comment thread, by its shape: from some line to the page's end, comment furniture (a relative time, a reply
 # or like label, perhaps with a count, a user's handle with a time) recurs every few lines.
 COMMENT_THREAD_RULE = "comment_thread"
@@ -391,6 +398,7 @@ RULE_REASONS: dict[str, str] = {
     **{rule.name: rule.reason for rule in LINE_RULES},
     **{rule.name: rule.reason for rule in BLOCK_RULES},
     STANDFIRST_RULE: STANDFIRST_REASON,
+    AUTHOR_BOX_RULE: AUTHOR_BOX_REASON,
     OWN_URL_RULE: OWN_URL_REASON,
     DANGLING_HEADING_RULE: DANGLING_HEADING_REASON,
     RELATED_LIST_RULE: RELATED_LIST_REASON,

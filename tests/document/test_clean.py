@@ -281,3 +281,21 @@ def test_bylines_in_other_languages_give_the_author_and_leave_the_body(byline, a
 def test_a_sentence_that_starts_like_a_byline_is_kept():
     line = "Von Montag an gilt in der Stadt die neue Regel für alle Busse und Bahnen."
     assert clean_lines([line, *ARTICLE_ES], "Neue Regel").lines[0] == line
+
+
+def test_the_clean_stage_looks_for_the_box_of_the_author_the_page_named():
+    from pipeline.document.clean import CleanStage
+    from pipeline.stage import Ledger
+    from tests.conftest import make_article
+
+    text = (
+        "The harbour authority said on Friday that the new ferry terminal would open in March.\n"
+        "Local businesses had hoped for more visitors during the summer season.\n"
+        "Ana Ruiz is a reporter covering the port and the islands."
+    )
+    ledger = Ledger()
+    out = CleanStage(ledger).apply(make_article(text, author="Ana Ruiz"))
+    assert out.body.split("\n\n") == text.split("\n")[:2] and out.removed_rules == {"author_box": 1}
+    assert out.author == "Ana Ruiz"
+    kept = CleanStage(Ledger()).apply(make_article(text))  # no byline known: nothing to recognise it by
+    assert kept.body.split("\n\n") == text.split("\n")

@@ -182,3 +182,47 @@ def test_every_rule_has_a_reason_and_a_unique_name():
     names = [r.name for r in LINE_RULES] + [r.name for r in BLOCK_RULES]
     assert len(names) == len(set(names))
     assert all(RULE_REASONS.get(name) for name in names)
+
+
+@pytest.mark.parametrize(
+    "box,author",
+    [
+        (["Ana Ruiz is a reporter covering the port and the islands."], "Ana Ruiz"),
+        (
+            [
+                "Ana Ruiz ist Reporterin für Häfen und Inseln.",
+                "Mehr Meldungen finden Sie in unserem Liveblog.",
+            ],
+            "Ana Ruiz",
+        ),
+        (["Tom Hale (*1961) war Hafenmeister in Kiel."], "Ana Ruiz, Tom Hale"),  # one of several names
+        (["Ana Ruiz"], "Ana Ruiz und Tom Hale"),  # the name alone, below the text
+    ],
+)
+def test_the_authors_box_at_the_end_goes_from_the_line_that_starts_with_a_bylines_name(box, author):
+    out = clean_lines([PARA, PARA2, *box], None, author=author)
+    assert out.lines == [PARA, PARA2] and dict(out.removed) == {"author_box": len(box)}
+
+
+@pytest.mark.parametrize(
+    "line,author",
+    [
+        ("Ana Ruizhandle", "Ana Ruiz"),  # glued to something else: not the name
+        ("Dear Abby is written by Abigail Van Buren and was founded by her mother.", "Abigail Van Buren"),
+        ("Beachbody Recharge, 1 tsp. nut butter", "Beachbody"),  # one word: a brand as much as a name
+        ("The Associated Press contributed to this report from Berlin.", "The Associated Press"),  # an outlet
+        ("Ana Ruiz said the ferry would run twice a day.", None),  # no byline known
+    ],
+)
+def test_prose_that_names_the_author_otherwise_stays(line, author):
+    out = clean_lines([PARA, PARA2, line], None, author=author)
+    assert out.lines == [PARA, PARA2, line]
+
+
+def test_the_authors_box_is_looked_for_in_the_last_lines_only_and_the_first_line_stays():
+    early = ["Ana Ruiz opened the terminal on Friday.", PARA, PARA2, PARA, PARA2, PARA]
+    assert clean_lines(early, None, author="Ana Ruiz").lines == early
+    assert clean_lines(["Ana Ruiz reports.", PARA], None, author="Ana Ruiz").lines == [
+        "Ana Ruiz reports.",
+        PARA,
+    ]
