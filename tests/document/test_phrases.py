@@ -142,6 +142,22 @@ EXAMPLES: dict[str, dict[str, str]] = {
         "zh": "2025年1月14日 08:30",
         "ko": "입력 2025.01.14 08:30",
     },
+    "source_credit": {
+        "en": "SOURCE: News agencies",
+        "de": "Quelle: AFP",
+        "fr": "Source : Insee",
+        "es": "Fuente: EFE",
+        "it": "Fonte: Istat",
+        "pt": "Fontes: IBGE, Banco Central",
+        "nl": "Bron: CBS",
+        "pl": "Źródło: GUS",
+        "ru": "Источник: Росстат",
+        "tr": "Kaynak: TÜİK",
+        "ar": "المصدر: وكالات",
+        "ja": "出典：総務省",
+        "zh": "来源：新华社",
+        "ko": "출처: 통계청",
+    },
     "credit_caption": {
         "en": "Photo credit: Jane Doe",
         "de": "Foto: dpa/Michael Kappeler",
@@ -172,6 +188,9 @@ PROSE = [
     "Foto des Jahres: Die Jury zeichnete am Freitag in Berlin eine Aufnahme aus dem Hochwassergebiet aus.",
     "Abonnenten der Zeitung erhalten die Ausgabe künftig erst am Nachmittag, teilte der Verlag mit.",
     "Публикация доклада, опубликованного в понедельник, вызвала споры в парламенте и среди экспертов.",
+    "Sources close to the minister said the budget would be cut by a tenth before the summer.",
+    "Quelle des Streits ist ein Gutachten, das die Stadt im Frühjahr in Auftrag gegeben hatte.",
+    "Source : selon les chiffres publiés lundi par l'Insee, le chômage a reculé de 0,2 point au troisième trimestre.",
 ]
 
 
