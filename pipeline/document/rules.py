@@ -216,6 +216,12 @@ LINE_RULES: tuple[LineRule, ...] = (
         max_words=8,
     ),
     _rule(
+        "media_teaser",
+        "a video or audio teaser: its text, then the player's date and length ('... 18.04.2024 | 0:21 min')",
+        r".{10,600}?\s[\d./-]{6,10}\s*[|•·]\s*\d{1,2}:\d{2}(?::\d{2})?\s*(?:min|mins|minutes?|minuten|minutos|мин|分)\.?",
+        max_words=80,
+    ),
+    _rule(
         "teaser_card",
         "a teaser card's title shown twice in a row (its picture's text, then its link)",
         r"(?P<card>\S.{10,150}?[^\s.])\s+(?P=card)",  # a title: not a sentence ending with a full stop

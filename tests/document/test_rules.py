@@ -61,6 +61,7 @@ def cleaned(lines, title=None, description=None, url=None):
         ("02:57 Min.. Verfügbar bis 06.05.2024.", "media_duration"),
         ("05.09.2024 | 2:03 min", "media_duration"),
         ("1:02:10 minutes", "media_duration"),
+        ("After the vote the council met again to discuss the ferry. 18.04.2024 | 0:21 min", "media_teaser"),
         ("(dpa)", "newsroom_initials"),
         ("Ferry Terminal Opens at Last Ferry Terminal Opens at Last", "teaser_card"),
         ("Follow the Harbour Times on Google News for more.", "follow_prompt"),
@@ -87,6 +88,8 @@ def test_line_rules_remove_their_family(line, rule):
         "http://archive.example.org/reports/2019/dredging.html",
         "Reporting the accident to the coastguard took the crew more than an hour, the inquiry found.",
         "He ran the mile in 4:05 minutes flat, a record for the island.",
+        "The crossing on 18.04.2024 took the new ferry 1:05 min less than the old one.",
+        "She won the 800 metres on 12.06.2024 in 1:58 min.",  # a date and a time, but no player's bar
         "(see the chart below)",
         "She said no, no, no, no to the plan and left the room.",
         "The ferry will run twice a day. The ferry will run twice a day.",  # a sentence said twice is no card
