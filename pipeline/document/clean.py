@@ -155,7 +155,7 @@ def author_box_start(lines: list[str], author: str | None) -> int | None:
     names = [
         n
         for n in _NAME_SEPARATORS.split(author)
-        if len(n.split()) >= 2 and not n.lower().startswith("the ") and looks_like_name(n)
+        if len(n.split()) >= 2 and not n.lower().startswith("the ") and _looks_like_name(n)
     ]
     if not names:
         return None
@@ -166,7 +166,7 @@ def author_box_start(lines: list[str], author: str | None) -> int | None:
     return None
 
 
-def looks_like_name(text: str) -> bool:
+def _looks_like_name(text: str) -> bool:
     """A person's name as bylines give it: at most five words, each starting with a capital letter."""
     words = text.split()
     return len(words) <= 5 and all(w[:1].isupper() for w in words)
