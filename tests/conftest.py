@@ -107,9 +107,7 @@ def every_run_accounts_for_its_inputs(request):
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks into the node ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`make test` runs two workers), the tests that share one Airflow standalone run in one
-    worker, so that one server starts, not two. They go first: that group is the suite's largest piece of work
-    (about 6 minutes), and handed out late it would leave the other worker idle at the end."""
+    worker, so that one server starts, not two."""
     for item in items:
         if "tests/e2e/" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("airflow-standalone"))
-    items.sort(key=lambda item: "tests/e2e/" not in item.nodeid)  # stable: the order within each part is kept
