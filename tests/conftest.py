@@ -1,8 +1,14 @@
+import contextlib
 import json
+import locale
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -55,19 +61,128 @@ def db_path(tmp_path: Path) -> Path:
 
 
 def run_cli(
-    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 300
+    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 300, fsize: int | None = None
 ) -> subprocess.CompletedProcess:
-    """`python -m pipeline ...` in a subprocess, as a user runs it."""
+    """`python -m pipeline ...` in a process of its own, as a user runs it, and the result as subprocess.run gives
+    it. The process is forked from a warm copy of the CLI (tests/cli_server.py), which has already paid the
+    imports; PIPELINE_TESTS_COLD_CLI=1 starts each one from nothing instead. `fsize` caps the files it writes."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = str(ROOT)
+    if os.environ.get("PIPELINE_TESTS_COLD_CLI") == "1":
+        return cold_cli(*args, cwd=cwd, env=full_env, timeout=timeout, fsize=fsize)
+    return WARM_CLI.run(list(args), cwd=cwd, env=full_env, timeout=timeout, fsize=fsize)
+
+
+def cold_cli(
+    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 300, fsize: int | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m pipeline ...` started from nothing by subprocess.run."""
+
+    def limits() -> None:
+        if fsize is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         cwd=cwd,
-        env=full_env,
+        env=env if env is not None else {**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=timeout,
+        preexec_fn=limits if fsize is not None else None,
     )
+
+
+class WarmCli:
+    """The client of one tests/cli_server.py per test process, started at its first use."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.requests = threading.Lock()
+        self.changed = threading.Condition()
+        self.started: list[int] = []
+        self.ended: dict[int, int] = {}
+        self.log = None
+
+    def _ensure_running(self) -> subprocess.Popen:
+        if self.proc is None or self.proc.poll() is not None:
+            self.log = Path(tempfile.mkdtemp(prefix="cli-server-")) / "stderr.log"
+            with open(self.log, "wb") as log:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "tests.cli_server"],
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                )
+            self.started, self.ended = [], {}
+            threading.Thread(
+                target=self._read, args=(self.proc,), name="cli-server-reader", daemon=True
+            ).start()
+        return self.proc
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            message = json.loads(line)
+            with self.changed:
+                if "status" in message:
+                    self.ended[message["pid"]] = message["status"]
+                else:
+                    self.started.append(message["pid"])
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def _wait(self, ready, timeout: float | None, proc: subprocess.Popen):
+        with self.changed:
+            done = self.changed.wait_for(lambda: ready() or proc.poll() is not None, timeout)
+            if ready():
+                return True
+        if proc.poll() is not None:
+            raise RuntimeError(f"the warm CLI (tests/cli_server.py) died: {self.log.read_text()[-3000:]}")
+        return done
+
+    def run(
+        self, args: list[str], cwd: Path, env: dict, timeout: float, fsize: int | None
+    ) -> subprocess.CompletedProcess:
+        with tempfile.TemporaryDirectory(prefix="cli-") as tmp:
+            request = {
+                "args": args,
+                "cwd": str(cwd),
+                "env": env,
+                "root": str(ROOT),
+                "stdout": f"{tmp}/stdout",
+                "stderr": f"{tmp}/stderr",
+                "fsize": fsize,
+            }
+            with self.requests:
+                proc = self._ensure_running()
+                proc.stdin.write((json.dumps(request) + "\n").encode())
+                proc.stdin.flush()
+                self._wait(lambda: bool(self.started), 120, proc)
+                with self.changed:
+                    pid = self.started.pop(0)
+            if not self._wait(lambda: pid in self.ended, timeout, proc):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                self._wait(lambda: pid in self.ended, 60, proc)
+                raise subprocess.TimeoutExpired([sys.executable, "-m", "pipeline", *args], timeout)
+            with self.changed:
+                status = self.ended.pop(pid)
+            encoding = locale.getpreferredencoding(False)
+            with (
+                open(f"{tmp}/stdout", encoding=encoding) as out,
+                open(f"{tmp}/stderr", encoding=encoding) as err,
+            ):
+                stdout, stderr = out.read(), err.read()
+        return subprocess.CompletedProcess(
+            [sys.executable, "-m", "pipeline", *args], os.waitstatus_to_exitcode(status), stdout, stderr
+        )
+
+
+WARM_CLI = WarmCli()
 
 
 def ingest_json(*args: str, **kwargs) -> dict:

@@ -1,12 +1,14 @@
 """The CLI end to end, as a user runs it: subprocesses on temp copies of the seeds and temp databases."""
 
 import json
+import os
 import subprocess
 import sys
 
 import duckdb
+import pytest
 
-from tests.conftest import ingest_json, run_cli
+from tests.conftest import cold_cli, ingest_json, run_cli
 
 
 def query(db, sql):
@@ -15,6 +17,32 @@ def query(db, sql):
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("ingest", "--help"), {}),
+        (("ingest", "--workers", "many", "seeds"), {}),  # argparse's exit 2 and usage on stderr
+        (("sql", "SELECT 42 AS answer"), {}),  # data/articles.duckdb, relative to the working directory
+        (("ingest", "no-such-folder"), {}),  # a source that is not there, relative to the working directory
+        (("ingest", "seeds"), {"PIPELINE_MAX_INPUT_BYTES": "abc"}),  # a setting from the environment
+    ],
+)
+def test_the_tests_warm_cli_answers_as_a_cold_start_does(args, env, tmp_path):
+    """run_cli forks a warm copy of the CLI (tests/cli_server.py): what it gives back must be what `python -m
+    pipeline` gives, exit code and both streams, in the caller's working directory and environment, or every
+    test through it would be testing something else."""
+    (tmp_path / "data").mkdir()
+    duckdb.connect(str(tmp_path / "data" / "articles.duckdb")).close()
+    warm = run_cli(*args, cwd=tmp_path, env=env)
+    cold = cold_cli(*args, cwd=tmp_path, env={**os.environ, **env})
+    assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+    assert warm.stdout or warm.stderr
+    if args[0] == "sql":
+        assert warm.returncode == 0 and "42" in warm.stdout, warm.stderr
+    if env:
+        assert warm.returncode == 3 and "PIPELINE_MAX_INPUT_BYTES" in warm.stderr, warm.stderr
 
 
 def test_ingest_help_explains_every_option():

@@ -11,11 +11,8 @@ import contextlib
 import json
 import os
 import random
-import resource
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, copy_seeds
+from tests.conftest import copy_seeds, run_cli
 
 BIG_JSONL_RECORDS = 1500  # about 6 MB of distinct articles: more than the small disk holds
 
@@ -56,20 +53,7 @@ def small_disk(path: Path, size_mb: int) -> Iterator[tuple[dict, Callable[[int],
 
 
 def cli(*args: str, limit_fsize: int | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    def limits() -> None:
-        if limit_fsize is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_fsize, limit_fsize))
-
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=limits,
-    )
+    return run_cli(*args, env=env, fsize=limit_fsize)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
