@@ -219,10 +219,19 @@ def every_run_accounts_for_its_inputs(request):
         assert not unbalanced, f"{db}: runs whose inputs do not add up: {unbalanced}"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks into the node ids
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs two workers), the tests that share one Airflow standalone run in one
-    worker, so that one server starts, not two."""
-    for item in items:
-        if "tests/e2e/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("airflow-standalone"))
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: known only where xdist is loaded (not under -p no:xdist)
+def pytest_xdist_make_scheduler(config, log):
+    """Under `--dist loadgroup` (`make test` runs two workers), the tests of tests/e2e, which share one Airflow
+    standalone, run in one worker, so that one server starts, not two; every other test goes where there is room.
+
+    xdist's own `xdist_group` mark does not reach its scheduler under pytest 9 (it renames `item._nodeid`, which
+    pytest 9 no longer reads), so the grouping is done here, in the scheduler, by node id."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class AirflowTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "airflow-standalone" if nodeid.startswith("tests/e2e/") else nodeid
+
+    return AirflowTestsTogether(config, log)
