@@ -28,13 +28,15 @@ def extract_page(
     include_links: bool,
     favor_precision: bool,
     keep_metadata: bool = False,
+    on_metadata=None,
 ):
     """`trafilatura.bare_extraction(tree, with_metadata=True, ...)` less what we never read, on a tree it may change.
 
     The page's metadata without categories, tags or license (`page_metadata`), and the body tree from
     `main_text`; no text rendering and no copy of the tree. Returns trafilatura's Document with `.body` set, or
     None where bare_extraction gives None; with `keep_metadata`, the Document with `.body` None there when the
-    metadata was read (a body from elsewhere may still come with it).
+    metadata was read (a body from elsewhere may still come with it). `on_metadata(doc)`, if given, is called
+    with the metadata before the body's extraction changes the tree.
     """
     from trafilatura.settings import Extractor
 
@@ -51,6 +53,8 @@ def extract_page(
     doc = None
     try:
         doc = page_metadata(tree, options.url, options.date_params)
+        if on_metadata is not None:
+            on_metadata(doc)
         body, text = main_text(tree, options, options.url or doc.url)
     except (TypeError, ValueError):  # bare_extraction's "no document"
         log.debug("trafilatura discarded %s", options.source)

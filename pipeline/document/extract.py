@@ -94,6 +94,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     """HTML through trafilatura: body blocks without comments, plus title, author, date, site and URL metadata."""
     import trafilatura  # heavy: imported where used, never at DAG parse time
 
+    from pipeline.document.bylines import labelled_authors
     from pipeline.document.cascade import extract_page
     from pipeline.document.chunks import chunk_groups, restore_chunks
     from pipeline.document.embedded import body_from_data, carrying_scripts
@@ -104,6 +105,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
         json_ld,
         pick_authors,
         site_names,
+        sort_names,
     )
 
     today = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -116,6 +118,22 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     chunks = chunk_groups(tree)
     scripts = carrying_scripts(tree)  # before extraction, which drops the scripts
     tree_copyright = [c[:200] for c in tree.xpath('//meta[@name="copyright"]/@content')]
+    labelled: list[str] = []
+
+    def read_labelled_byline(doc) -> None:
+        """When neither the metadata nor the JSON-LD names a person (no author, or only the outlet), the byline
+        the page prints under a label; read now, before the body's extraction prunes the tree."""
+        if article.author:
+            return
+        not_people = [
+            *site_names(doc.sitename, doc.hostname, og_site_names, page_data.publishers),
+            *tree_copyright,
+        ]
+        if sort_names(doc.author, not_people)[0] or sort_names("; ".join(page_data.authors), not_people)[0]:
+            return
+        if found := labelled_authors(tree):
+            labelled.append(found)
+
     doc = extract_page(
         tree,
         url=article.url,
@@ -127,6 +145,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
         },
         **TRAFILATURA_OPTIONS,
         keep_metadata=bool(scripts),
+        on_metadata=read_labelled_byline,
     )
     blocks = html_blocks(doc.body) if doc is not None and doc.body is not None else []
     blocks, restored = restore_chunks(blocks, chunks)
@@ -153,6 +172,10 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
         declared = clean_authors("; ".join(page_data.authors), not_people) if page_data.authors else None
         author = pick_authors(declared, clean_authors(doc.author, not_people), names_of_site)
         article.author = normalise_line(author) if author else None
+    if labelled:  # the metadata named no person, the page's labelled byline does
+        article.author = normalise_line(labelled[0])
+        if signals is not None:
+            signals["labelled_byline"] += 1
     article.url = article.url or doc.url or None
     article.source = article.source or doc.sitename or doc.hostname or None
     article.description = normalise_line(doc.description) if doc.description else None

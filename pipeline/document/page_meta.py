@@ -8,7 +8,8 @@
   alone, one name once however it was spelled (a slug "Chuck-Ross" beside "Chuck Ross"), and "Last; First"
   pairs put back together.
 
-Nothing here names a site or a language's word list beyond a few byline words.
+Nothing here names a site; the only word lists are a few byline words and the roles CJK bylines write after the
+name (기자, 記者). Labelled bylines in the page, for when the metadata names no person: `bylines.py`.
 """
 
 from __future__ import annotations
@@ -219,7 +220,14 @@ def clean_authors(author: str | None, names_of_site: list[str]) -> str | None:
     """The author field ("A; B" as trafilatura joins names) as the page's byline names its people."""
     if not author:
         return author
-    parts = [p.strip() for p in author.split(";") if p.strip()]
+    people, outlets = sort_names(author, names_of_site)
+    kept = people or outlets
+    return "; ".join(kept) if kept else author
+
+
+def sort_names(author: str | None, names_of_site: list[str]) -> tuple[list[str], list[str]]:
+    """The author field's names, cleaned, as (people, outlets); addresses and lone role words in neither."""
+    parts = [p.strip() for p in (author or "").split(";") if p.strip()]
     if len(parts) >= 2 and len(parts) % 2 == 0 and all(len(p.split()) == 1 for p in parts):
         parts = [f"{parts[i + 1]} {parts[i]}" for i in range(0, len(parts), 2)]  # "Last; First" pairs
     site = {fold(n).replace(" ", "") for n in names_of_site if n and fold(n)}
@@ -228,6 +236,7 @@ def clean_authors(author: str | None, names_of_site: list[str]) -> str | None:
         if _ADDRESS.search(part):
             continue
         name = _LEAD.sub("", part).strip(" ,:-")
+        name = _TRAILING_ROLE.sub("", name) or name
         key = fold(name.replace("-", " "))
         if not key or key in _ROLES or key in seen:
             continue
@@ -235,5 +244,9 @@ def clean_authors(author: str | None, names_of_site: list[str]) -> str | None:
         squeezed = key.replace(" ", "")
         is_outlet = any(squeezed == n or (len(n) >= 3 and (n in squeezed or squeezed in n)) for n in site)
         (outlets if is_outlet else people).append(name)
-    kept = people or outlets
-    return "; ".join(kept) if kept else author
+    return people, outlets
+
+
+# A role written after the name, as Korean, Japanese and Chinese bylines do ("신현주 기자", "山田太郎記者"): the
+# reporter, the correspondent, the senior or editorial writer.
+_TRAILING_ROLE = re.compile(r"\s*(?:선임기자|기자|특파원|논설위원|記者|记者|特派員|特派员|編集委員)$")
