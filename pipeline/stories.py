@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 STORY_THRESHOLD = 0.5  # measured on the seeds: same event 0.54-0.62 with the first article, others <= 0.39
 STORY_WINDOW = timedelta(days=3)  # an event's coverage clusters within days; older stories are closed
 TERMS_KEPT = 16  # the rarest terms of a lead: enough to compare, small to store and to look up
+# A lead sentence's words read at most: news leads are shorter (ECB+'s longest is 53 words); a text without
+# sentence punctuation would otherwise be weighed word by word whole (600 unseen words: 13 ms, against 8 ms).
+MAX_LEAD_WORDS = 80
 # A term in more of this run's stories than this is too common to find an event by: it is not looked up, so
 # a run's cost stays linear in its size (stories sharing only such terms with an article are not compared).
 MAX_STORIES_PER_TERM = 100
@@ -103,7 +106,7 @@ def lead_sentence(body: str) -> str:
 def lead_terms(body: str, language: str | None) -> dict[str, float]:
     """The lead sentence's words (crudely stemmed to 6 letters), weighted by rarity: 7.5 - Zipf frequency."""
     terms: dict[str, float] = {}
-    for token in _WORD.findall(lead_sentence(body)):
+    for token in _WORD.findall(lead_sentence(body))[:MAX_LEAD_WORDS]:
         word = token.lower().strip("'’-")
         if len(word) < 3 or word in _STOP:
             continue

@@ -8,7 +8,7 @@ import duckdb
 from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
 from pipeline.stage import Ledger
-from pipeline.stories import STORY_THRESHOLD, StoryStage, cosine, lead_sentence, lead_terms
+from pipeline.stories import MAX_LEAD_WORDS, STORY_THRESHOLD, StoryStage, cosine, lead_sentence, lead_terms
 from tests.conftest import make_article
 
 LEAD = (
@@ -134,3 +134,12 @@ def test_stories_are_scored_through_the_term_index_as_cosine_and_common_terms_ar
     assert stage._scored_candidates(lead_terms(other.body, "en"), day) == []
     (alone,) = stage.run([other])
     assert alone.story_id == alone.article_id
+
+
+def test_a_text_without_sentence_punctuation_is_weighed_by_its_first_words_only():
+    words = [f"filler{n:03d}" for n in range(MAX_LEAD_WORDS)]
+    body = " ".join(
+        [*words, "zygomorphic"]
+    )  # the rarest word of all, past the cap (the fillers are one stem)
+    assert "zygomo" not in lead_terms(body, "en")
+    assert "zygomo" in lead_terms(" ".join([*words[: MAX_LEAD_WORDS - 1], "zygomorphic"]), "en")
