@@ -36,7 +36,7 @@ def extract_page(
     `main_text`; no text rendering and no copy of the tree. Returns trafilatura's Document with `.body` set, or
     None where bare_extraction gives None; with `keep_metadata`, the Document with `.body` None there when the
     metadata was read (a body from elsewhere may still come with it). `on_metadata(doc)`, if given, is called
-    with the metadata before the body's extraction changes the tree.
+    with the metadata before the body's extraction changes the tree (guarded like a metadata step).
     """
     from trafilatura.settings import Extractor
 
@@ -54,7 +54,7 @@ def extract_page(
     try:
         doc = page_metadata(tree, options.url, options.date_params)
         if on_metadata is not None:
-            on_metadata(doc)
+            guarded("labelled byline", on_metadata, doc)  # a crash there costs the byline, not the article
         body, text = main_text(tree, options, options.url or doc.url)
     except (TypeError, ValueError):  # bare_extraction's "no document"
         log.debug("trafilatura discarded %s", options.source)

@@ -122,3 +122,16 @@ def test_person_names(text, expected):
 )
 def test_a_role_written_after_the_name_is_dropped(author, expected):
     assert clean_authors(author, []) == expected
+
+
+def test_a_crash_while_reading_the_byline_costs_the_byline_not_the_article(monkeypatch, caplog):
+    import pipeline.document.bylines as bylines
+
+    def broken(tree):
+        raise AssertionError("a bug in the byline reader")
+
+    monkeypatch.setattr(bylines, "labelled_authors", broken)
+    article = make_article("", title=None, source_uri="/tmp/page.html")
+    blocks = parse_html(article, page("<p><strong>Autor</strong> Roman Goncharenko</p>"))
+    assert blocks and article.title == "Terminal opens late" and article.author is None
+    assert "labelled byline not read (AssertionError: a bug in the byline reader" in caplog.text
