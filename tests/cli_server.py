@@ -37,6 +37,12 @@ def preload() -> None:
     pipeline.stories._weighable_languages()
 
 
+def cap_file_size(size: int) -> None:
+    """This process's files grow to `size` bytes at most: a write past it fails (EFBIG) instead of killing."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
 def run_command(request: dict) -> None:
     """In the forked child: become `python -m pipeline ARGS` and run to its exit (never returns)."""
     try:
@@ -51,8 +57,7 @@ def run_command(request: dict) -> None:
             os.dup2(target, fd)
             os.close(target)
         if request.get("fsize") is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
-            resource.setrlimit(resource.RLIMIT_FSIZE, (request["fsize"], request["fsize"]))
+            cap_file_size(request["fsize"])
         sys.argv = [os.path.join(request["root"], "pipeline", "__main__.py"), *request["args"]]
         from pipeline.cli import entry
 

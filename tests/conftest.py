@@ -2,7 +2,6 @@ import contextlib
 import json
 import locale
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.models import Article
+from tests.cli_server import cap_file_size
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -66,31 +66,28 @@ def run_cli(
     """`python -m pipeline ...` in a process of its own, as a user runs it, and the result as subprocess.run gives
     it. The process is forked from a warm copy of the CLI (tests/cli_server.py), which has already paid the
     imports; PIPELINE_TESTS_COLD_CLI=1 starts each one from nothing instead. `fsize` caps the files it writes."""
-    full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = str(ROOT)
     if os.environ.get("PIPELINE_TESTS_COLD_CLI") == "1":
-        return cold_cli(*args, cwd=cwd, env=full_env, timeout=timeout, fsize=fsize)
-    return WARM_CLI.run(list(args), cwd=cwd, env=full_env, timeout=timeout, fsize=fsize)
+        return cold_cli(*args, cwd=cwd, env=env, timeout=timeout, fsize=fsize)
+    return WARM_CLI.run(list(args), cwd=cwd, env=cli_env(env), timeout=timeout, fsize=fsize)
+
+
+def cli_env(env: dict | None) -> dict:
+    """The test process's environment, `env` over it, and this checkout first on the import path."""
+    return {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
 
 
 def cold_cli(
     *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 300, fsize: int | None = None
 ) -> subprocess.CompletedProcess:
-    """`python -m pipeline ...` started from nothing by subprocess.run."""
-
-    def limits() -> None:
-        if fsize is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
-            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-
+    """`python -m pipeline ...` started from nothing by subprocess.run (the same arguments as run_cli)."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         cwd=cwd,
-        env=env if env is not None else {**os.environ, "PYTHONPATH": str(ROOT)},
+        env=cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=limits if fsize is not None else None,
+        preexec_fn=(lambda: cap_file_size(fsize)) if fsize is not None else None,
     )
 
 

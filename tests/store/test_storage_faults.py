@@ -28,7 +28,7 @@ BIG_JSONL_RECORDS = 1500  # about 6 MB of distinct articles: more than the small
 
 @contextlib.contextmanager
 def small_disk(path: Path, size_mb: int) -> Iterator[tuple[dict, Callable[[int], dict]]]:
-    """A folder that holds about `size_mb` MB. Yields what the run's process needs (`limit_fsize` when the
+    """A folder that holds about `size_mb` MB. Yields what the run's process needs (`fsize` when the
     folder is not a real small file system), and a function that makes the disk bigger."""
     path.mkdir(parents=True)
     mounted = False
@@ -43,17 +43,13 @@ def small_disk(path: Path, size_mb: int) -> Iterator[tuple[dict, Callable[[int],
         if mounted:
             subprocess.run(["mount", "-o", f"remount,size={to_mb}M", str(path)], check=True)
             return {}
-        return {"limit_fsize": to_mb * 2**20}
+        return {"fsize": to_mb * 2**20}
 
     try:
-        yield ({} if mounted else {"limit_fsize": size_mb * 2**20}), grow
+        yield ({} if mounted else {"fsize": size_mb * 2**20}), grow
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def cli(*args: str, limit_fsize: int | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    return run_cli(*args, env=env, fsize=limit_fsize)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
@@ -87,11 +83,11 @@ def test_a_full_disk_under_the_database_publishes_nothing_then_release_converges
     disk = tmp_path / "disk"
     with small_disk(disk, 6) as (limit, grow):
         db = disk / "articles.duckdb"
-        first = cli("ingest", str(copy_seeds(tmp_path)), "--db", str(db), **limit)
+        first = run_cli("ingest", str(copy_seeds(tmp_path)), "--db", str(db), **limit)
         assert first.returncode == 0, first.stderr
         staging = tmp_path / "staging"  # elsewhere: the run stages whole, then the load meets the full disk
         env = {"PIPELINE_STAGING_DIR": str(staging)}
-        proc = cli(
+        proc = run_cli(
             "ingest", str(big_jsonl(tmp_path / "big.jsonl")), "--db", str(db), "--json", **limit, env=env
         )
         line = one_line_error(proc, "nothing was published", "pipeline release ")
@@ -100,10 +96,10 @@ def test_a_full_disk_under_the_database_publishes_nothing_then_release_converges
         assert articles(db) == 5  # the previous state
         assert (staging / run_id / "manifest.json").is_file()  # kept whole for release
         roomy = grow(256)
-        released = cli("release", run_id, "--db", str(db), env=env, **roomy)
+        released = run_cli("release", run_id, "--db", str(db), env=env, **roomy)
         assert released.returncode == 0, released.stderr
         assert articles(db) == 5 + BIG_JSONL_RECORDS
-        rerun = cli("ingest", str(tmp_path / "big.jsonl"), "--db", str(db), "--json", env=env, **roomy)
+        rerun = run_cli("ingest", str(tmp_path / "big.jsonl"), "--db", str(db), "--json", env=env, **roomy)
         assert (
             rerun.returncode == 0
             and json.loads(rerun.stdout.splitlines()[-1])["skipped"] == BIG_JSONL_RECORDS
@@ -112,14 +108,16 @@ def test_a_full_disk_under_the_database_publishes_nothing_then_release_converges
 
 def test_a_full_staging_disk_ends_the_run_and_leaves_the_database_as_it_was(tmp_path, seeds_copy):
     db = tmp_path / "db" / "articles.duckdb"
-    assert cli("ingest", str(seeds_copy), "--db", str(db)).returncode == 0
+    assert run_cli("ingest", str(seeds_copy), "--db", str(db)).returncode == 0
     with small_disk(tmp_path / "staging", 1) as (limit, _):
         env = {"PIPELINE_STAGING_DIR": str(tmp_path / "staging")}
-        proc = cli("ingest", str(big_jsonl(tmp_path / "big.jsonl", 600)), "--db", str(db), env=env, **limit)
+        proc = run_cli(
+            "ingest", str(big_jsonl(tmp_path / "big.jsonl", 600)), "--db", str(db), env=env, **limit
+        )
         one_line_error(proc, "staging", "nothing was published", "run again")
         assert list((tmp_path / "staging").iterdir()) == []  # the unfinished run's folder removed
     assert articles(db) == 5
-    again = cli("ingest", str(big_jsonl(tmp_path / "big.jsonl", 600)), "--db", str(db))
+    again = run_cli("ingest", str(big_jsonl(tmp_path / "big.jsonl", 600)), "--db", str(db))
     assert again.returncode == 0, again.stderr
     assert articles(db) == 605
 
@@ -140,7 +138,7 @@ def test_the_staging_folder_removed_mid_run_ends_it_with_one_line(tmp_path, seed
 
     remover = threading.Thread(target=remove_when_it_appears, daemon=True)
     remover.start()
-    proc = cli("ingest", str(seeds_copy), "--db", str(db), "--max-input-bytes", "20000000",
+    proc = run_cli("ingest", str(seeds_copy), "--db", str(db), "--max-input-bytes", "20000000",
                env={"PIPELINE_STAGING_DIR": str(staging)})  # fmt: skip
     remover.join()
     assert removed.is_set()
@@ -151,20 +149,20 @@ def test_the_staging_folder_removed_mid_run_ends_it_with_one_line(tmp_path, seed
     (
         seeds_copy / "spans.html"
     ).unlink()  # it only made the first run last: the rerun shows the database works
-    again = cli("ingest", str(seeds_copy), "--db", str(db))
+    again = run_cli("ingest", str(seeds_copy), "--db", str(db))
     assert again.returncode == 0, again.stderr
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_a_damaged_database_is_refused_when_the_run_starts_before_any_work(tmp_path, seeds_copy, damage):
     db = tmp_path / "db" / "articles.duckdb"
-    assert cli("ingest", str(seeds_copy), "--db", str(db)).returncode == 0
+    assert run_cli("ingest", str(seeds_copy), "--db", str(db)).returncode == 0
     if damage == "truncated":
         os.truncate(db, db.stat().st_size // 2)
     else:
         db.write_bytes(b"not a database")
     for _ in range(2):  # and the second run the same way, not a crash in recording it
-        proc = cli("ingest", str(seeds_copy), "--db", str(db))
+        proc = run_cli("ingest", str(seeds_copy), "--db", str(db))
         line = one_line_error(proc, str(db), "restore it from a backup")
         assert ("truncated" in line) if damage == "truncated" else ("damaged" in line)
         assert not (db.parent / "staging").exists() or not any((db.parent / "staging").iterdir())
