@@ -170,9 +170,28 @@ _UNSPACED_LETTER = re.compile(r"(?=[^\W_])" + _UNSPACED.pattern)  # [^\W_] is st
 
 
 def looks_like_text(line: str) -> bool:
-    """A line of article prose rather than a heading, caption or button label."""
-    words = len(line.split())
-    return words >= 20 or (words >= 8 and line.rstrip('"”’)').endswith((".", "!", "?", "…")))
+    """A line of article prose rather than a heading, caption or button label.
+
+    In Chinese and Japanese, which write no spaces, two characters count as one word (a word there is one to
+    three characters): a 40-character sentence ending in "。" is prose, as an 8-word one ending in "." is.
+    """
+    words = word_count(line)
+    return words >= 20 or (words >= 8 and line.rstrip(_CLOSING).endswith(_SENTENCE_MARKS))
+
+
+_CLOSING = '"”’)」』）'
+_SENTENCE_MARKS = (".", "!", "?", "…", "。", "！", "？")
+_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+CHARACTERS_PER_WORD = 2  # Chinese and Japanese words run one to three characters
+
+
+def word_count(text: str) -> int:
+    """Words of `text`: those between spaces, where a run of Chinese or Japanese characters counts one word per
+    `CHARACTERS_PER_WORD` of them (at least one)."""
+    words = text.split()
+    if text.isascii():
+        return len(words)
+    return sum(max(1, len(_HAN_KANA.findall(word)) // CHARACTERS_PER_WORD) for word in words)
 
 
 def first_sentence(text: str) -> str:

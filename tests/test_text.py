@@ -9,6 +9,7 @@ from pipeline.text import (
     split_sentences,
     unspaced_letters,
     word_character,
+    word_count,
 )
 
 
@@ -56,6 +57,16 @@ def test_sentences():
     assert ends_as_sentence('He said "yes."') and not ends_as_sentence("A heading")
     assert looks_like_text("This line has enough words in it to read as a sentence.")
     assert not looks_like_text("Short label")
+
+
+def test_prose_in_scripts_without_spaces_is_told_from_labels():
+    # Written for this test: a Japanese and a Chinese sentence of news prose, and labels of a few characters.
+    assert looks_like_text("市の交通局は十二日、来月から深夜の路線バスを増便すると発表した。")
+    assert looks_like_text("市政府周二宣布，将从下个月起增加夜间公交线路的班次。")
+    assert not looks_like_text("関連記事")
+    assert not looks_like_text("＜震度4＞")
+    assert not looks_like_text("最新消息")
+    assert word_count("Tokyo 東京都庁") == 3 and word_count("one two") == 2
 
 
 def test_sentences_do_not_end_at_abbreviations_initials_or_ordinal_dates():

@@ -11,7 +11,7 @@ from pipeline.document import rules
 from pipeline.errors import Reject
 from pipeline.models import Article, Block
 from pipeline.stage import Stage
-from pipeline.text import ends_as_sentence, first_sentence, fold, looks_like_text, normalise_line
+from pipeline.text import ends_as_sentence, first_sentence, fold, looks_like_text, normalise_line, word_count
 
 HEAD_ZONE_LINES = 8  # bylines and repeated headlines sit in the first lines, before the text starts
 DERIVED_TITLE_CHARS = 120
@@ -94,7 +94,15 @@ def clean_lines(
             out.drop(rule.name, [line])
             if rule.name == "avatar_byline" and out.author is None:
                 out.author = rule.pattern.fullmatch(line)["author"]
+            if rule.name == rules.PAYWALL_RULE and out.lines and _paywall_box(lines[i + 1 :], rule):
+                out.drop(rules.PAYWALL_BOX_RULE, lines[i + 1 :])
+                break
         i += 1
+    pointers = pointer_lines(out.lines)
+    if pointers:
+        out.drop(rules.POINTER_LABEL_RULE, [out.lines[n] for n in pointers])
+        for n in reversed(pointers):
+            del out.lines[n], kept_kinds[n]
     thread = comment_thread_start(out.lines)
     if thread is not None:
         out.drop(rules.COMMENT_THREAD_RULE, out.lines[thread:])
@@ -141,6 +149,26 @@ def comment_thread_start(lines: list[str]) -> int | None:
 
 
 _NAME_SEPARATORS = re.compile(r"\s*(?:[,;&|/]|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*")
+
+
+def pointer_lines(lines: list[str]) -> list[int]:
+    """Indexes of lines that open with a label the body repeats before " | " (see `rules.POINTER_LABEL`)."""
+    labelled: dict[str, list[int]] = {}
+    for n, line in enumerate(lines):
+        if "|" not in line or (match := rules.POINTER_LABEL.fullmatch(line)) is None:
+            continue
+        label = match["label"]
+        if len(label.split()) <= rules.POINTER_LABEL_MAX_WORDS and len(match["rest"].split()) >= 2:
+            labelled.setdefault(fold(label), []).append(n)
+    return sorted(n for found in labelled.values() if len(found) >= 2 for n in found)
+
+
+def _paywall_box(rest: list[str], paywall: rules.LineRule) -> bool:
+    """Whether the lines after a paywall prompt are its box: no article paragraph among them (a paragraph's
+    length without a paywall phrase)."""
+    return bool(rest) and not any(
+        word_count(line) >= rules.PARAGRAPH_WORDS and not paywall.anywhere.search(line) for line in rest
+    )
 
 
 def author_box_start(lines: list[str], author: str | None) -> int | None:

@@ -225,6 +225,36 @@ PHRASE_RULES: dict[str, tuple[str, str, int, dict[str, list[str]]]] = {
             "ko": [r"외부\s+콘텐츠"],
         },
     ),
+    "copied_notice": (
+        "a share widget's confirmation that the article's link was copied ('Link copied', 'Lien copié')",
+        "whole",
+        16,
+        {
+            "en": [
+                r"(?:the\s+)?(?:link|url|address)\s+(?:has\s+been\s+|was\s+)?copied(?:\s+to\s+(?:the\s+)?clipboard)?",
+                r"copied\s+to\s+(?:the\s+)?clipboard",
+            ],
+            "de": [
+                r"link\s+(?:wurde\s+)?(?:in\s+die\s+zwischenablage\s+)?kopiert",
+                r"in\s+die\s+zwischenablage\s+kopiert",
+            ],
+            "fr": [
+                r"lien\s+copié(?:\s+dans\s+le\s+presse-papiers?)?",
+                r"copié\s+dans\s+le\s+presse-papiers?",
+            ],
+            "es": [r"enlace\s+copiado(?:\s+al\s+portapapeles)?", r"copiado\s+al\s+portapapeles"],
+            "it": [r"link\s+copiato(?:\s+negli\s+appunti)?", r"copiato\s+negli\s+appunti"],
+            "pt": [r"link\s+copiado(?:\s+para\s+a\s+área\s+de\s+transferência)?"],
+            "nl": [r"link\s+gekopieerd(?:\s+naar\s+(?:het\s+)?klembord)?"],
+            "pl": [r"link\s+(?:został\s+)?skopiowany", r"skopiowano\s+(?:link|do\s+schowka)"],
+            "ru": [r"ссылка\s+скопирована(?:\s+в\s+буфер\s+обмена)?"],
+            "tr": [r"(?:bağlantı|link)\s+kopyalandı"],
+            "ar": [r"تم\s+نسخ\s+الرابط"],
+            "ja": [r"(?:記事の)?(?:リンク|URL)を?コピーしました"],
+            "zh": [r"(?:链接|鏈接|网址|網址)已(?:复制|複製)", r"已(?:复制|複製)(?:链接|鏈接)"],
+            "ko": [r"(?:기사\s*)?(?:URL|링크|주소)(?:이|가)\s*복사되었습니다"],
+        },
+    ),
     "ad_label": (
         "an advertisement label and 'the article continues after the ad'",
         "whole",

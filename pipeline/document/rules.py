@@ -362,6 +362,23 @@ OWN_URL_REASON = "the article's own address on a line of its own (share widget r
 STANDFIRST_RULE = "standfirst"
 STANDFIRST_REASON = "a summary set as a heading above the text: the page's meta description"
 
+# A paywall's box: the prompt ends what the page lets one read; under it come its offer (a list of what members
+# get, a campaign price, a footnote) and no more article paragraphs.
+PAYWALL_BOX_RULE = "paywall_box"
+PAYWALL_BOX_REASON = (
+    "what follows a paywall prompt to the page's end when no article paragraph does: the offer's list, price "
+    "and footnotes"
+)
+PAYWALL_RULE = "paywall_prompt"
+PARAGRAPH_WORDS = 20  # a line this long, with no paywall phrase, is article text: the box stops short of it
+
+# Pointers to other articles set under one label the page repeats: "READ ANOTHER STORY HERE | <headline>", in
+# any language; a label is a few words before a bar, and the same label on two lines or more is the template's.
+POINTER_LABEL_RULE = "pointer_label"
+POINTER_LABEL_REASON = "a label repeated before ' | ' on several lines, each a pointer to another article"
+POINTER_LABEL = re.compile(r"(?P<label>[^|]{2,60}?)\s+\|\s+(?P<rest>[^|]+)")
+POINTER_LABEL_MAX_WORDS = 6
+
 AUTHOR_BOX_RULE = "author_box"
 AUTHOR_BOX_REASON = (
     "the author's box at the end: from a line that starts with the byline's full name "
@@ -405,6 +422,8 @@ RULE_REASONS: dict[str, str] = {
     **{rule.name: rule.reason for rule in BLOCK_RULES},
     STANDFIRST_RULE: STANDFIRST_REASON,
     AUTHOR_BOX_RULE: AUTHOR_BOX_REASON,
+    PAYWALL_BOX_RULE: PAYWALL_BOX_REASON,
+    POINTER_LABEL_RULE: POINTER_LABEL_REASON,
     OWN_URL_RULE: OWN_URL_REASON,
     DANGLING_HEADING_RULE: DANGLING_HEADING_REASON,
     RELATED_LIST_RULE: RELATED_LIST_REASON,

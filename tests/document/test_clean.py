@@ -299,3 +299,61 @@ def test_the_clean_stage_looks_for_the_box_of_the_author_the_page_named():
     assert out.author == "Ana Ruiz"
     kept = CleanStage(Ledger()).apply(make_article(text))  # no byline known: nothing to recognise it by
     assert kept.body.split("\n\n") == text.split("\n")
+
+
+def test_a_paywall_box_goes_with_its_prompt_to_the_page_end():
+    # Written for this test: a teaser paragraph, the prompt, then the offer's list, price and footnote.
+    lines = [
+        PARA,
+        PARA2,
+        "Subscribe now to continue reading.",
+        "With a subscription you get:",
+        "- Unlimited articles on every device",
+        "- The daily newsletter",
+        "Only $1 for the first month, cancel anytime",
+        "* Offer for new readers only.",
+    ]
+    kept, removed, _ = removed_by(lines)
+    assert kept == [PARA, PARA2]
+    assert removed == {"paywall_prompt": 1, "paywall_box": 5}
+
+
+def test_a_paywall_box_in_japanese_ends_at_the_page_end():
+    teaser = (
+        "市の交通局は十二日、来月から深夜の路線バスを増便すると発表した。利用者の多い三路線が対象となる。"
+    )
+    lines = [
+        teaser,
+        "この記事は有料会員限定です。",
+        "- 会員になると記事が読み放題",
+        "- メールマガジンをお届け",
+    ]
+    kept, removed, _ = removed_by(lines)
+    assert kept == [teaser] and removed == {"paywall_prompt": 1, "paywall_box": 2}
+
+
+def test_article_paragraphs_after_a_paywall_prompt_are_kept():
+    # A prompt set between paragraphs is a banner: the article goes on under it, so only the prompt goes.
+    lines = [PARA, "Subscribe now", "Offer ends soon", PARA2]
+    kept, removed, _ = removed_by(lines)
+    assert kept == [PARA, "Offer ends soon", PARA2] and removed == {"paywall_prompt": 1}
+
+
+def test_pointers_under_a_label_the_page_repeats_are_removed():
+    # Written for this test, in Dutch: a label the page puts before each pointer to another story.
+    lines = [
+        PARA,
+        "LEES OOK DIT VERHAAL | Brug gaat dicht voor onderhoud",
+        PARA2,
+        "LEES OOK DIT VERHAAL | Nieuwe buslijnen in het noorden",
+        "Het college wil het plan in juni uitvoeren.",
+    ]
+    kept, removed, _ = removed_by(lines)
+    assert kept == [PARA, PARA2, "Het college wil het plan in juni uitvoeren."]
+    assert removed == {"pointer_label": 2}
+
+
+def test_a_label_before_a_bar_once_or_a_table_row_is_kept():
+    lines = [PARA, "Bron | Gemeente Utrecht, 2024", PARA2, "Jaar | Reizigers | Lijnen", "2023 | 41.000 | 12"]
+    kept, removed, _ = removed_by(lines)
+    assert kept == lines and removed == {}
