@@ -83,7 +83,7 @@ def clean_lines(
             i += out.drop(block_rule.name, [line])
             continue
         if rules.RELATED_HEADING.fullmatch(line):
-            i += out.drop(rules.RELATED_LIST_RULE, lines[i : i + _related_block(lines, i)])
+            i += out.drop(rules.RELATED_LIST_RULE, lines[i : i + _related_block(blocks, i)])
             continue
         words = len(line.split())
         rule = next((r for r in rules.LINE_RULES if r.matches(line, words)), None)
@@ -236,19 +236,24 @@ def _head_rule(lines: list[str], i: int, title_key: str | None, out: Cleaned) ->
     return 0
 
 
-def _related_block(lines: list[str], start: int) -> int:
+def _related_block(blocks: list[Block], start: int) -> int:
     """Length of the block a related-articles heading at `start` opens: the heading and its list items.
 
-    Bulleted lines are items. Unbulleted short lines are items only when they run to the end of the text,
-    so a section heading after a stray "Read more" is never taken for a list.
+    Bulleted lines and lines that are all link (a linked headline, even one asking a question) are items.
+    Unbulleted short lines are items only when they run to the end of the text, so a section heading after a
+    stray "Read more" is never taken for a list.
     """
     end = start + 1
-    while end < len(lines) and end - start <= rules.MAX_LIST_ITEMS and rules.BULLET.match(lines[end]):
+    while end < len(blocks) and end - start <= rules.MAX_LIST_ITEMS and _list_item(blocks[end]):
         end += 1
-    tail = lines[end:]
+    tail = [b.text for b in blocks[end:]]
     if tail and len(tail) <= rules.MAX_LIST_ITEMS and not any(looks_like_text(t) for t in tail):
-        end = len(lines)
+        end = len(blocks)
     return end - start
+
+
+def _list_item(block: Block) -> bool:
+    return bool(rules.BULLET.match(block.text)) or block.link_ratio >= rules.LINKED_HEADLINE
 
 
 def derive_title(body: str) -> str:

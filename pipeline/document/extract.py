@@ -98,6 +98,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     from pipeline.document.cascade import extract_page
     from pipeline.document.chunks import chunk_groups, restore_chunks
     from pipeline.document.embedded import body_from_data, carrying_scripts
+    from pipeline.document.lead import restore_lead, shown_lead
     from pipeline.document.page_meta import (
         clean_authors,
         h1_texts,
@@ -119,6 +120,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     scripts = carrying_scripts(tree)  # before extraction, which drops the scripts
     tree_copyright = [c[:200] for c in tree.xpath('//meta[@name="copyright"]/@content')]
     labelled: list[str] = []
+    lead = shown_lead(tree)  # before extraction prunes the page's header
 
     def read_labelled_byline(doc) -> None:
         """When neither the metadata nor the JSON-LD names a person (no author, or only the outlet), the byline
@@ -155,6 +157,8 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
         blocks = data
         if signals is not None:
             signals["embedded_body"] += 1
+    if restore_lead(blocks, lead) and signals is not None:
+        signals["restored_lead"] += 1
     if not blocks or doc is None:  # doc None: the page's metadata could not be read at all
         raise Reject("no_article_text", "trafilatura found no article text in the page")
     # Metadata a record or feed entry already gave (a reader set it) wins over what the page says.

@@ -10,6 +10,13 @@ continue"), never one site's wording.
 
 from __future__ import annotations
 
+# Social networks and messengers by the names sites print, Latin and local ("{SOCIAL}" in a phrase below).
+SOCIAL = (
+    r"(?:whatsapp|instagram|facebook\w*|telegram\w*|tiktok|youtube|twitter|x|linkedin|threads|bluesky|mastodon"
+    r"|google\s+news|フェイスブック|インスタグラム|ユーチューブ|유튜브|인스타그램|페이스북|카카오톡|телеграм\w*"
+    r"|фейсбук\w*|вконтакте|微信|微博|抖音)(?![a-z])"  # "X", not the first letter of a word
+)
+
 # name -> (reason, shape, max_words, {language: [phrase regexes]})
 PHRASE_RULES: dict[str, tuple[str, str, int, dict[str, list[str]]]] = {
     "read_also": (
@@ -154,7 +161,7 @@ PHRASE_RULES: dict[str, tuple[str, str, int, dict[str, list[str]]]] = {
         "whole",
         10,
         {
-            "en": [r"(?:\d+\s*)?min(?:ute)?s?\.?\s+read"],
+            "en": [r"(?:\d+\s*)?min(?:ute)?s?\.?\s+read", r"reading\s+time\s*:?\s*\d+\s*min\w*"],
             "de": [
                 r"(?:\d+\s*)?(?:minuten?|min\.?)\s+lesezeit",
                 r"lesezeit\s*:?\s*\d+\s*(?:minuten?|min\.?)",
@@ -163,11 +170,11 @@ PHRASE_RULES: dict[str, tuple[str, str, int, dict[str, list[str]]]] = {
                 r"(?:\d+\s*)?min(?:utes?)?\.?\s+de\s+lecture",
                 r"temps\s+de\s+lecture\s*:?\s*\d+\s*min\w*",
             ],
-            "es": [r"(?:\d+\s*)?minutos?\s+de\s+lectura"],
-            "it": [r"(?:\d+\s*)?minuti\s+di\s+lettura"],
-            "pt": [r"(?:\d+\s*)?min(?:utos)?\.?\s+de\s+leitura"],
+            "es": [r"(?:\d+\s*)?minutos?\s+de\s+lectura", r"tiempo\s+de\s+lectura\s*:?\s*\d+\s*min\w*"],
+            "it": [r"(?:\d+\s*)?minuti\s+di\s+lettura", r"tempo\s+di\s+lettura\s*:?\s*\d+\s*min\w*"],
+            "pt": [r"(?:\d+\s*)?min(?:utos)?\.?\s+de\s+leitura", r"tempo\s+de\s+leitura\s*:?\s*\d+\s*min\w*"],
             "nl": [r"(?:\d+\s*)?min(?:uten)?\.?\s+leestijd", r"leestijd\s*:?\s*\d+\s*min\w*"],
-            "pl": [r"(?:\d+\s*)?min(?:ut)?\.?\s+czytania"],
+            "pl": [r"(?:\d+\s*)?min(?:ut)?\.?\s+czytania", r"czas\s+czytania\s*:?\s*\d+\s*min\w*"],
             "ru": [r"(?:\d+\s*)?мин(?:ут[аы]?)?\.?\s+(?:на\s+)?чтени[яе]"],
             "tr": [r"(?:\d+\s*)?dk(?:\.|ika)?\s+okuma(?:\s+süresi)?"],
             "ar": [r"(?:\d+\s*)?دقائق\s+(?:للقراءة|قراءة)"],
@@ -253,6 +260,52 @@ PHRASE_RULES: dict[str, tuple[str, str, int, dict[str, list[str]]]] = {
             "ja": [r"(?:記事の)?(?:リンク|URL)を?コピーしました"],
             "zh": [r"(?:链接|鏈接|网址|網址)已(?:复制|複製)", r"已(?:复制|複製)(?:链接|鏈接)"],
             "ko": [r"(?:기사\s*)?(?:URL|링크|주소)(?:이|가)\s*복사되었습니다"],
+        },
+    ),
+    "follow_social": (
+        "an invitation to follow the outlet on a social network or messenger ('Folgen Sie uns auf Instagram')",
+        "within",
+        25,
+        {
+            "de": [
+                r"(?:folgen\s+sie\s+uns|folgt\s+uns|folge\s+uns|folgst\s+du)\b.{0,40}\b{SOCIAL}",
+                r"(?:abonniere|abonnieren\s+sie)\s+(?:uns(?:eren)?|den)\b.{0,30}\b{SOCIAL}",
+            ],
+            "fr": [r"(?:suivez|rejoignez)[-\s](?:nous|\w+)\b.{0,40}\b{SOCIAL}"],
+            "es": [r"(?:síguenos|siga(?:nos)?|únete)\b.{0,40}\b{SOCIAL}"],
+            "it": [r"(?:seguici|segui(?:teci)?)\b.{0,40}\b{SOCIAL}"],
+            "pt": [r"(?:siga(?:-nos)?|sigam)\b.{0,40}\b{SOCIAL}"],
+            "nl": [r"volg\s+(?:ons|\w+)\b.{0,40}\b{SOCIAL}"],
+            "pl": [r"(?:obserwuj|śledź|dołącz\s+do)\b.{0,40}\b{SOCIAL}"],
+            "ru": [r"(?:подписывайтесь|подпишитесь|следите)\b.{0,40}\b{SOCIAL}"],
+            "tr": [r"(?:bizi|\w+['’]?\w*)\s+.{0,40}\b{SOCIAL}['’]?\w*\s+.{0,20}takip\s+edin"],
+            "ar": [r"تابعونا\s+على"],
+            "ja": [r"{SOCIAL}\s*で.{0,20}フォロー"],
+            "zh": [r"关注我们的{SOCIAL}", r"(?:关注|關注)我们", r"(?:关注|關注)我們"],
+            "ko": [r"{SOCIAL}\s*(?:에서|를|을)?\s*(?:팔로우|구독)"],
+        },
+    ),
+    "share_label": (
+        "a share button's label on a line of its own ('Artikel teilen', 'Partager', '分享')",
+        "whole",
+        12,
+        {
+            "de": [r"(?:artikel\s+|beitrag\s+|jetzt\s+)?teilen"],
+            "fr": [r"partager(?:\s+(?:cet\s+article|l['’]article|sur\s+\w+))?"],
+            "es": [
+                r"compartir(?:\s+(?:en\s+\w+|esta\s+noticia|este\s+artículo))?",
+                r"comparte\s+esta\s+noticia",
+            ],
+            "it": [r"condividi(?:\s+(?:su\s+\w+|questo\s+articolo))?"],
+            "pt": [r"(?:compartilh|partilh)(?:ar|e)(?:\s+(?:no\s+\w+|esta\s+notícia|este\s+artigo))?"],
+            "nl": [r"(?:artikel\s+)?delen(?:\s+via\s+\w+)?", r"deel\s+dit\s+artikel"],
+            "pl": [r"udostępnij(?:\s+(?:na\s+\w+|artykuł))?"],
+            "ru": [r"поделиться(?:\s+в\s+\w+)?"],
+            "tr": [r"paylaş(?:ın)?"],
+            "ar": [r"شارك(?:\s+المقال)?", r"مشاركة"],
+            "ja": [r"(?:この記事を)?シェア(?:する)?"],
+            "zh": [r"分享(?:到|至)?(?:朋友圈|微信|微博)?", r"分享让更多人看到"],
+            "ko": [r"(?:기사\s*)?공유(?:하기)?"],
         },
     ),
     "ad_label": (
@@ -377,3 +430,8 @@ COMMENT_WORDS = (
     r"comments?|kommentare?|commentaires?|comentarios?|commenti|comentários?|reacties|komentarze?|"
     r"комментари[йи]|yorumlar?|تعليقات|コメント|评论|댓글"
 )
+
+
+for _reason, _shape, _words, _by_language in PHRASE_RULES.values():
+    for _language, _phrases in _by_language.items():
+        _by_language[_language] = [phrase.replace("{SOCIAL}", SOCIAL) for phrase in _phrases]

@@ -160,6 +160,19 @@ LINE_RULES: tuple[LineRule, ...] = (
         max_words=40,
     ),
     _rule(
+        "social_profile",
+        "the address of a social-network profile alone on a line (the author's or the outlet's handle)",
+        r"(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|tiktok|threads|bsky|youtube)\.(?:com|net|app)"
+        r"/(?:in/|@)?[\w.-]{1,40}/?",
+        max_words=1,
+    ),
+    _rule(
+        "address_list",
+        "a short line that is two or more web addresses under a label ('More news: https://... and https://...')",
+        r"(?=(?:.*?https?://){2}).{0,60}?https?://\S+(?:\s+(?:and|&|,|\||or)?\s*https?://\S+)+",
+        max_words=14,
+    ),
+    _rule(
         "timestamp",
         "a line that is only a date or time, perhaps 'Updated'/'Published'",
         r"(?=.*\d)(?=.*(?:\b(?:updated|published|posted|modified)\b|"
@@ -279,6 +292,7 @@ RELATED_LIST_RULE = "related_list"
 RELATED_LIST_REASON = "'keep reading' / related-articles heading and the list under it"
 BULLET = re.compile(r"^\s*(?:[•·▪►»◦‣∙*+\-–—]|\d{1,2}[.)])\s+")
 MAX_LIST_ITEMS = 15
+LINKED_HEADLINE = 0.8  # a line this much inside a link is a pointer to another page
 
 # Head-of-article rules: applied only before the first paragraph of article text.
 REPEATED_HEADLINE_RULE = "repeated_headline"

@@ -357,3 +357,58 @@ def test_a_label_before_a_bar_once_or_a_table_row_is_kept():
     lines = [PARA, "Bron | Gemeente Utrecht, 2024", PARA2, "Jaar | Reizigers | Lijnen", "2023 | 41.000 | 12"]
     kept, removed, _ = removed_by(lines)
     assert kept == lines and removed == {}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Reading time: 4 min",
+        "Tempo de leitura: 2 minutos",
+        "Tiempo de lectura 3 min",
+        "Tempo di lettura: 5 minuti",
+        "Czas czytania: 6 min",
+    ],
+)
+def test_reading_time_labels_that_open_with_the_label_are_removed(line):
+    kept, removed, _ = removed_by([PARA, line, PARA2])
+    assert kept == [PARA, PARA2] and removed == {"reading_time": 1}
+
+
+def test_a_related_heading_takes_its_linked_headlines_even_one_asking_a_question():
+    from pipeline.models import Block
+
+    blocks = [
+        Block(PARA, "p"),
+        Block(PARA2, "p"),
+        Block("You may also like...", "p"),
+        Block("Who will win the council seat in 2026?", "p", link_ratio=1.0),
+        Block("Bus drivers vote to strike", "p", link_ratio=1.0),
+        Block("The mayor will answer questions from residents at the town hall on Thursday evening.", "p"),
+    ]
+    cleaned = clean_lines(blocks, None)
+    assert cleaned.lines == [PARA, PARA2, blocks[-1].text]
+    assert dict(cleaned.removed) == {"related_list": 3}
+
+
+@pytest.mark.parametrize(
+    "line,rule",
+    [
+        ("twitter.com/janedoe", "social_profile"),
+        ("https://www.linkedin.com/in/jane-doe/", "social_profile"),
+        ("More AP football: https://apnews.com/football and https://twitter.com/AP_Sports", "address_list"),
+    ],
+)
+def test_profile_addresses_and_address_lists_are_removed(line, rule):
+    kept, removed, _ = removed_by([PARA, PARA2, line])
+    assert kept == [PARA, PARA2] and removed == {rule: 1}
+
+
+def test_a_sentence_with_an_address_or_a_site_name_is_kept():
+    lines = [
+        PARA,
+        "The report is at https://example.org/report and the data at https://example.org/data, she said.",
+        "www.example.org",
+        PARA2,
+    ]
+    kept, removed, _ = removed_by(lines)
+    assert kept == lines and removed == {}

@@ -1,4 +1,5 @@
 import codecs
+from collections import Counter
 from datetime import datetime
 
 import pytest
@@ -298,3 +299,41 @@ def test_a_crash_inside_date_extraction_costs_the_date_not_the_article(caplog):
         r for r in caplog.records if r.levelname == "WARNING" and "metadata: date not read" in r.message
     ]
     assert len(warnings) == 1 and "AssertionError" in warnings[0].message and not warnings[0].exc_info
+
+
+LEAD_PAGE = """<html><head><title>Night Buses Return | Harbour Times</title>
+<meta name="description" content="After two years without them, the city brings back night buses on six routes,
+ paid for by a new tourist levy.">
+</head><body><header class="article-header"><h1>Night Buses Return</h1>
+<p class="teaser">After two years without them, the city brings back night buses on six routes, paid for by a
+new tourist levy.</p></header>
+<div class="body"><p>The transport department said on Monday that the first night buses would run from the main
+station at midnight on Friday, with departures every thirty minutes until five in the morning.</p>
+<p>Drivers' unions had asked for two staff on each late bus, and the department agreed to a trial on the two
+busiest routes, where most of the incidents of the last years were reported.</p>
+<p>The levy, two euros a night on hotel stays, is expected to raise eleven million euros a year, of which about a
+third will pay for the buses and the rest for cleaning the old town.</p></div></body></html>"""
+
+
+def test_the_lead_the_page_shows_above_the_text_is_put_back_once():
+    # Written for this test: the summary is in the page's header, outside the container trafilatura takes.
+    a = make_article("", title=None, source_uri="/tmp/lead.html")
+    signals = Counter()
+    blocks = parse_html(a, LEAD_PAGE.encode(), signals)
+    texts = [b.text for b in blocks if b.kind != "head"]
+    lead = "After two years without them, the city brings back night buses on six routes, paid for by a new tourist levy."
+    assert texts[0] == lead and texts.count(lead) == 1
+    assert texts[1].startswith("The transport department said on Monday")
+    assert signals["restored_lead"] == 1
+
+
+def test_a_summary_set_as_a_heading_or_only_in_the_metadata_is_not_put_back():
+    as_heading = LEAD_PAGE.replace('<p class="teaser">', "<h2>").replace(
+        "levy.</p></header>", "levy.</h2></header>"
+    )
+    only_meta = LEAD_PAGE.replace('<p class="teaser">', "<!--").replace(
+        "levy.</p></header>", "levy.--></header>"
+    )
+    for html in (as_heading, only_meta):
+        blocks = parse_html(make_article("", title=None, source_uri="/tmp/lead.html"), html.encode())
+        assert not [b for b in blocks if b.kind == "p" and b.text.startswith("After two years")]
