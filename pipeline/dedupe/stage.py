@@ -16,6 +16,8 @@ from pipeline.dedupe.history import HistoryCache
 from pipeline.dedupe.index import RunIndex, RunSignatures
 from pipeline.dedupe.minhash import MinHasher, Signature, similarity
 from pipeline.dedupe.templates import SiteTemplates
+from pipeline.document.enrich import content_hash, count_words
+from pipeline.document.rules import SITE_TEMPLATE_RULE
 from pipeline.errors import Reject
 from pipeline.models import Article, Duplicate, Skipped
 from pipeline.settings import Settings
@@ -75,7 +77,7 @@ class DedupeStage(Stage):
         }
         need = [a for a in articles if id(a) not in settled]
         pairs = []
-        for article in need:
+        for article in articles:  # `process` trims every article's template before it asks anything else
             host, _, keys = SiteTemplates.paragraphs(article)
             if host:
                 pairs.extend((host, k) for k in keys)
@@ -83,11 +85,15 @@ class DedupeStage(Stage):
         overlay: dict[tuple[str, int], int] = {}
         self._lookahead.clear()
         all_keys: list[int] = []
+        trimmed_hashes = []
         for article in need:
+            if (trimmed := self.templates.trimmed(article, overlay)) is not None:
+                trimmed_hashes.append(content_hash(trimmed[0]))  # what `process` will ask about, most likely
             text = self.templates.own_text(article, overlay)
             sig, keys = self.hasher.of(article, text)
             self._lookahead[id(article)] = (text, sig, keys)
             all_keys.extend(keys)
+        h.first_by_hash.prefetch(trimmed_hashes)
         h.near_candidates(all_keys)
 
     def _signature(self, article: Article) -> tuple[Signature, list[int]]:
@@ -98,6 +104,7 @@ class DedupeStage(Stage):
         return self.hasher.of(article, text)
 
     def process(self, article: Article) -> Article | Duplicate | Skipped:
+        self._trim_template(article)
         aid, chash = article.article_id, article.content_hash
         if self.history is not None:
             if self.history.landed_hash(aid) == chash:  # other bytes, the same text: noted for next time
@@ -126,6 +133,20 @@ class DedupeStage(Stage):
         article.lsh_bands = keys
         article.minhash = sig.to_bytes()
         return article
+
+    def _trim_template(self, article: Article) -> None:
+        """Cleaning's last rule, which needs the site's other articles: the template's furniture leaves the body
+        (`SiteTemplates.trimmed`), and the body's hash and word count follow. Comparison is unchanged: it
+        already leaves every template paragraph out."""
+        trimmed = self.templates.trimmed(article)
+        if trimmed is None:
+            return
+        trimmed, removed = trimmed
+        article.body = trimmed
+        article.content_hash = content_hash(trimmed)
+        article.word_count = count_words(trimmed)
+        article.removed_rules = {**article.removed_rules, SITE_TEMPLATE_RULE: removed}
+        self.ledger.add("clean", f"removed_{SITE_TEMPLATE_RULE}", removed)
 
     def _near_match(self, aid: str, sig: Signature, keys: list[int]) -> tuple[str, str, float] | None:
         candidates: dict[str, Signature] = {}

@@ -10,7 +10,7 @@ import numpy as np
 
 from pipeline.dedupe.history import HistoryCache
 from pipeline.models import Article
-from pipeline.text import fold
+from pipeline.text import fold, looks_like_text
 
 
 class SiteTemplates:
@@ -60,6 +60,49 @@ class SiteTemplates:
                 overlay[host, key] = overlay.get((host, key), 0) + 1
         text = "\n\n".join(own)
         return text if len(text.split()) >= MIN_OWN_WORDS else article.body
+
+    def template_keys(self, article: Article, overlay: dict[tuple[str, int], int] | None = None) -> set[int]:
+        """Keys of the article's paragraphs that are its site's template: carried by `TEMPLATE_MIN_ARTICLES`
+        other landed articles of the host (this run, `overlay`'s look-ahead, and the history)."""
+        host, _, keys = self.paragraphs(article)
+        if not host:
+            return set()
+        seen = self.seen.get(host, keys)
+        extra = overlay if overlay is not None else {}
+        stored = self.history.paragraph_counts(host, keys) if self.history is not None else {}
+        return {
+            k
+            for k in keys
+            if seen.get(k, 0) + extra.get((host, k), 0) + stored.get(k, 0) >= TEMPLATE_MIN_ARTICLES
+        }
+
+    def trimmed(
+        self, article: Article, overlay: dict[tuple[str, int], int] | None = None
+    ) -> tuple[str, int] | None:
+        """The body without the site's template where it is furniture, and how many paragraphs went; None when
+        nothing is removed (rule `pipeline.document.rules.SITE_TEMPLATE_RULE`).
+
+        Removed: template paragraphs that are not prose (a label, a "read more" line, the site's name and
+        slogan), wherever they are, and the run of template paragraphs that ends the body (the site's footer
+        boxes: "originally published by", "support our journalism"). Template prose elsewhere stays: an agency
+        repeats a background paragraph across its reports, and a developing story's versions share their lead;
+        that is the story's text. Nothing is removed when less than `MIN_OWN_WORDS` words would be left.
+        """
+        _, paragraphs, keys = self.paragraphs(article)
+        template = self.template_keys(article, overlay)
+        if not template:
+            return None
+        flags = [k in template for k in keys]
+        footer = len(flags) - next((n for n, f in enumerate(reversed(flags)) if not f), len(flags))
+        kept = [
+            p
+            for n, (p, f) in enumerate(zip(paragraphs, flags, strict=True))
+            if n < footer and not (f and not looks_like_text(p))
+        ]
+        if len(kept) == len(paragraphs):
+            return None
+        text = "\n\n".join(kept)
+        return (text, len(paragraphs) - len(kept)) if len(text.split()) >= MIN_OWN_WORDS else None
 
     def count(self, article: Article) -> None:
         """Count a landed article's paragraphs. Only landed ones count: three copies of one story on a site

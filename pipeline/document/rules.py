@@ -430,7 +430,15 @@ COMMENT_META = re.compile(
 )
 COMMENT_HEADING = re.compile(_PUNCT + _COUNT + r"(?:" + COMMENT_WORDS + r")" + _PUNCT + _COUNT, re.IGNORECASE)
 
+# Applied by dedupe, which knows the site's other articles (`pipeline.dedupe.templates.SiteTemplates.trimmed`).
+SITE_TEMPLATE_RULE = "site_template"
+SITE_TEMPLATE_REASON = (
+    "the site's template: paragraphs two other landed articles of the host carried, that are not prose or that "
+    "end the body"
+)
+
 RULE_REASONS: dict[str, str] = {
+    SITE_TEMPLATE_RULE: SITE_TEMPLATE_REASON,
     COMMENT_THREAD_RULE: COMMENT_THREAD_REASON,
     **{rule.name: rule.reason for rule in LINE_RULES},
     **{rule.name: rule.reason for rule in BLOCK_RULES},

@@ -319,3 +319,60 @@ def test_run_signatures_keep_every_row_across_blocks():
     assert len(held) == len(sigs) and len(held.minhash) == 3  # three blocks, the last one nearly empty
     for aid in ("a0", f"a{held.BLOCK - 1}", f"a{held.BLOCK}", f"a{2 * held.BLOCK + 4}"):
         assert held[aid].shingles == sigs[aid].shingles and (held[aid].minhash == sigs[aid].minhash).all()
+
+
+HEADER = "Harbour Times | Local news since 1921"
+BACKGROUND = (
+    "The harbour has been dredged every ten years since the 1950s, and the last dredging, in 2014, cost the "
+    "port authority eleven million euros and closed the northern channel for a summer."
+)
+FOOTER = "About us: the Harbour Times is published by the Harbour Media cooperative."
+
+
+def _harbour_record(n: int) -> dict:
+    import random
+
+    own = _prose(random.Random(n), 90)
+    text = f"Harbour story number {n}\n{HEADER}\n{own}\n{BACKGROUND}\n{_prose(random.Random(n + 50), 40)}\n{FOOTER}"
+    return {"url": f"https://harbour.example/news/{n}", "text": text}
+
+
+def test_a_sites_template_learned_from_its_landed_articles_leaves_later_bodies_across_runs(tmp_path):
+    import json
+
+    db = tmp_path / "t.duckdb"
+    settings = Settings.from_env(db_path=db)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("".join(json.dumps(_harbour_record(n)) + "\n" for n in (1, 2)), encoding="utf-8")
+    second.write_text("".join(json.dumps(_harbour_record(n)) + "\n" for n in (3, 4)), encoding="utf-8")
+    summary = run_ingest([str(first)], settings, trigger="test")
+    assert summary.landed == 2 and "site_template" not in summary.removed_by_rule()
+    summary = run_ingest([str(second)], settings, trigger="test")
+    assert summary.landed == 2 and summary.removed_by_rule()["site_template"] == 4  # header and footer, twice
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = dict(con.execute("SELECT url, body FROM articles").fetchall())
+    for n in (1, 2):  # learned from, not rewritten
+        assert HEADER in rows[f"https://harbour.example/news/{n}"]
+    for n in (3, 4):
+        body = rows[f"https://harbour.example/news/{n}"]
+        assert HEADER not in body and FOOTER not in body
+        assert BACKGROUND in body  # the site's prose repeated inside the story is the story's text
+
+
+def test_template_trimming_within_a_run_keeps_a_body_that_would_be_left_too_short():
+    import random
+
+    stage = DedupeStage(Ledger(), Settings(), history=None)
+    landed = []
+    for n in range(4):
+        body = "\n\n".join([HEADER, BACKGROUND, _prose(random.Random(n), 60), FOOTER])
+        landed.append(stage.apply(enriched(body, f"/s/{n}.txt")))
+    assert all(isinstance(a, Article) for a in landed)
+    assert HEADER in landed[0].body and HEADER in landed[1].body
+    assert HEADER not in landed[2].body and FOOTER not in landed[3].body
+    # a lead the site's stories share is prose before their own text: a developing story's versions share it
+    assert landed[3].body.startswith(BACKGROUND)
+    assert landed[2].removed_rules["site_template"] == 2
+    assert landed[2].word_count < landed[0].word_count + 5
+    tiny = stage.apply(enriched(HEADER + "\n\nShort note.\n\n" + FOOTER, "/s/tiny.txt"))
+    assert tiny.body.startswith(HEADER)  # less than 30 words would be left: nothing is removed
