@@ -104,7 +104,7 @@ class DedupeStage(Stage):
         return self.hasher.of(article, text)
 
     def process(self, article: Article) -> Article | Duplicate | Skipped:
-        self._trim_template(article)
+        trimmed = self._trim_template(article)
         aid, chash = article.article_id, article.content_hash
         if self.history is not None:
             if self.history.landed_hash(aid) == chash:  # other bytes, the same text: noted for next time
@@ -132,21 +132,23 @@ class DedupeStage(Stage):
         article.shingle_count = sig.shingles
         article.lsh_bands = keys
         article.minhash = sig.to_bytes()
+        if trimmed:  # counted for articles that land, as the clean stage's removals are
+            self.ledger.add("clean", f"removed_{SITE_TEMPLATE_RULE}", trimmed)
         return article
 
-    def _trim_template(self, article: Article) -> None:
+    def _trim_template(self, article: Article) -> int:
         """Cleaning's last rule, which needs the site's other articles: the template's furniture leaves the body
-        (`SiteTemplates.trimmed`), and the body's hash and word count follow. Comparison is unchanged: it
-        already leaves every template paragraph out."""
+        (`SiteTemplates.trimmed`), and the body's hash and word count follow; how many paragraphs went.
+        Comparison is unchanged: it already leaves every template paragraph out."""
         trimmed = self.templates.trimmed(article)
         if trimmed is None:
-            return
-        trimmed, removed = trimmed
-        article.body = trimmed
-        article.content_hash = content_hash(trimmed)
-        article.word_count = count_words(trimmed)
+            return 0
+        body, removed = trimmed
+        article.body = body
+        article.content_hash = content_hash(body)
+        article.word_count = count_words(body)
         article.removed_rules = {**article.removed_rules, SITE_TEMPLATE_RULE: removed}
-        self.ledger.add("clean", f"removed_{SITE_TEMPLATE_RULE}", removed)
+        return removed
 
     def _near_match(self, aid: str, sig: Signature, keys: list[int]) -> tuple[str, str, float] | None:
         candidates: dict[str, Signature] = {}
