@@ -147,6 +147,7 @@ class DedupeStage(Stage):
         article.body = body
         article.content_hash = content_hash(body)
         article.word_count = count_words(body)
+        article.body_signature = None  # the worker's signature is of the body before: never reuse it
         article.removed_rules = {**article.removed_rules, SITE_TEMPLATE_RULE: removed}
         return removed
 

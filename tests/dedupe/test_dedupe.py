@@ -376,3 +376,22 @@ def test_template_trimming_within_a_run_keeps_a_body_that_would_be_left_too_shor
     assert landed[2].word_count < landed[0].word_count + 5
     tiny = stage.apply(enriched(HEADER + "\n\nShort note.\n\n" + FOOTER, "/s/tiny.txt"))
     assert tiny.body.startswith(HEADER)  # less than 30 words would be left: nothing is removed
+
+
+def test_a_trimmed_body_is_compared_by_its_own_signature_not_the_workers():
+    import random
+
+    from pipeline.dedupe.minhash import MinHasher, precompute_signature
+
+    settings = Settings()
+    setup = (settings.shingle_size, settings.minhash_perms, settings.lsh_bands)
+    stage = DedupeStage(Ledger(), settings, history=None)
+    out = []
+    for n in range(3):
+        article = enriched("\n\n".join([HEADER, _prose(random.Random(n), 80), FOOTER]), f"/s/{n}.txt")
+        precompute_signature(article, setup)  # as the extraction worker does, over the whole body
+        out.append(stage.apply(article))
+    third = out[2]
+    assert HEADER not in third.body
+    sig, _ = MinHasher(*setup).of(make_article(third.body, source_uri="/x"), third.body)
+    assert third.minhash == sig.to_bytes()  # the body it landed with, without the template
