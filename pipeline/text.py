@@ -181,7 +181,10 @@ def looks_like_text(line: str) -> bool:
 
 _CLOSING = '"”’)」』）'
 _SENTENCE_MARKS = (".", "!", "?", "…", "。", "！", "？")
-_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+# Han, kana and half-width katakana: the scripts of Chinese and Japanese, written without spaces between words.
+HAN_KANA = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff]"
+)
 CHARACTERS_PER_WORD = 2  # Chinese and Japanese words run one to three characters
 
 
@@ -191,7 +194,7 @@ def word_count(text: str) -> int:
     words = text.split()
     if text.isascii():
         return len(words)
-    return sum(max(1, len(_HAN_KANA.findall(word)) // CHARACTERS_PER_WORD) for word in words)
+    return sum(max(1, len(HAN_KANA.findall(word)) // CHARACTERS_PER_WORD) for word in words)
 
 
 def first_sentence(text: str) -> str:

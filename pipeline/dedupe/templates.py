@@ -47,14 +47,8 @@ class SiteTemplates:
         landed, and the run's counts are left as they were.
         """
         host, paragraphs, keys = self.paragraphs(article)
-        seen = self.seen.get(host, keys)
-        extra = overlay if overlay is not None else {}
-        stored = self.history.paragraph_counts(host, keys) if self.history is not None and host else {}
-        own = [
-            p
-            for p, k in zip(paragraphs, keys, strict=True)
-            if seen.get(k, 0) + extra.get((host, k), 0) + stored.get(k, 0) < TEMPLATE_MIN_ARTICLES
-        ]
+        template = self.template_keys(article, overlay)
+        own = [p for p, k in zip(paragraphs, keys, strict=True) if k not in template]
         if overlay is not None:
             for key in set(keys):
                 overlay[host, key] = overlay.get((host, key), 0) + 1
@@ -65,11 +59,9 @@ class SiteTemplates:
         """Keys of the article's paragraphs that are its site's template: carried by `TEMPLATE_MIN_ARTICLES`
         other landed articles of the host (this run, `overlay`'s look-ahead, and the history)."""
         host, _, keys = self.paragraphs(article)
-        if not host:
-            return set()
         seen = self.seen.get(host, keys)
         extra = overlay if overlay is not None else {}
-        stored = self.history.paragraph_counts(host, keys) if self.history is not None else {}
+        stored = self.history.paragraph_counts(host, keys) if self.history is not None and host else {}
         return {
             k
             for k in keys
@@ -88,8 +80,8 @@ class SiteTemplates:
         repeats a background paragraph across its reports, and a developing story's versions share their lead;
         that is the story's text. Nothing is removed when less than `MIN_OWN_WORDS` words would be left.
         """
-        _, paragraphs, keys = self.paragraphs(article)
-        template = self.template_keys(article, overlay)
+        host, paragraphs, keys = self.paragraphs(article)
+        template = self.template_keys(article, overlay) if host else set()  # without a site, no site template
         if not template:
             return None
         flags = [k in template for k in keys]

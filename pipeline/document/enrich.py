@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pipeline.errors import Reject
 from pipeline.models import Article
 from pipeline.stage import Stage
-from pipeline.text import fold
+from pipeline.text import HAN_KANA, fold
 
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "vero_", "hsa_")
 _TRACKING_KEYS = {
@@ -62,18 +62,14 @@ def content_hash(body: str) -> str:
     return hashlib.sha256(fold(body).encode()).hexdigest()
 
 
-# Han, kana and half-width katakana: scripts written without spaces between words.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
-
-
 def count_words(text: str) -> int:
     """Words separated by spaces (a lone dash is not one), plus one per Chinese or Japanese character, as word
     processors count them.
 
     Splitting on spaces alone would call a long Japanese article a dozen words and fail it as too short.
     """
-    unspaced = len(_UNSPACED.findall(text))
-    spaced = _UNSPACED.sub(" ", text) if unspaced else text
+    unspaced = len(HAN_KANA.findall(text))
+    spaced = HAN_KANA.sub(" ", text) if unspaced else text
     return len(_WORD_TOKEN.findall(spaced)) + unspaced
 
 

@@ -78,7 +78,7 @@ def test_word_count_is_the_spaced_tokens_holding_a_letter_or_digit_for_every_cod
     Han or kana character (each then a token boundary), whatever the characters and spaces."""
     import random
 
-    from pipeline.document.enrich import _UNSPACED
+    from pipeline.text import HAN_KANA as _UNSPACED
 
     def by_definition(text: str) -> int:
         tokens = _UNSPACED.sub(" ", text).split()
