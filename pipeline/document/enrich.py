@@ -27,7 +27,9 @@ _TRACKING_KEYS = {
     "cmpid",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-LANGUAGE_SAMPLE_CHARS = 5000
+# py3langid's cost grows with the text. On the 310 AEB and fundus bodies (19 languages) the first 1,000 characters
+# give the language the first 5,000 give on every page; 2,000 keeps a margin at 40% of the cost.
+LANGUAGE_SAMPLE_CHARS = 2000
 
 
 def canonical_url(url: str | None) -> str | None:

@@ -278,7 +278,7 @@ PHRASE_RULES: dict[str, tuple[str, str, int, dict[str, list[str]]]] = {
             "nl": [r"volg\s+(?:ons|\w+)\b.{0,40}\b{SOCIAL}"],
             "pl": [r"(?:obserwuj|śledź|dołącz\s+do)\b.{0,40}\b{SOCIAL}"],
             "ru": [r"(?:подписывайтесь|подпишитесь|следите)\b.{0,40}\b{SOCIAL}"],
-            "tr": [r"(?:bizi|\w+['’]?\w*)\s+.{0,40}\b{SOCIAL}['’]?\w*\s+.{0,20}takip\s+edin"],
+            "tr": [r"\b{SOCIAL}['’]?\w*\s+.{0,20}takip\s+edin"],  # "Bizi Instagram'dan takip edin"
             "ar": [r"تابعونا\s+على"],
             "ja": [r"{SOCIAL}\s*で.{0,20}フォロー"],
             "zh": [r"关注我们的{SOCIAL}", r"(?:关注|關注)我们", r"(?:关注|關注)我們"],

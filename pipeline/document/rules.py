@@ -34,11 +34,14 @@ _PUNCT = r"[\s.!:;,»«›‹>→←|•·\-–—]*"  # decoration around promp
 class LineRule:
     name: str
     reason: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str]  # the whole line, decoration included: what the rule means
     max_words: int = 40  # a line longer than this is article text, whatever it matches
-    # For a pattern shaped `.*(?:phrases).*`: the phrases alone, searched. On a line without a newline that is
-    # the same test, in one pass instead of trying every phrase at every offset of the backtracking `.*`.
+    # The pattern's alternatives shaped `.*X.*`, as X searched: on a line without a newline the same test, in one
+    # pass instead of trying X at every offset of the backtracking `.*`. For a phrase rule shaped `within`, the
+    # whole pattern.
     anywhere: re.Pattern[str] | None = None
+    # The pattern's other alternatives, fully matched; None when `anywhere` is the whole pattern.
+    rest: re.Pattern[str] | None = None
 
     def matches(self, line: str, words: int | None = None) -> bool:
         """`words`: the line's word count, when the caller has it (it tries every rule on the line).
@@ -53,14 +56,67 @@ class LineRule:
             unspaced = unspaced_letters(line)
             if words + unspaced > self.max_words:
                 return False
-        if self.anywhere is not None and "\n" not in line:
-            return self.anywhere.search(line) is not None
-        return self.pattern.fullmatch(line) is not None
+        if self.anywhere is None or "\n" in line:
+            return self.pattern.fullmatch(line) is not None
+        if self.anywhere.search(line) is not None:
+            return True
+        return self.rest is not None and self.rest.fullmatch(line) is not None
+
+
+def _alternatives(regex: str) -> list[str] | None:
+    """The top-level alternatives of a regex written `(?:a|b|...)`, or None when it is not written so."""
+    if not regex.startswith("(?:"):
+        return None
+    parts, depth, start, n, in_class = [], 0, 3, 3, False
+    while n < len(regex):
+        ch = regex[n]
+        if ch == "\\":
+            n += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if regex[n + 1 : n + 2] in ("]", "^"):  # "[]...]", "[^]...]": not the class's end
+                n += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                if n != len(regex) - 1:
+                    return None  # the group closes before the end: "(?:a)b"
+                return [*parts, regex[start:n]]
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(regex[start:n])
+            start = n + 1
+        n += 1
+    return None
+
+
+def _searched(alternative: str) -> str | None:
+    """X of an alternative written `.*X.*` (the last `.*` not an escaped dot), else None."""
+    if len(alternative) > 4 and alternative.startswith(".*") and alternative.endswith(".*"):
+        head = alternative[:-2]
+        escapes = len(head) - len(head.rstrip("\\"))
+        if escapes % 2 == 0 and not alternative[2:].startswith(("*", "?", "+")):
+            return alternative[2:-2]
+    return None
 
 
 def _rule(name: str, reason: str, regex: str, max_words: int = 40, anywhere: str | None = None) -> LineRule:
-    searched = re.compile(anywhere, re.IGNORECASE) if anywhere is not None else None
-    return LineRule(name, reason, re.compile(_PUNCT + regex + _PUNCT, re.IGNORECASE), max_words, searched)
+    """A line rule; an `anywhere` regex given is the whole rule (a `within` phrase rule), else the regex's
+    alternatives shaped `.*X.*` are split off to be searched."""
+    rest = None
+    if anywhere is None and (alternatives := _alternatives(regex)) is not None:
+        searched = [x for alt in alternatives if (x := _searched(alt)) is not None]
+        if searched:
+            anywhere = "|".join(f"(?:{x})" for x in searched)
+            others = [alt for alt in alternatives if _searched(alt) is None]
+            if others:
+                rest = re.compile(_PUNCT + "(?:" + "|".join(others) + ")" + _PUNCT, re.IGNORECASE)
+    found = re.compile(anywhere, re.IGNORECASE) if anywhere is not None else None
+    return LineRule(name, reason, re.compile(_PUNCT + regex + _PUNCT, re.IGNORECASE), max_words, found, rest)
 
 
 LINE_RULES: tuple[LineRule, ...] = (

@@ -304,20 +304,40 @@ def test_a_page_in_german_loses_its_prompts_and_keeps_its_text():
 
 
 def test_a_within_rule_searched_gives_what_its_whole_line_pattern_gives():
-    """The rules shaped `.*(?:phrases).*` are tested by searching the phrases (fast); the whole-line pattern
-    must agree on every example, on prose around them, and on a line with a newline (which takes it)."""
-    within = [rule for rule in LINE_RULES if rule.anywhere is not None]
-    assert {rule.name for rule in within} == {
+    """The rules shaped `.*(?:phrases).*`, and the alternatives shaped `.*X.*` of the others, are tested by
+    searching (fast); the whole-line pattern must agree on every example, on prose around them, on the other
+    rules' examples, and on a line with a newline (which takes it)."""
+    searched = [rule for rule in LINE_RULES if rule.anywhere is not None]
+    assert {rule.name for rule in searched if rule.name in PHRASE_RULES} == {
         name for name, spec in PHRASE_RULES.items() if spec[1] == "within"
     }
+    assert {"comment_prompt", "follow_prompt", "newsletter_prompt", "copyright"} <= {r.name for r in searched}
+    assert all(rule.rest is None for rule in searched if rule.name in PHRASE_RULES)
     lines = [text for by_language in EXAMPLES.values() for text in by_language.values()]
+    lines += [  # the split rules' shapes, each side of the split
+        "Comments are moderated before they appear",
+        "Please log in to comment",
+        "You must register to comment.",
+        "Like us on Facebook",
+        "Follow @valleycourier on Twitter",
+        "Sign up to our newsletter and get the best stories in your inbox",
+        "Click here to read the full report",
+        "© 2024 Valley Courier Media. All rights reserved.",
+        "Comments (12)",
+        "Leave a comment",
+        "Tell us what you think about the plan",
+        "Previous post Next post",
+    ]
     lines += [f"— {text} »" for text in lines] + [f"Prose before. {text} and after" for text in lines]
     lines += ["Already a subscriber?\nLog in", "\nSubscribe now\n", "The council met on Tuesday."]
-    for rule in within:
+    lines += ["Follow us on Facebook", "Copyright 2024 Example Media. All rights reserved.", "3 comments"]
+    for rule in searched:
         for line in lines:
             whole = rule.pattern.fullmatch(line) is not None
             if "\n" not in line:
-                assert (rule.anywhere.search(line) is not None) == whole, (rule.name, line)
+                found = rule.anywhere.search(line) is not None
+                rest = rule.rest is not None and rule.rest.fullmatch(line) is not None
+                assert (found or rest) == whole, (rule.name, line)
             words = len(line.split())
             short = words + (0 if line.isascii() else unspaced_letters(line)) <= rule.max_words
             assert rule.matches(line) == (whole and short), (rule.name, line)
