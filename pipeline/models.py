@@ -197,6 +197,7 @@ DUPLICATE_COLUMNS: dict[str, str] = {
     "content_hash": "VARCHAR",
     "run_id": "VARCHAR",
     "detected_at": "TIMESTAMP",
+    "input_sha256": "VARCHAR",  # the input's digest (`input_digest`): read again unchanged, it is skipped
 }
 QUARANTINE_COLUMNS: dict[str, str] = {
     "quarantine_id": "VARCHAR",
@@ -242,6 +243,7 @@ class Duplicate:
     similarity: float
     title: str | None
     content_hash: str | None
+    input_sha256: str | None = None  # the digest of the input it was read from (`input_digest`)
 
 
 @dataclass(frozen=True)

@@ -181,4 +181,5 @@ class DedupeStage(Stage):
             similarity=score,
             title=article.title,
             content_hash=article.content_hash,
+            input_sha256=article.input_sha256,
         )

@@ -1,9 +1,10 @@
 """Inputs read again unchanged: skipped before extraction, at the cost of a hash and a lookup.
 
 Each landed row records the sha256 of the input it was extracted from (`articles.input_sha256`: its bytes and
-what its source said of it, `input_digest`). An input that hashes to that of the row it landed as, under the
-same source_uri, is the same document: it leaves the run as skipped (unchanged), without extraction, cleaning
-or validation. A changed rule does not make it change: `python -m pipeline reprocess` runs the stages again
+what its source said of it, `input_digest`), and so does each input recorded as a duplicate
+(`article_duplicates.input_sha256`). An input that hashes to that of the row it landed as (or was recorded as),
+under the same source_uri, is the same document: it leaves the run as skipped (unchanged), without extraction,
+cleaning or validation. A changed rule does not make it change: `python -m pipeline reprocess` runs the stages again
 over the stored raw documents for that.
 """
 
@@ -17,7 +18,8 @@ LOOKUP_BATCH = 16  # inputs per lookup: one query answers them all, and a batch 
 
 
 class UnchangedStage(Stage):
-    """Hash each input (kept as `input_sha256`); skip those landed before from the same input."""
+    """Hash each input (kept as `input_sha256`); skip those landed, or recorded as duplicates, from the same
+    input before."""
 
     name = "unchanged"
     batch_size = LOOKUP_BATCH

@@ -59,17 +59,20 @@ class History:
         )
 
     def landed_from(self, source_uris: list[str]) -> dict[tuple[str, str], str]:
-        """(source_uri, input_sha256) -> article_id of the landed rows read from these inputs, with the bytes each
-        was extracted from."""
-        try:
-            rows = self.con.execute(
-                "SELECT source_uri, input_sha256, article_id FROM articles "
-                "SEMI JOIN (SELECT unnest(?) AS uri) ON source_uri = uri WHERE input_sha256 IS NOT NULL",
-                [source_uris],
-            ).fetchall()
-        except duckdb.BinderException:  # a database from before the column, opened read-only
-            return {}
-        return {(uri, digest): article_id for uri, digest, article_id in rows}
+        """(source_uri, input_sha256) -> article_id of what these inputs became, with the bytes each was read
+        from: the row it landed as, or the article it was recorded as duplicating (a landed row wins)."""
+        found: dict[tuple[str, str], str] = {}
+        for table, article in (("article_duplicates", "duplicate_of"), ("articles", "article_id")):
+            try:
+                rows = self.con.execute(
+                    f"SELECT source_uri, input_sha256, {article} FROM {table} "
+                    "SEMI JOIN (SELECT unnest(?) AS uri) ON source_uri = uri WHERE input_sha256 IS NOT NULL",
+                    [source_uris],
+                ).fetchall()
+            except duckdb.BinderException:  # a database from before the column, opened read-only
+                continue
+            found.update(((uri, digest), article_id) for uri, digest, article_id in rows)
+        return found
 
     def known_duplicates(self, source_uris: list[str]) -> dict[tuple[str, str], str]:
         """(source_uri, content_hash) -> the article that input was recorded as duplicating."""

@@ -163,6 +163,10 @@ UPDATE articles SET quality_flags = [] WHERE quality_flags IS NULL;
 _V7_INPUT_SHA256 = """
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS input_sha256 VARCHAR;
 """
+# The same for an input recorded as a duplicate: read again unchanged, it is skipped without extraction too.
+_V8_DUPLICATE_INPUT_SHA256 = """
+ALTER TABLE article_duplicates ADD COLUMN IF NOT EXISTS input_sha256 VARCHAR;
+"""
 Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (1, _V1_WALKING_SKELETON),  # articles, signatures, duplicates, quarantine, runs
@@ -172,6 +176,7 @@ MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (5, _V5_NO_BAND_INDEX),  # article_lsh without its ART index on band_key
     (6, _V6_QUALITY_FLAGS),  # articles.quality_flags
     (7, _V7_INPUT_SHA256),  # articles.input_sha256
+    (8, _V8_DUPLICATE_INPUT_SHA256),  # article_duplicates.input_sha256
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")

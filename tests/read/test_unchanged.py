@@ -86,3 +86,23 @@ def test_a_record_whose_fields_changed_around_the_same_text_is_read_again(tmp_pa
     assert again.stages["unchanged"].get("dropped_unchanged", 0) == 0  # not the same input: it is read
     assert again.stages["extract"]["total"] == 1
     assert again.duplicates == 1  # the same text under a new URL: a copy of the landed row, as before
+
+
+def test_an_input_recorded_as_a_duplicate_and_read_again_unchanged_is_skipped_unextracted(seeds_copy, tmp_path):
+    original = sorted(seeds_copy.glob("00*.txt"))[0]
+    copy = seeds_copy / "copy-of-first.txt"
+    copy.write_bytes(original.read_bytes())
+    settings = Settings.from_env(db_path=tmp_path / "a.duckdb")
+    first = run_ingest([str(seeds_copy)], settings, trigger="test")
+    assert (first.read, first.landed, first.duplicates) == (6, 5, 1)
+    (digest,) = rows(settings.db_path, "SELECT input_sha256 FROM article_duplicates")[0]
+    assert len(digest) == 64
+
+    again = run_ingest([str(seeds_copy)], settings, trigger="test")
+    assert (again.read, again.skipped, again.duplicates, again.landed) == (6, 6, 0, 0)
+    assert again.stages.get("extract", {}).get("total", 0) == 0  # the copy was not extracted again either
+    assert rows(settings.db_path, "SELECT count(*) FROM article_duplicates") == [(1,)]
+
+    copy.write_text(copy.read_text() + "\nA paragraph the copy now adds, which the original never had.\n")
+    third = run_ingest([str(seeds_copy)], settings, trigger="test")
+    assert third.stages["extract"]["total"] == 1  # changed: read again

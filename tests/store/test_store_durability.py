@@ -106,6 +106,7 @@ def stage_run(folder: Path, run_id: str, first: int, n: int, ingested_at: dateti
         "content_hash": f"sha256('{run_id}' || i)",
         "run_id": f"'{run_id}'",
         "detected_at": at,
+        "input_sha256": "NULL",
     }
     quarantined = {
         "quarantine_id": f"printf('q-{run_id}-%08d', i)",
