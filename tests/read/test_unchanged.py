@@ -88,7 +88,9 @@ def test_a_record_whose_fields_changed_around_the_same_text_is_read_again(tmp_pa
     assert again.duplicates == 1  # the same text under a new URL: a copy of the landed row, as before
 
 
-def test_an_input_recorded_as_a_duplicate_and_read_again_unchanged_is_skipped_unextracted(seeds_copy, tmp_path):
+def test_an_input_recorded_as_a_duplicate_and_read_again_unchanged_is_skipped_unextracted(
+    seeds_copy, tmp_path
+):
     original = sorted(seeds_copy.glob("00*.txt"))[0]
     copy = seeds_copy / "copy-of-first.txt"
     copy.write_bytes(original.read_bytes())
