@@ -6,11 +6,16 @@ below the summary: the lead is lost (fundus: 41 pages of 129). Here the lead is 
 summary shown as a paragraph of its own: an element whose whole text is the meta description (or og:description),
 read before extraction prunes the tree, and put back at the top of the body when the body does not hold it.
 
-A summary set as a heading is not restored: as a heading it is the page's furniture, and the clean stage's
-`standfirst` rule removes it (`pipeline.document.clean`), so the two agree.
+A summary set as a heading in the page's head (a `<header>`, or a container the template names for the head:
+"article-header", "headline-wrap") is the page's furniture: it is not restored, and the clean stage's `standfirst`
+rule removes it (`pipeline.document.clean`), so the two agree. The same heading set in the article's own container,
+outside any head, is the article's lead paragraph in a heading's type: it is kept as a paragraph (fundus: 2 pages
+of the 7 with a summary heading; AEB: 2 of 14, one of them labelled with its summary and one without).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pipeline.models import Block
 from pipeline.text import fold, normalise_line
@@ -21,14 +26,30 @@ LENGTH_SLACK = (
 )
 _CONTAINERS = "self::p or self::div or self::span or self::section"
 # Candidates by length first: the XPath engine measures every element's text far faster than Python could.
-_SHOWN = (
-    f"//body//*[{_CONTAINERS}][string-length(normalize-space(.)) >= $low]"
-    "[string-length(normalize-space(.)) <= $high]"
-)
+_HEADINGS = "self::h2 or self::h3 or self::h4 or self::h5 or self::h6"  # an <h1> is the headline
+_LENGTH = "[string-length(normalize-space(.)) >= $low][string-length(normalize-space(.)) <= $high]"
+_SHOWN = f"//body//*[{_CONTAINERS} or {_HEADINGS}]{_LENGTH}"
 
 
-def shown_lead(tree) -> str | None:
-    """The page's summary as the page shows it, when some element's whole text is its meta description."""
+@dataclass(frozen=True)
+class Lead:
+    text: str
+    heading: bool = (
+        False  # set as a heading in the article's container: a heading block of this text is the lead
+    )
+
+
+def _in_page_head(element) -> bool:
+    """Inside the page's or the article's head: a <header>, or a container whose class or id names a head."""
+    return any(
+        a.tag == "header" or "head" in f"{a.get('class') or ''} {a.get('id') or ''}".lower()
+        for a in element.iterancestors()
+    )
+
+
+def shown_lead(tree) -> Lead | None:
+    """The page's summary as the page shows it, when some element's whole text is its meta description: a
+    paragraph (or block) anywhere, or a heading outside the page's head."""
     found = tree.xpath('//meta[@name="description"]/@content|//meta[@property="og:description"]/@content')
     description = next((d for d in (normalise_line(" ".join(f.split())) for f in found) if d), None)
     if description is None or len(description.split()) < MIN_LEAD_WORDS:
@@ -36,18 +57,32 @@ def shown_lead(tree) -> str | None:
     key = fold(description)
     size = len(description)
     low, high = int(size * (1 - LENGTH_SLACK)), int(size * (1 + LENGTH_SLACK)) + 1
+    heading = None
     for element in tree.xpath(_SHOWN, low=low, high=high):
         text = normalise_line(" ".join(element.text_content().split()))
-        if fold(text) == key:
-            return text
-    return None
+        if fold(text) != key:
+            continue
+        if element.xpath(f"self::*[{_HEADINGS}] or .//*[{_HEADINGS}]"):  # a heading, or a heading's wrapper
+            if heading is None and element.xpath(f"self::*[{_HEADINGS}]") and not _in_page_head(element):
+                heading = Lead(text, heading=True)
+            continue
+        return Lead(text)
+    return heading
 
 
-def restore_lead(blocks: list[Block], lead: str | None) -> bool:
-    """Put `lead` back as the body's first paragraph (after its leading headings) unless the body holds it;
-    whether it did."""
-    if not lead or not blocks or fold(lead) in fold(" ".join(block.text for block in blocks)):
+def restore_lead(blocks: list[Block], lead: Lead | None) -> bool:
+    """Put the lead back as the body's first paragraph (after its leading headings) unless the body holds it,
+    and make a lead set as a heading in the article a paragraph; whether it changed the blocks."""
+    if lead is None or not blocks:
+        return False
+    key = fold(lead.text)
+    if lead.heading:
+        at = next((n for n, b in enumerate(blocks) if b.kind == "head" and fold(b.text) == key), None)
+        if at is not None:
+            blocks[at] = Block(text=blocks[at].text, kind="p", link_ratio=blocks[at].link_ratio)
+            return True
+    if key in fold(" ".join(block.text for block in blocks)):
         return False
     at = next((n for n, block in enumerate(blocks) if block.kind != "head"), len(blocks))
-    blocks.insert(at, Block(text=lead, kind="p"))
+    blocks.insert(at, Block(text=lead.text, kind="p"))
     return True

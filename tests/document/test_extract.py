@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from pipeline.document.clean import CleanStage
+from pipeline.document.clean import CleanStage, clean_lines
 from pipeline.document.extract import (
     ExtractStage,
     decode_text,
@@ -337,3 +337,28 @@ def test_a_summary_set_as_a_heading_or_only_in_the_metadata_is_not_put_back():
     for html in (as_heading, only_meta):
         blocks = parse_html(make_article("", title=None, source_uri="/tmp/lead.html"), html.encode())
         assert not [b for b in blocks if b.kind == "p" and b.text.startswith("After two years")]
+
+
+def test_a_summary_set_as_a_heading_in_the_article_is_its_lead_paragraph():
+    # Written for this test: the summary is a heading inside the article's own container, not in the page's
+    # head; it is the article's lead in a heading's type, kept once as a paragraph, and not cleaned away.
+    lead = "After two years without them, the city brings back night buses on six routes, paid for by a new tourist levy."
+    in_article = (
+        LEAD_PAGE.replace('<p class="teaser">', "")
+        .replace("levy.</p></header>", "</header>")
+        .replace('<div class="body">', f'<div class="body"><h2 class="summary">{lead}</h2>')
+    )
+    a = make_article("", title=None, source_uri="/tmp/lead.html")
+    signals = Counter()
+    blocks = parse_html(a, in_article.encode(), signals)
+    assert [b.kind for b in blocks if b.text == lead] == ["p"]
+    assert signals["restored_lead"] == 1
+    cleaned = clean_lines(blocks, title=a.title, description=a.description)
+    assert lead in cleaned.lines and "standfirst" not in cleaned.removed
+    # the same heading in the page's head stays furniture: the standfirst rule removes it
+    in_head = in_article.replace(f'<h2 class="summary">{lead}</h2>', "").replace(
+        "</h1></header>", f"</h1><h2>{lead}</h2></header>"
+    )
+    a = make_article("", title=None, source_uri="/tmp/lead.html")
+    cleaned = clean_lines(parse_html(a, in_head.encode()), title=a.title, description=a.description)
+    assert lead not in cleaned.lines
