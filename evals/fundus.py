@@ -437,12 +437,13 @@ def title_candidates(page: FundusPage) -> dict[str, str | None]:
 
     import lxml.html
 
-    from pipeline.document.page_meta import h1_texts, headline, json_ld, site_names
+    from pipeline.document.page_meta import h1_texts, headline, json_ld, page_sections, site_names
     from pipeline.text import normalise_line
 
     tree = lxml.html.fromstring(page.html)
     h1s = h1_texts(tree)
     page_data = json_ld(tree)
+    sections = page_sections(tree, page_data)
     names = site_names(
         None, urlsplit(page.url).hostname, tree.xpath('//meta[@property="og:site_name"]/@content'),
         page_data.publishers,
@@ -457,7 +458,7 @@ def title_candidates(page: FundusPage) -> dict[str, str | None]:
     )
     raw = dict(zip(TITLE_SOURCES, texts, strict=True))
     return {
-        source: normalise_line(headline(normalise_line(text), h1s, names)) if text else None
+        source: normalise_line(headline(normalise_line(text), h1s, names, sections)) if text else None
         for source, text in raw.items()
     }
 

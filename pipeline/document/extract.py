@@ -104,6 +104,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
         h1_texts,
         headline,
         json_ld,
+        page_sections,
         pick_authors,
         site_names,
         sort_names,
@@ -116,6 +117,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     h1s = h1_texts(tree)  # before extraction prunes the tree
     og_site_names = tree.xpath('//meta[@property="og:site_name"]/@content')
     page_data = json_ld(tree)
+    sections = page_sections(tree, page_data)
     chunks = chunk_groups(tree)
     scripts = carrying_scripts(tree)  # before extraction, which drops the scripts
     tree_copyright = [c[:200] for c in tree.xpath('//meta[@name="copyright"]/@content')]
@@ -167,7 +169,7 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     page_title = normalise_line(page_data.headline) if page_data.headline else doc.title
     if page_title and not article.title:
         article.title, article.title_source = (
-            normalise_line(headline(page_title, h1s, names_of_site)),
+            normalise_line(headline(page_title, h1s, names_of_site, sections)),
             "source",
         )
     if (doc.author or page_data.authors) and not article.author:

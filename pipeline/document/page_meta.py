@@ -41,12 +41,19 @@ def h1_texts(tree) -> list[str]:
     return inside + outside
 
 
-def headline(title: str | None, h1s: list[str], site_names: list[str]) -> str | None:
+def headline(
+    title: str | None, h1s: list[str], site_names: list[str], sections: list[str] = ()
+) -> str | None:
     """The page's headline, in the title's own characters: the title less the parts around it that the page's
-    <h1> does not show, else less the parts that name the site or give a date; the title as it is when nothing
-    says more."""
+    <h1> does not show, else less the parts that name the site or give a date, and less a last part that is
+    the section the page declares itself in (`sections`); the title as it is when nothing says more."""
     if not title:
         return title
+    found = _headline(title, h1s, site_names)
+    return found if fold(found) in {fold(h1) for h1 in h1s} else _without_section(found, sections)
+
+
+def _headline(title: str, h1s: list[str], site_names: list[str]) -> str:
     folded_h1s = {fold(h1) for h1 in h1s} - {""}
     if fold(title) in folded_h1s:
         return title
@@ -73,6 +80,35 @@ def headline(title: str | None, h1s: list[str], site_names: list[str]) -> str | 
     if len(kept) == len(parts):
         return title
     return _rejoin(title, kept)
+
+
+# A hyphen with no space is a separator only after a CJK character ("...커졌다-정치"): after a Latin letter it
+# joins a word ("e-Politics").
+_GLUED_HYPHEN = r"(?<=[\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff])-"
+
+
+def _without_section(title: str, sections: list[str]) -> str:
+    """`title` less a section name the page declares (`article:section`, JSON-LD `articleSection`) at its end,
+    after a separator or, in CJK text, a bare hyphen ("...커졌다-정치"); a title that is only the section
+    stays."""
+    for section in sections:
+        section = section.strip()
+        if not section or len(section) > MAX_SITE_NAME_CHARS:
+            continue
+        match = re.search(rf"(?:{_SEPARATOR.pattern}|{_GLUED_HYPHEN}){re.escape(section)}\s*$", title)
+        if match and len(title[: match.start()].strip()) > len(section):
+            return title[: match.start()].strip()
+    return title
+
+
+def page_sections(tree, page_data: JsonLd) -> list[str]:
+    """The sections the page declares itself in: its meta tags named for a section or a category
+    (`article:section`, `parsely-section`, `category`, ...), then the JSON-LD's `articleSection`."""
+    meta = tree.xpath(
+        "//meta[contains(translate(concat(@name, @property), 'SECTIONAGRY', 'sectionagry'), 'section')"
+        " or contains(translate(concat(@name, @property), 'SECTIONAGRY', 'sectionagry'), 'category')]/@content"
+    )
+    return [s for s in dict.fromkeys(x.strip() for x in [*meta, *page_data.sections]) if s]
 
 
 def _names_site(part: str, names: set[str]) -> bool:
@@ -125,6 +161,7 @@ class JsonLd:
     publishers: list[str] = field(default_factory=list)  # `"publisher": {"name": ...}` at any depth
     headline: str | None = None  # the article object's `headline` (else the first `headline` at all)
     authors: list[str] = field(default_factory=list)  # the article object's `author` names
+    sections: list[str] = field(default_factory=list)  # the article object's `articleSection`
 
 
 def _names_in(value) -> list[str]:
@@ -152,6 +189,8 @@ def json_ld(tree) -> JsonLd:
                 headlines.append((is_article, node["headline"]))
             if is_article and not found.authors and "author" in node:
                 found.authors = _names_in(node["author"])
+            if is_article and not found.sections and "articleSection" in node:
+                found.sections = _names_in(node["articleSection"])
             for key, value in node.items():
                 if key == "publisher":
                     for p in value if isinstance(value, list) else [value]:

@@ -52,6 +52,47 @@ def test_the_headline_loses_the_site_name_and_keeps_the_words_the_page_shows(tit
     assert a.title == expected
 
 
+@pytest.mark.parametrize(
+    "title,sections,expected",
+    [
+        # the section a page declares, glued on by a bare hyphen as CJK sites do, then the site's name
+        (
+            "항만 터미널 3월 개장, 2년 늦어져-경제ㅣ항만일보",
+            '<meta name="content_category" content="경제">',
+            "항만 터미널 3월 개장, 2년 늦어져",
+        ),
+        (
+            "Terminal opens late - Politics",
+            '<meta property="article:section" content="Politics">',
+            "Terminal opens late",
+        ),
+        (
+            "Terminal opens late | Lokales",
+            '<meta name="parsely-section" content="Lokales">',
+            "Terminal opens late",
+        ),
+        # a hyphen inside the headline's last word is not a separator, and a title that is the section stays
+        (
+            "Ferry firm buys two e-Politics",
+            '<meta property="article:section" content="Politics">',
+            "Ferry firm buys two e-Politics",
+        ),
+        ("Politics", '<meta property="article:section" content="Politics">', "Politics"),
+        # an undeclared last part stays
+        ("Terminal opens late - Politics", "", "Terminal opens late - Politics"),
+    ],
+)
+def test_the_headline_loses_the_section_the_page_declares_at_its_end(title, sections, expected):
+    a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-ilbo.example/a")
+    parse_html(a, page(title, None, "항만일보").replace(b"</head>", sections.encode() + b"</head>"))
+    assert a.title == expected
+
+
+def test_a_section_the_h1_shows_stays_in_the_headline():
+    title = "Terminal opens late - Politics"
+    assert headline(title, [title], [], ["Politics"]) == title
+
+
 def ld_page(ld: object, og_title: str, h1: str | None = None) -> bytes:
     import json
 
