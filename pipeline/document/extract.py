@@ -102,10 +102,10 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     from pipeline.document.page_meta import (
         clean_authors,
         h1_texts,
-        headline,
         json_ld,
         page_sections,
         pick_authors,
+        pick_headline,
         site_names,
         sort_names,
     )
@@ -118,6 +118,8 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     og_site_names = tree.xpath('//meta[@property="og:site_name"]/@content')
     page_data = json_ld(tree)
     sections = page_sections(tree, page_data)
+    og_titles = [t for t in tree.xpath('//meta[@property="og:title"]/@content') if t.strip()]
+    html_titles = [t for t in tree.xpath("//title/text()") if t.strip()]
     chunks = chunk_groups(tree)
     scripts = carrying_scripts(tree)  # before extraction, which drops the scripts
     tree_copyright = [c[:200] for c in tree.xpath('//meta[@name="copyright"]/@content')]
@@ -166,12 +168,17 @@ def parse_html(article: Article, raw: bytes, signals: Counter | None = None) -> 
     # Metadata a record or feed entry already gave (a reader set it) wins over what the page says.
     names_of_site = site_names(doc.sitename, doc.hostname, og_site_names, page_data.publishers)
     # the publisher's own declaration of the headline (schema.org `headline`) before og:title and <title>
-    page_title = normalise_line(page_data.headline) if page_data.headline else doc.title
+    page_title = pick_headline(
+        page_data.headline,
+        og_titles[0] if og_titles else None,
+        html_titles[0] if html_titles else None,
+        doc.title,
+        h1s,
+        names_of_site,
+        sections,
+    )
     if page_title and not article.title:
-        article.title, article.title_source = (
-            normalise_line(headline(page_title, h1s, names_of_site, sections)),
-            "source",
-        )
+        article.title, article.title_source = page_title, "source"
     if (doc.author or page_data.authors) and not article.author:
         # the copyright holder names a company, never the article's author ("Condé Nast" as meta author)
         not_people = [*names_of_site, *tree_copyright]

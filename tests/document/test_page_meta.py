@@ -185,3 +185,52 @@ def test_the_articles_json_ld_authors_come_first_unless_they_name_only_the_site(
 )
 def test_pick_authors(declared, meta, expected):
     assert pick_authors(declared, meta, ["Harbour Times", "harbour-times.example"]) == expected
+
+
+@pytest.mark.parametrize(
+    "ld_headline,og_title,html_title,expected",
+    [
+        # the JSON-LD headline copies the <title> (the search headline): og:title is the one set apart
+        (
+            "Ferry terminal delay explained",
+            "Why the new terminal opens two years late",
+            "Ferry terminal delay explained | Harbour Times",
+            "Why the new terminal opens two years late",
+        ),
+        # a JSON-LD headline of its own stays first, and so does one og:title agrees with
+        (
+            "Ferry terminal delay explained",
+            "Why the new terminal opens two years late",
+            "Terminal: dredging row | Harbour Times",
+            "Ferry terminal delay explained",
+        ),
+        (
+            "Ferry terminal delay explained",
+            "Ferry terminal delay explained",
+            "Ferry terminal delay explained | Harbour Times",
+            "Ferry terminal delay explained",
+        ),
+        # case alone does not make a headline apart ("Title Case" <title>)
+        (
+            "Ferry terminal delay explained",
+            "Why the new terminal opens two years late",
+            "Ferry Terminal Delay Explained",
+            "Why the new terminal opens two years late",
+        ),
+    ],
+)
+def test_og_title_wins_only_over_a_json_ld_headline_that_copies_the_title(
+    ld_headline, og_title, html_title, expected
+):
+    import json
+
+    ld = {"@type": "NewsArticle", "headline": ld_headline, "publisher": {"name": "Harbour Times"}}
+    html = page(og_title, None).replace(
+        f"<title>{og_title}</title>".encode(), f"<title>{html_title}</title>".encode()
+    )
+    html = html.replace(
+        b"</head>", f'<script type="application/ld+json">{json.dumps(ld)}</script></head>'.encode()
+    )
+    a = make_article("", title=None, source_uri="/tmp/page.html", url="https://www.harbour-times.example/a")
+    parse_html(a, html)
+    assert a.title == expected
