@@ -247,7 +247,36 @@ def evaluate_aeb(pages: list[Page], bootstrap: int = 1000) -> dict:
     print("\nboilerplate rules fired on these pages (lines removed):")
     for rule, n in sorted(fired.items(), key=lambda kv: -kv[1]):
         print(f"  {rule:<20} {n:>5}  {RULE_REASONS.get(rule, '')}")
-    return {"pages": len(pages), "scores": {k: vars(v) for k, v in results.items()}, "rules": fired}
+    signals = signals_fired(summary)
+    print(format_signals(signals))
+    return {
+        "pages": len(pages),
+        "scores": {k: vars(v) for k, v in results.items()},
+        "rules": fired,
+        "signals": signals,
+    }
+
+
+# What the extract stage counts (`pipeline.document.extract.parse_html`'s signals): structure-led repairs that need
+# no language.
+SIGNAL_REASONS = {
+    "restored_lead": "pages: the summary, shown above the text or set as a heading in the article, kept as the lead",
+    "restored_chunks": "chunks: of a body the page set in several containers of one template, put back",
+    "embedded_body": "pages: a client-rendered page's body read from the data its script carries",
+    "labelled_byline": "pages: the author from the page's labelled byline, when the metadata named no person",
+}
+
+
+def signals_fired(summary) -> dict[str, int]:
+    """The extract stage's signals in a run's summary, by name."""
+    extract = summary.stages.get("extract", {})
+    return {k: n for k, n in extract.items() if k in SIGNAL_REASONS}
+
+
+def format_signals(fired: Mapping[str, int]) -> str:
+    lines = ["\nsignals fired on these pages (structure-led repairs, no language):"]
+    lines += [f"  {name:<20} {fired.get(name, 0):>5}  {reason}" for name, reason in SIGNAL_REASONS.items()]
+    return "\n".join(lines)
 
 
 CORPORA = ("aeb", "fundus")

@@ -29,7 +29,16 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from evals.extraction import Scores, ingest_records, page_html, score, score_page, tokens
+from evals.extraction import (
+    Scores,
+    format_signals,
+    ingest_records,
+    page_html,
+    score,
+    score_page,
+    signals_fired,
+    tokens,
+)
 from pipeline.errors import SetupError
 
 HALVES = ("tune", "report")
@@ -537,7 +546,10 @@ def evaluate(
     print("boilerplate rules fired on these pages (lines removed):")
     for rule, n in sorted(fired.items(), key=lambda kv: -kv[1]):
         print(f"  {rule:<20} {n:>5}  {RULE_REASONS.get(rule, '')}")
+    signals = signals_fired(summary)
+    print(format_signals(signals))
     return {
+        "signals": signals,
         "pages": len(pages),
         "publishers": len({p.publisher for p in pages}),
         "languages": {lang: len(ps) for lang, ps in by_language(pages).items()},
