@@ -34,9 +34,8 @@ _SHOWN = f"//body//*[{_CONTAINERS} or {_HEADINGS}]{_LENGTH}"
 @dataclass(frozen=True)
 class Lead:
     text: str
-    heading: bool = (
-        False  # set as a heading in the article's container: a heading block of this text is the lead
-    )
+    # set as a heading in the article's container: a heading block of this text is the lead
+    heading: bool = False
 
 
 def _in_page_head(element) -> bool:

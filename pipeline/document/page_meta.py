@@ -1,7 +1,8 @@
 """Title and authors as the page shows them, from what trafilatura read in its metadata.
 
 - The headline: the article's JSON-LD `headline` (the publisher's own declaration), else the metadata's title
-  (og:title, <title>), or og:title when the JSON-LD headline only copies the <title> (`pick_headline`), reconciled with the page's <h1>s, and the site name that they carry around it removed. A
+  (og:title, <title>), or og:title when the JSON-LD headline only copies the <title> (`pick_headline`),
+  reconciled with the page's <h1>s, and the site name and section that they carry around it removed. A
   part of the title is dropped when the page's own <h1> is the rest, or when it is the site's name
   (`og:site_name`, JSON-LD's publisher, the host's name) or a date, with all that follows it.
 - The authors: no "By"/"Von"/"Author" lead, no outlet when a person is named, no web addresses, no role words
