@@ -441,13 +441,12 @@ TITLE_SOURCES = ("JSON-LD headline", "og:title", "the one <h1>", "<title>")
 
 def title_candidates(page: FundusPage) -> dict[str, str | None]:
     """The headline each of the page's own title sources gives, through the pipeline's suffix removal
-    (`pipeline.document.page_meta.headline`): what any choice among those sources could land."""
+    (`pipeline.document.page_meta.clean_headline`): what any choice among those sources could land."""
     from urllib.parse import urlsplit
 
     import lxml.html
 
-    from pipeline.document.page_meta import h1_texts, headline, json_ld, page_sections, site_names
-    from pipeline.text import normalise_line
+    from pipeline.document.page_meta import clean_headline, h1_texts, json_ld, page_sections, site_names
 
     tree = lxml.html.fromstring(page.html)
     h1s = h1_texts(tree)
@@ -466,10 +465,7 @@ def title_candidates(page: FundusPage) -> dict[str, str | None]:
         titles[0] if titles else None,
     )
     raw = dict(zip(TITLE_SOURCES, texts, strict=True))
-    return {
-        source: normalise_line(headline(normalise_line(text), h1s, names, sections)) if text else None
-        for source, text in raw.items()
-    }
+    return {source: clean_headline(text, h1s, names, sections) for source, text in raw.items()}
 
 
 def title_ceiling(pages: list[FundusPage]) -> dict[str, dict[str, float]]:

@@ -15,7 +15,7 @@ of the 7 with a summary heading; AEB: 2 of 14, one of them labelled with its sum
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.models import Block
 from pipeline.text import fold, normalise_line
@@ -26,7 +26,8 @@ LENGTH_SLACK = (
 )
 _CONTAINERS = "self::p or self::div or self::span or self::section"
 # Candidates by length first: the XPath engine measures every element's text far faster than Python could.
-_HEADINGS = "self::h2 or self::h3 or self::h4 or self::h5 or self::h6"  # an <h1> is the headline
+_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6")  # an <h1> is the headline
+_HEADINGS = " or ".join(f"self::{tag}" for tag in _HEADING_TAGS)
 _LENGTH = "[string-length(normalize-space(.)) >= $low][string-length(normalize-space(.)) <= $high]"
 _SHOWN = f"//body//*[{_CONTAINERS} or {_HEADINGS}]{_LENGTH}"
 
@@ -61,11 +62,11 @@ def shown_lead(tree) -> Lead | None:
         text = normalise_line(" ".join(element.text_content().split()))
         if fold(text) != key:
             continue
-        if element.xpath(f"self::*[{_HEADINGS}] or .//*[{_HEADINGS}]"):  # a heading, or a heading's wrapper
-            if heading is None and element.xpath(f"self::*[{_HEADINGS}]") and not _in_page_head(element):
+        if element.tag in _HEADING_TAGS:
+            if heading is None and not _in_page_head(element):
                 heading = Lead(text, heading=True)
-            continue
-        return Lead(text)
+        elif not element.xpath(f".//*[{_HEADINGS}]"):  # a block, not a heading's wrapper
+            return Lead(text)
     return heading
 
 
@@ -78,7 +79,7 @@ def restore_lead(blocks: list[Block], lead: Lead | None) -> bool:
     if lead.heading:
         at = next((n for n, b in enumerate(blocks) if b.kind == "head" and fold(b.text) == key), None)
         if at is not None:
-            blocks[at] = Block(text=blocks[at].text, kind="p", link_ratio=blocks[at].link_ratio)
+            blocks[at] = replace(blocks[at], kind="p", level=0)
             return True
     if key in fold(" ".join(block.text for block in blocks)):
         return False

@@ -72,14 +72,20 @@ def pick_headline(
     differ (33 pages), that chose right on 12 of 16 pages and wrong on 4 (title accuracy 0.868 to 0.93);
     a JSON-LD headline of its own, unlike the `<title>`, stays first."""
 
-    def clean(text: str | None) -> str | None:
-        text = normalise_line(text) if text else None
-        return normalise_line(headline(text, h1s, site_names, sections)) if text else None
+    ld = clean_headline(declared, h1s, site_names, sections)
+    if ld and og_title and html_title:
+        og = clean_headline(og_title, h1s, site_names, sections)
+        shown = clean_headline(html_title, h1s, site_names, sections)
+        if og and shown and fold(ld) == fold(shown) and fold(og) != fold(ld):
+            return og
+    return ld or clean_headline(fallback, h1s, site_names, sections)
 
-    ld, og, shown = clean(declared), clean(og_title), clean(html_title)
-    if ld and og and shown and fold(ld) == fold(shown) and fold(og) != fold(ld):
-        return og
-    return ld or clean(fallback)
+
+def clean_headline(
+    text: str | None, h1s: list[str], site_names: list[str], sections: list[str] = ()
+) -> str | None:
+    """One title source's text as a headline: spacing normalised, through `headline`."""
+    return normalise_line(headline(normalise_line(text), h1s, site_names, sections)) if text else None
 
 
 def _headline(title: str, h1s: list[str], site_names: list[str]) -> str:
