@@ -9,6 +9,8 @@ recorded duplicate; quarantined inputs are left out of every score and counted b
 - hard negatives merged: same-topic, different-event pairs that share a story, out of all such pairs;
 - in the same run, on the same articles and order, the README's baseline: TF-IDF cosine, each article joining
   the cluster whose first article is most similar at >= 0.3 (fixed before looking), and "same first line";
+- what each signal contributes: the story stage again on the same articles with one signal taken out
+  (`ABLATIONS`); and every system on the repo's seeds, in file order and in all 120 orders of the five files;
 - all of it overall and on two halves of the topics (the parity of the SHA-256 of the topic number), to tune on
   one and report the other.
 
@@ -76,7 +78,7 @@ def half_of(topic: str) -> str:
 def pipeline_stories(records: Path, workdir: Path) -> tuple[dict[int, str], Counter, dict]:
     """Ingest the records file into a scratch database; line -> story_id of its article, and the quarantine
     reasons of the lines left out. Raises if a line went nowhere (the README calls that an error). The third
-    value's "articles" holds line -> (headline or None, body, language) of its article, for `story_model`."""
+    value's "articles" holds line -> (headline or None, body, language) of its article, for `regroup`."""
     import duckdb
 
     from pipeline.run.runner import run_ingest
@@ -187,15 +189,59 @@ def pairwise(assigned: dict[int, object], labels: dict[int, Label]) -> PairScore
     return PairScore(len(assigned), p, r, f1, hard_merged, hard)
 
 
-CANDIDATE = "candidate: centroid + names (evals.story_model)"
+# What each signal contributes: the pipeline's story stage run again on the same articles, in the same order,
+# with one signal taken out (module constants of `pipeline.stories` set for the run, then restored).
+ABLATIONS: dict[str, dict[str, object]] = {
+    "without anchors (places, names repeated)": {"PLACE_REPEATS": 10**9, "NAME_REPEATS": 10**9},
+    "without the names check": {"NAME_THRESHOLD": -1.0},
+    "headline and lead only (no body)": {"_BODY_OFF": True},
+    "first article, not the centroid": {"_NO_CENTROID": True},
+}
 
 
-def seeds_check(workdir: Path) -> dict:
-    """The candidate model on the repo's seeds, against seeds/EXPECTED.md: {000, 001, 002} one story, 003 and
-    004 two others."""
+def regroup(articles: list[tuple[str | None, str, str | None]], **overrides) -> list[str]:
+    """The story stage alone over (headline or None, body, language) in order, with `overrides` of
+    `pipeline.stories`'s constants (and two switches: `_BODY_OFF` compares headline and lead only,
+    `_NO_CENTROID` keeps each story its first article's terms); each article's story."""
+    from datetime import datetime
+
+    from pipeline import stories
+    from pipeline.models import Article
+    from pipeline.stage import Ledger
+
+    body_off, no_centroid = overrides.pop("_BODY_OFF", False), overrides.pop("_NO_CENTROID", False)
+    saved = {name: getattr(stories, name) for name in overrides}
+    merged = stories.merged
+    try:
+        for name, value in overrides.items():
+            setattr(stories, name, value)
+        if no_centroid:
+            stories.merged = lambda story, article: story
+        stage = stories.StoryStage(Ledger(), None, datetime(2026, 1, 1))
+        out = []
+        for n, (title, body, language) in enumerate(articles):
+            if body_off:
+                body = "\n".join([p for p in body.split("\n") if p.strip()][: stories.LEAD_PARAGRAPHS])
+            article = Article(
+                source_uri=f"/eval/{n}",
+                title=title,
+                body=body,
+                language=language,
+                title_source="source" if title else "derived",
+            )
+            article.article_id = f"{n:016x}"
+            out.append(stage.apply(article).story_id)
+        return out
+    finally:
+        for name, value in saved.items():
+            setattr(stories, name, value)
+        stories.merged = merged
+
+
+def seeds_rows(workdir: Path) -> list[tuple[str, tuple[str | None, str, str | None]]]:
+    """The repo's seeds through the pipeline: (file number, (headline or None, body, language)) each."""
     import duckdb
 
-    from evals import story_model
     from pipeline.run.runner import run_ingest
     from pipeline.settings import Settings
 
@@ -206,13 +252,31 @@ def seeds_check(workdir: Path) -> dict:
         rows = con.execute(
             "SELECT source_uri, title, title_source, body, language FROM articles ORDER BY source_uri"
         ).fetchall()
-    names = [Path(uri).name[:3] for uri, *_ in rows]
-    groups = story_model.group([(t if ts == "source" else None, b, lang) for _, t, ts, b, lang in rows])
-    story = dict(zip(names, groups, strict=True))
-    expected = (
+    return [(Path(uri).name[:3], (t if ts == "source" else None, b, lang)) for uri, t, ts, b, lang in rows]
+
+
+def seeds_as_expected(story: dict[str, object]) -> bool:
+    """seeds/EXPECTED.md: {000, 001, 002} one story, 003 and 004 two others."""
+    return (
         story["000"] == story["001"] == story["002"] and len({story[n] for n in ("000", "003", "004")}) == 3
     )
-    return {"stories": story, "as_expected": expected}
+
+
+def seeds_check(workdir: Path) -> dict:
+    """Each system on the seeds: in file order, and in how many of the 120 orders of the five files the stories
+    come out as EXPECTED.md says."""
+    from itertools import permutations
+
+    rows = seeds_rows(workdir)
+    out = {}
+    for name, overrides in {"pipeline": {}, **ABLATIONS}.items():
+        first = dict(zip([n for n, _ in rows], regroup([a for _, a in rows], **overrides), strict=True))
+        orders = 0
+        for order in permutations(range(len(rows))):
+            got = regroup([rows[i][1] for i in order], **overrides)
+            orders += seeds_as_expected({rows[i][0]: s for i, s in zip(order, got, strict=True)})
+        out[name] = {"as_expected": seeds_as_expected(first), "orders_as_expected": orders}
+    return out
 
 
 def evaluate(root: Path, workdir: Path) -> dict:
@@ -229,10 +293,11 @@ def evaluate(root: Path, workdir: Path) -> dict:
         ),
         "same first line": dict(zip(scored, first, strict=True)),
     }
-    from evals import story_model
-
-    systems[CANDIDATE] = dict(zip(scored, story_model.group([articles[n] for n in scored]), strict=True))
-    report: dict = {"quarantined": dict(reasons), **counts, "candidate_seeds": seeds_check(workdir)}
+    for name, overrides in ABLATIONS.items():
+        systems[f"pipeline {name}"] = dict(
+            zip(scored, regroup([articles[n] for n in scored], **overrides), strict=True)
+        )
+    report: dict = {"quarantined": dict(reasons), **counts, "seeds": seeds_check(workdir)}
     for subset in ("all", *HALVES):
         lines = [n for n in scored if subset == "all" or half_of(labels[n].topic) == subset]
         topics = sorted({labels[n].topic for n in lines}, key=int)
@@ -259,14 +324,13 @@ def format_report(report: dict) -> str:
                 f"  {system:58s} {s['articles']:8d} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
                 f"  {s['hard_merged']}/{s['hard_pairs']} ({share:.1%})"
             )
-    if "candidate_seeds" in report:
-        seeds = report["candidate_seeds"]
-        verdict = "as seeds/EXPECTED.md says" if seeds["as_expected"] else "NOT as seeds/EXPECTED.md says"
-        groups = " ".join(f"{name}:{n}" for name, n in sorted(seeds["stories"].items()))
-        out.append(
-            f"\n  the candidate on the seeds: stories {groups}, {verdict} ({{000, 001, 002}} one story, 003 and 004 "
-            "two others); the pipeline's story_id is scored above"
-        )
+    if "seeds" in report:
+        out.append("\n  the seeds (seeds/EXPECTED.md: {000, 001, 002} one story, 003 and 004 two others):")
+        for system, seeds in report["seeds"].items():
+            verdict = "as expected" if seeds["as_expected"] else "NOT as expected"
+            out.append(
+                f"    {system:56s} file order {verdict}; {seeds['orders_as_expected']}/120 orders as expected"
+            )
     quarantined = ", ".join(f"{k} {v}" for k, v in sorted(report["quarantined"].items())) or "none"
     out.append(
         f"\n  {report['landed']} landed, {report['duplicates']} recorded as duplicates, quarantined (left out): "

@@ -1,49 +1,76 @@
 """Stories: articles from different sites that report the same event share a `story_id`.
 
-An article is described by the words of its lead sentence (where news writing states the event: who did what),
-each weighted by its rarity in the language (wordfreq's frequency lists, shipped in the package: nothing is
-downloaded), so "Zelensky invites Putin" weighs more than "said on Monday". A story is described by its first
-article, its representative. A new article joins the story whose representative's lead is most similar (cosine
-of the weighted vectors) when that similarity reaches `STORY_THRESHOLD` and the story was last seen within
-`STORY_WINDOW`; otherwise it starts a story of its own. Comparing with the representative, not with any member,
-keeps stories from drifting: a chain of loosely related articles does not become one story.
+An article is described by its whole text (`describe`):
+- its words (crudely stemmed to 6 letters), each weighted by its rarity in the article's language (wordfreq's
+  frequency lists, shipped in the package: nothing is downloaded), the headline's three times, the lead's (first
+  two paragraphs) twice, the body's by 1 + ln(count); names and numbers (capitalised words not opening the text,
+  digits) three times more; its `TERMS_KEPT` heaviest, unit length;
+- the names of its headline and lead, a second vector (keys marked `NAME_MARK`);
+- the names it mentions, and its anchors: a place (`places.txt.gz`, GeoNames' names) it names at least
+  `PLACE_REPEATS` times, or another rare name at least `NAME_REPEATS` times. Two reports of one event name the
+  event's place; two look-alike events (two rounds of talks, two earthquakes) are told apart by theirs.
 
-Stories persist in DuckDB (`story_index`, `story_terms`): a run finds candidate stories through the terms of its
-articles (index lookups, one query per article, none when the database has no stories), never by loading the
-history. Within a run, stories are found and scored through an in-memory term index.
+A story is the sum of its members' vectors (its centroid, the heaviest terms kept), the names its members
+mention, and its first article's anchors. An article joins the most similar open story when the word cosine
+reaches `STORY_THRESHOLD`, the name cosine `NAME_THRESHOLD` (when both have names), neither side has an anchor the
+other never mentions, and the story was seen within `STORY_WINDOW` (an undated article is placed at the run's
+time); otherwise it starts a story of its own. The thresholds and repeats were chosen on the tune half of ECB+'s
+topics (`evals.stories`): real reports of one event by different outlets, two look-alike events per topic.
+
+Stories persist in DuckDB (`story_index`, `story_terms`): a run finds candidate stories through its articles'
+words (an index lookup, one query per article, none when the database has no stories), never by loading the
+history. Within a run, candidates are found through an in-memory index of the words, and the `CANDIDATES` that
+share the most weight with the article are scored exactly.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import math
 import re
-import struct
-import sys
 from array import array
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from pipeline.dedupe.compact import HexKeys, IdColumn
 from pipeline.models import Article
 from pipeline.stage import Stage
 from pipeline.store.history import History
-from pipeline.text import first_sentence, looks_like_text
 
 log = logging.getLogger(__name__)
 
-STORY_THRESHOLD = 0.5  # measured on the seeds: same event 0.54-0.62 with the first article, others <= 0.39
+# ECB+ tune half (`evals.stories`): 0.5 with the anchors merged 1.6% of look-alike pairs; 0.45 3.6%.
+STORY_THRESHOLD = 0.5
+NAME_THRESHOLD = 0.3  # the headline's and lead's names of the article and of the story
 STORY_WINDOW = timedelta(days=3)  # an event's coverage clusters within days; older stories are closed
-TERMS_KEPT = 16  # the rarest terms of a lead: enough to compare, small to store and to look up
-# A lead sentence's words read at most: news leads are shorter (ECB+'s longest is 53 words); a text without
-# sentence punctuation would otherwise be weighed word by word whole (600 unseen words: 13 ms, against 8 ms).
-MAX_LEAD_WORDS = 80
-# A term in more of this run's stories than this is too common to find an event by: it is not looked up, so
-# a run's cost stays linear in its size (stories sharing only such terms with an article are not compared).
+TERMS_KEPT = 80  # an article's heaviest words: enough to compare whole texts
+CENTROID_TERMS = 80  # a story's
+NAMES_KEPT = 24  # names and numbers of the headline and lead
+MENTIONS_KEPT = 400  # names a story's members mention, kept for the anchors check
+PLACE_REPEATS = 4  # a place named this often is where the article's event happens
+NAME_REPEATS = 6  # another name this often is what the article is about
+PLACE_RARITY = 2.0  # 7.5 - Zipf: a place name rarer than "the", "for", "sea" (also the names of towns)
+NAME_RARITY = 3.0  # rarer than the common words a sentence capitalises ("Friday", "Europe")
+TITLE_WEIGHT, LEAD_WEIGHT, BODY_WEIGHT, NAME_BOOST = 3.0, 2.0, 1.0, 3.0
+LEAD_PARAGRAPHS = 2
+WEIGHT_DIGITS = 4  # weights rounded, as the stored index keeps them
+LOOKUP_TERMS = 24  # an article's words candidate stories are found by
+CANDIDATES = 8  # stories scored exactly for an article: those sharing the most of its weight
+# A word in more of this run's stories than this is too common to find an event by: it is not looked up, so
+# a run's cost stays linear in its size (it still counts in the score of a story found through another).
 MAX_STORIES_PER_TERM = 100
-_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+# Words of a text read at most: the body of a 10,000-word page weighs as its first 3,000 words.
+MAX_WORDS = 3000
+NAME_MARK = "@"  # a name term's key: "@zelens" beside the word term "zelens"
+_WORD = re.compile(r"[^\W\d_][\w'’-]*|\d[\d.,:]*\d|\d")
+_LETTERS = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # a name: letters, maybe an apostrophe inside
+_POSSESSIVE = re.compile(r"['’]s$")
 _STOP = frozenset(
     [
         "the",
@@ -78,7 +105,6 @@ _STOP = frozenset(
         "it",
         "its",
         "into",
-        "amid",
         "over",
         "after",
         "before",
@@ -91,30 +117,207 @@ _STOP = frozenset(
         "should",
         "may",
         "can",
+        "not",
+        "no",
+        "he",
+        "she",
+        "they",
+        "his",
+        "her",
+        "their",
+        "him",
+        "them",
+        "who",
+        "which",
+        "what",
+        "when",
+        "where",
+        "than",
+        "then",
+        "there",
+        "also",
+        "more",
+        "one",
+        "two",
         "new",
+        "being",
+        "do",
+        "does",
+        "did",
+        "up",
+        "out",
+        "so",
+        "if",
+        "we",
+        "you",
+        "i",
+        "our",
+        "your",
+        "all",
+        "any",
+        "amid",
     ]
 )
+_PLACES = Path(__file__).resolve().parent / "data" / "places.txt.gz"
 
 
-def lead_sentence(body: str) -> str:
-    """The first sentence of the first paragraph of prose (section headings above it are skipped)."""
-    paragraphs = [p for p in body.strip().split("\n") if p.strip()]
-    first = next((p for p in paragraphs if looks_like_text(p)), paragraphs[0] if paragraphs else "")
-    return first_sentence(first)
+@dataclass(frozen=True, slots=True)
+class Description:
+    """What an article is compared by: word and name terms (names under `NAME_MARK` keys), the names it
+    mentions, and its anchors."""
+
+    terms: dict[str, float]
+    mentioned: frozenset[str]
+    anchors: frozenset[str]
 
 
-def lead_terms(body: str, language: str | None) -> dict[str, float]:
-    """The lead sentence's words (crudely stemmed to 6 letters), weighted by rarity: 7.5 - Zipf frequency."""
-    terms: dict[str, float] = {}
-    for token in _WORD.findall(lead_sentence(body))[:MAX_LEAD_WORDS]:
-        word = token.lower().strip("'’-")
-        if len(word) < 3 or word in _STOP:
-            continue
-        stem = word[:6]
-        terms[stem] = max(terms.get(stem, 0.0), _rarity(word, language))
-    return dict(sorted(terms.items(), key=lambda kv: -kv[1])[:TERMS_KEPT])
+def describe(title: str | None, body: str, language: str | None) -> Description:
+    title = title or ""
+    title_words, title_names = _scan(title, language)
+    body_words, body_names = _scan(body, language)
+    lead_end = _lead_end(body)
+    lead_words = [w for w in body_words if w[3] < lead_end]
+    # A headline in title case capitalises every word: there a word is a name only when the text writes it so.
+    named_in_text = {stem for stem, _, named, _ in body_words if named}
+    title_case = _title_case(title)
+    weights: Counter[str] = Counter()
+    names: dict[str, float] = {}
+    parts = (
+        (title_words, TITLE_WEIGHT, False, title_case),
+        (lead_words, LEAD_WEIGHT, False, False),
+        (body_words, BODY_WEIGHT, True, False),
+    )
+    for words, part_weight, by_count, check_names in parts:
+        counts: Counter[str] = Counter()
+        heaviest: dict[str, float] = {}
+        for stem, rarity, named, _ in words:
+            if named and check_names:
+                named = stem in named_in_text
+            counts[stem] += 1
+            weight = rarity * NAME_BOOST if named else rarity
+            if weight > heaviest.get(stem, 0.0):
+                heaviest[stem] = weight
+            if named and not by_count and rarity > names.get(stem, 0.0):
+                names[stem] = rarity
+        for stem, n in counts.items():
+            weights[stem] += part_weight * (1 + math.log(n) if by_count else 1.0) * heaviest[stem]
+    terms = _unit(dict(weights.most_common(TERMS_KEPT)))
+    top_names = dict(sorted(names.items(), key=lambda kv: -kv[1])[:NAMES_KEPT])
+    terms.update((NAME_MARK + stem, w) for stem, w in _unit(top_names).items())
+    mentioned, anchors = _mentions(title_names, body_names, language)
+    return Description(terms, mentioned, anchors)
 
 
+def _lead_end(body: str) -> int:
+    """Where the body's first `LEAD_PARAGRAPHS` non-empty paragraphs end."""
+    at, seen = 0, 0
+    for line in body.split("\n"):
+        at += len(line) + 1
+        if line.strip():
+            seen += 1
+            if seen == LEAD_PARAGRAPHS:
+                return at
+    return at
+
+
+# Per language, a word as written (lowercased) -> (stem, rarity), or None for a word not compared; cleared when
+# it holds `_CACHED_WORDS` (a run's vocabulary, not the language's).
+_WORD_INFO: dict[str | None, dict[str, tuple[str, float] | None]] = {}
+_CACHED_WORDS = 300_000
+
+
+def _scan(
+    text: str, language: str | None
+) -> tuple[list[tuple[str, float, bool, int]], list[tuple[str, bool]]]:
+    """The words of `text` worth comparing, as (stem, rarity, is a name or number, offset), and its
+    capitalised words (lowercased, a possessive's "s" dropped, hyphenated names apart), each with whether
+    it opens the text; the first `MAX_WORDS` words."""
+    info = _WORD_INFO.setdefault(language, {})
+    if len(info) > _CACHED_WORDS:
+        info.clear()
+    words, capitalised = [], []
+    for n, match in enumerate(_WORD.finditer(text)):
+        if n >= MAX_WORDS:
+            break
+        token = match.group(0)
+        lowered = token.lower()
+        known = info.get(lowered, _UNSEEN)
+        if known is _UNSEEN:
+            word = lowered.strip("'’-")
+            skip = (len(word) < 3 and not word.isdigit()) or word in _STOP
+            known = info[lowered] = None if skip else (word[:6], _rarity(word, language))
+        upper = token[0].isupper()
+        if known is not None:
+            words.append(
+                (known[0], known[1], (upper and match.start() > 0) or token[0].isdigit(), match.start())
+            )
+        if upper:
+            opens = match.start() == 0
+            for part in token.split("-") if "-" in token else (token,):
+                if part[:1].isupper():
+                    part = _POSSESSIVE.sub("", part.lower()).strip("'’")
+                    if len(part) >= 3 and _LETTERS.fullmatch(part):
+                        capitalised.append((part, opens))
+    return words, capitalised
+
+
+_UNSEEN = object()
+
+
+def _mentions(
+    title: list[tuple[str, bool]], body: list[tuple[str, bool]], language: str | None
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The names (rarer than `PLACE_RARITY`) the headline and body mention, and the anchors among them: a place
+    named `PLACE_REPEATS` times in the body, another name rarer than `NAME_RARITY` `NAME_REPEATS` times (a text's
+    first word not counted)."""
+    mentioned: set[str] = set()
+    places: Counter[str] = Counter()
+    others: Counter[str] = Counter()
+    for names, counted in ((title, False), (body, True)):
+        for word, opens in names:
+            rarity = _rarity(word, language)
+            if rarity < PLACE_RARITY:
+                continue
+            mentioned.add(word)
+            if not counted or opens:
+                continue
+            if is_place(word):
+                places[word] += 1
+            elif rarity >= NAME_RARITY:
+                others[word] += 1
+    anchors = {w for w, n in places.items() if n >= PLACE_REPEATS}
+    anchors.update(w for w, n in others.items() if n >= NAME_REPEATS)
+    return frozenset(mentioned), frozenset(anchors)
+
+
+def is_place(word: str) -> bool:
+    """Whether the lowercased word is a place's name (a city of 15,000 people or more, a country, a US state)."""
+    places = _place_hashes()
+    h = hash(word)
+    i = bisect_left(places, h)
+    return i < len(places) and places[i] == h
+
+
+@cache
+def _place_hashes() -> array:
+    """The place names as their sorted hashes (2 MB, against 27 for a set of the 256,000 strings); a hash
+    collision makes a word a place one time in ~70 billion."""
+    lines = gzip.decompress(_PLACES.read_bytes()).decode("utf-8").splitlines()
+    return array("q", sorted({hash(line) for line in lines if line and not line.startswith("#")}))
+
+
+def _title_case(title: str) -> bool:
+    """Most of the headline's words of 4 letters or more start with a capital ("Zelensky Pushes for Talks")."""
+    words = [w for w in title.split() if len(w) >= 4 and w[0].isalpha()]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) > len(words) / 2
+
+
+def _unit(terms: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in terms.values()))
+    return {t: round(w / norm, WEIGHT_DIGITS) for t, w in terms.items()} if norm else {}
+
+
+@lru_cache(maxsize=200_000)
 def _rarity(word: str, language: str | None) -> float:
     """7.5 minus the word's Zipf frequency; 1.0 (all words equal) for a language wordfreq cannot read here.
 
@@ -138,48 +341,232 @@ def _weighable_languages() -> frozenset[str]:
 _NEEDS_TOKENIZER = frozenset({"zh", "ja", "ko"})
 
 
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if not a or not b:
-        return 0.0
-    dot = sum(weight * b[term] for term, weight in a.items() if term in b)
-    return dot / math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
+def merged(story: dict[str, float], article: dict[str, float]) -> dict[str, float]:
+    """A story's terms with an article's added: the sum of the members' unit vectors, the heaviest
+    `CENTROID_TERMS` words and `NAMES_KEPT` names kept."""
+    total = Counter(story)
+    total.update(article)
+    words = [(t, w) for t, w in total.items() if not t.startswith(NAME_MARK)]
+    names = [(t, w) for t, w in total.items() if t.startswith(NAME_MARK)]
+    kept = (
+        sorted(words, key=lambda kv: -kv[1])[:CENTROID_TERMS]
+        + sorted(names, key=lambda kv: -kv[1])[:NAMES_KEPT]
+    )
+    return {t: round(w, WEIGHT_DIGITS) for t, w in kept}
 
 
-def _norm(terms: dict[str, float]) -> float:
-    return math.sqrt(sum(w * w for w in terms.values()))
+def _norms(terms: dict[str, float]) -> tuple[float, float]:
+    """The lengths of the word terms and of the name terms."""
+    words = names = 0.0
+    for term, weight in terms.items():
+        if term.startswith(NAME_MARK):
+            names += weight * weight
+        else:
+            words += weight * weight
+    return math.sqrt(words), math.sqrt(names)
 
 
-def _open(story: StoryRow, when: datetime) -> bool:
+def similarity(a: dict[str, float], b: dict[str, float]) -> tuple[float, float | None]:
+    """The cosine of the word terms, and of the name terms (None when either has none)."""
+    dot = [0.0, 0.0]
+    norms_a, norms_b = [0.0, 0.0], [0.0, 0.0]
+    for term, weight in a.items():
+        kind = term.startswith(NAME_MARK)
+        norms_a[kind] += weight * weight
+        other = b.get(term)
+        if other is not None:
+            dot[kind] += weight * other
+    for term, weight in b.items():
+        norms_b[term.startswith(NAME_MARK)] += weight * weight
+    words = dot[0] / math.sqrt(norms_a[0] * norms_b[0]) if norms_a[0] and norms_b[0] else 0.0
+    names = dot[1] / math.sqrt(norms_a[1] * norms_b[1]) if norms_a[1] and norms_b[1] else None
+    return words, names
+
+
+def _lookup_terms(terms: dict[str, float]) -> list[str]:
+    """The article's `LOOKUP_TERMS` heaviest words: what candidate stories are found by (its rare words and
+    names; the rest would find every story sharing "police")."""
+    words = [(w, t) for t, w in terms.items() if not t.startswith(NAME_MARK)]
+    return [t for _, t in sorted(words, reverse=True)[:LOOKUP_TERMS]]
+
+
+def joins(words: float, names: float | None) -> bool:
+    """Whether similarities this high join an article to a story."""
+    return words >= STORY_THRESHOLD and (names is None or names >= NAME_THRESHOLD)
+
+
+def agree(article: Description, story_mentioned: frozenset[str], story_anchors: frozenset[str]) -> bool:
+    """Neither side has an anchor the other never mentions."""
+    return article.anchors <= story_mentioned and story_anchors <= article.mentioned
+
+
+def _open(first_seen: datetime, last_seen: datetime, when: datetime) -> bool:
     """The story was seen within the window before `when`, and did not start long before it."""
-    return story.last_seen >= when - STORY_WINDOW >= story.first_seen - 2 * STORY_WINDOW
+    return last_seen >= when - STORY_WINDOW >= first_seen - 2 * STORY_WINDOW
 
 
 @dataclass(slots=True)
-class StoryRow:
-    """A story as stored: its representative's terms, and when it was first and last seen.
-
-    A story from the database, or one of this run's read out of its `StoryTable`.
-    """
+class Story:
+    """A story in this run: its centroid, the names its members mention, its first article's anchors, when it
+    was first and last seen. Joined stories from the database come in as one."""
 
     story_id: str
-    names: tuple[str, ...]
-    weights: array
+    terms: dict[str, float]
+    mentioned: frozenset[str]
+    anchors: frozenset[str]
     first_seen: datetime
     last_seen: datetime
 
+    def stored(self) -> dict:
+        """The story as `story_index.terms` keeps it."""
+        return {"terms": self.terms, "mentioned": sorted(self.mentioned), "anchors": sorted(self.anchors)}
+
     @classmethod
-    def of(
-        cls, story_id: str, terms: dict[str, float], first_seen: datetime, last_seen: datetime
-    ) -> StoryRow:
-        names = tuple(sys.intern(t) for t in terms)
-        return cls(story_id, names, array("d", terms.values()), first_seen, last_seen)
+    def from_stored(cls, story_id: str, stored: dict, first: datetime, last: datetime) -> Story:
+        return cls(
+            story_id,
+            {t: float(w) for t, w in stored.get("terms", {}).items()},
+            frozenset(stored.get("mentioned", ())),
+            frozenset(stored.get("anchors", ())),
+            first,
+            last,
+        )
 
-    @property
-    def terms(self) -> dict[str, float]:
-        return dict(zip(self.names, self.weights, strict=True))
+
+class StoryTable:
+    """The stories this run started or joined, in columns: a row number (slot) each, in the order first added.
+
+    A run holds one story per article it does not group (nearly one an article in a large run), so a story is
+    not a `Story` here (its dicts and sets took ~10 KB) but ranges of shared arrays: its terms as numbers into
+    the run's table of terms with their weights (8 bytes a term), its anchors and mentioned names as numbers (4
+    bytes each), first and last seen as microseconds. Adding a story again under its id (a join) gives it new
+    ranges in the same slot. `story(slot)` reads one back as a `Story`.
+    """
+
+    def __init__(self) -> None:
+        self.ids = IdColumn()
+        self.slots = HexKeys(16)  # story id -> slot
+        self.first_seen = array("q")
+        self.last_seen = array("q")
+        self.term_start = array("q")
+        self.term_count = array("H")
+        self.name_start = array("q")  # its anchors, then the names it mentions
+        self.anchor_count = array("H")
+        self.name_count = array("H")
+        self.word_norms = array("f")
+        self.name_norms = array("f")
+        self.term_numbers = array("I")
+        self.term_weights = array("f")
+        self.name_numbers = array("I")
+        self.term_names: list[str] = []
+        self.term_number: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, story_id: str) -> bool:
+        return story_id in self.slots
+
+    def slot(self, story_id: str) -> int | None:
+        return self.slots.get(story_id)
+
+    def add(self, story: Story) -> int:
+        """Add a story (or replace the one of that id); return its slot."""
+        slot = self.slots.get(story.story_id)
+        if slot is None:
+            slot = self.ids.append(story.story_id)
+            self.slots[story.story_id] = slot
+            for column in (self.first_seen, self.last_seen, self.term_start, self.name_start):
+                column.append(0)
+            for column in (self.term_count, self.anchor_count, self.name_count):
+                column.append(0)
+            self.word_norms.append(0.0)
+            self.name_norms.append(0.0)
+        self.first_seen[slot], self.last_seen[slot] = _micros(story.first_seen), _micros(story.last_seen)
+        self.term_start[slot], self.term_count[slot] = len(self.term_numbers), len(story.terms)
+        self.term_numbers.extend(self.number(t) for t in story.terms)
+        self.term_weights.extend(story.terms.values())
+        self.word_norms[slot], self.name_norms[slot] = _norms(story.terms)
+        names = [*sorted(story.anchors), *sorted(story.mentioned)]
+        self.name_start[slot], self.name_count[slot] = len(self.name_numbers), len(names)
+        self.anchor_count[slot] = len(story.anchors)
+        self.name_numbers.extend(self.number(n) for n in names)
+        return slot
+
+    def number(self, term: str) -> int:
+        """The term's number in the run's table of terms (given one the first time)."""
+        number = self.term_number.get(term)
+        if number is None:
+            number = self.term_number[term] = len(self.term_names)
+            self.term_names.append(term)
+        return number
+
+    def is_open(self, slot: int, when: datetime) -> bool:
+        """`_open` for the story in `slot`, in microseconds."""
+        at = _micros(when) - _WINDOW_US
+        return self.last_seen[slot] >= at >= self.first_seen[slot] - 2 * _WINDOW_US
+
+    def similarity(
+        self, slot: int, words: dict[int, float], names: dict[int, float], norms: tuple[float, float]
+    ) -> tuple[float, float | None]:
+        """`similarity` of an article (its word and name terms by number, and their norms) and the story."""
+        start, end = self.term_start[slot], self.term_start[slot] + self.term_count[slot]
+        word_dot = name_dot = 0.0
+        for number, weight in zip(self.term_numbers[start:end], self.term_weights[start:end], strict=True):
+            if (a := words.get(number)) is not None:
+                word_dot += a * weight
+            elif (a := names.get(number)) is not None:
+                name_dot += a * weight
+        word_norm, name_norm = self.word_norms[slot], self.name_norms[slot]
+        return (
+            word_dot / (norms[0] * word_norm) if norms[0] and word_norm else 0.0,
+            name_dot / (norms[1] * name_norm) if norms[1] and name_norm else None,
+        )
+
+    def agree(self, slot: int, description: Description) -> bool:
+        """`agree` for the story in `slot`."""
+        start, anchors = self.name_start[slot], self.anchor_count[slot]
+        numbers = self.name_numbers[start : start + self.name_count[slot]]
+        names = self.term_names
+        if any(names[n] not in description.mentioned for n in numbers[:anchors]):
+            return False
+        if not description.anchors:
+            return True
+        mentioned = set(numbers[anchors:])
+        return all(self.term_number.get(a, -1) in mentioned for a in description.anchors)
+
+    def story(self, slot: int) -> Story:
+        start, count = self.term_start[slot], self.term_count[slot]
+        names = self.term_names
+        terms = {
+            names[n]: round(w, WEIGHT_DIGITS)
+            for n, w in zip(
+                self.term_numbers[start : start + count],
+                self.term_weights[start : start + count],
+                strict=True,
+            )
+        }
+        start, anchors = self.name_start[slot], self.anchor_count[slot]
+        numbers = self.name_numbers[start : start + self.name_count[slot]]
+        return Story(
+            self.ids[slot],
+            terms,
+            frozenset(names[n] for n in numbers[anchors:]),
+            frozenset(names[n] for n in numbers[:anchors]),
+            _datetime(self.first_seen[slot]),
+            _datetime(self.last_seen[slot]),
+        )
+
+    def __getitem__(self, story_id: str) -> Story:
+        slot = self.slots.get(story_id)
+        if slot is None:
+            raise KeyError(story_id)
+        return self.story(slot)
+
+    def values(self) -> Iterator[Story]:
+        return (self.story(slot) for slot in range(len(self)))
 
 
-_FLOAT = struct.Struct("<d")
 _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 _WINDOW_US = STORY_WINDOW // _MICROSECOND
@@ -194,124 +581,6 @@ def _datetime(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-class StoryTable:
-    """The stories this run started or joined, in columns: a row number (slot) each, in the order they were
-    first added, like the keys of a dict of `StoryRow`s.
-
-    A `StoryRow` per story took about 600 bytes with its dict entries, and a run holds one per story it
-    starts (nearly one an article). Here a story is its id (8 bytes, `IdColumn`, and 16 for id -> slot),
-    first and last seen as microseconds (16), its vector's length (8), and its terms as numbers into a table
-    of the run's terms and of the weights they take (8 bytes a term); adding a story again under the same id replaces
-    it in its slot, as a dict would.
-    """
-
-    def __init__(self) -> None:
-        self.ids = IdColumn()
-        self.slots = HexKeys(16)  # story id -> slot
-        self.first_seen = array("q")
-        self.last_seen = array("q")
-        self.norms = array("d")  # vector lengths of the stories this run started (0 for others)
-        self.term_start = array("q")  # slot -> where its terms start in term_numbers and term_weights
-        self.term_count = array("I")
-        self.term_numbers = array("i")
-        self.term_weights = array("I")  # numbers into weight_values
-        # The distinct weights, few (a weight is 7.5 minus a Zipf frequency rounded to 0.01): a number of 4 bytes
-        # stands for a float of 8, in the stories' terms and in the postings of `StoryStage.by_term`.
-        self.weight_values: list[float] = []
-        self.weight_number: dict[bytes, int] = {}  # by the float's bits: exact, -0.0 apart from 0.0
-        self.term_names: list[str] = []
-        self.term_number: dict[str, int] = {}
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __contains__(self, story_id: str) -> bool:
-        return story_id in self.slots
-
-    def slot(self, story_id: str) -> int | None:
-        return self.slots.get(story_id)
-
-    def add(
-        self, story_id: str, terms: dict[str, float], first: datetime, last: datetime, norm: float = 0.0
-    ) -> int:
-        """Add a story (or replace the one of that id); return its slot."""
-        slot = self.slots.get(story_id)
-        if slot is None:
-            slot = self.ids.append(story_id)
-            self.slots[story_id] = slot
-            for column in (self.first_seen, self.last_seen, self.term_start):
-                column.append(0)
-            self.norms.append(0.0)
-            self.term_count.append(0)
-        self.first_seen[slot], self.last_seen[slot], self.norms[slot] = _micros(first), _micros(last), norm
-        self.term_start[slot], self.term_count[slot] = len(self.term_numbers), len(terms)
-        for term, weight in terms.items():
-            self.term_numbers.append(self.number(term))
-            self.term_weights.append(self.weight(weight))
-        return slot
-
-    def weight(self, value: float) -> int:
-        """The weight's number in `weight_values` (given one the first time)."""
-        bits = _FLOAT.pack(value)
-        number = self.weight_number.get(bits)
-        if number is None:
-            number = self.weight_number[bits] = len(self.weight_values)
-            self.weight_values.append(float(value))
-        return number
-
-    def number(self, term: str) -> int:
-        """The term's number in the run's table of terms (given one the first time)."""
-        number = self.term_number.get(term)
-        if number is None:
-            number = self.term_number[term] = len(self.term_names)
-            self.term_names.append(term)
-        return number
-
-    def seen(self, slot: int, when: datetime) -> None:
-        """The story was reported at `when`: widen its first and last seen."""
-        at = _micros(when)
-        self.last_seen[slot] = max(self.last_seen[slot], at)
-        self.first_seen[slot] = min(self.first_seen[slot], at)
-
-    def is_open(self, slot: int, when: datetime) -> bool:
-        """`_open` for the story in `slot`, in microseconds."""
-        at = _micros(when) - _WINDOW_US
-        return self.last_seen[slot] >= at >= self.first_seen[slot] - 2 * _WINDOW_US
-
-    def dot(self, slot: int, weights: dict[int, float]) -> float:
-        """The story's terms among `weights` (term number -> weight), each times its weight there, added in
-        the story's term order."""
-        start = self.term_start[slot]
-        end = start + self.term_count[slot]
-        values = self.weight_values
-        return sum(
-            weights[n] * values[w]
-            for n, w in zip(self.term_numbers[start:end], self.term_weights[start:end], strict=True)
-            if n in weights
-        )
-
-    def row(self, slot: int) -> StoryRow:
-        start = self.term_start[slot]
-        end = start + self.term_count[slot]
-        names = tuple(self.term_names[n] for n in self.term_numbers[start:end])
-        return StoryRow(
-            self.ids[slot],
-            names,
-            array("d", (self.weight_values[w] for w in self.term_weights[start:end])),
-            _datetime(self.first_seen[slot]),
-            _datetime(self.last_seen[slot]),
-        )
-
-    def __getitem__(self, story_id: str) -> StoryRow:
-        slot = self.slots.get(story_id)
-        if slot is None:
-            raise KeyError(story_id)
-        return self.row(slot)
-
-    def values(self) -> Iterator[StoryRow]:
-        return (self.row(slot) for slot in range(len(self)))
-
-
 class StoryStage(Stage):
     """Give each article about to land a `story_id`; count `joined` and `started` stories."""
 
@@ -321,10 +590,7 @@ class StoryStage(Stage):
         super().__init__(ledger)
         self.history, self.now = history, now
         self.stories = StoryTable()  # stories this run started or joined
-        # The stories this run started, by term: their slots in `stories`, and the term's weight in each
-        # representative as its number in `stories.weight_values` (arrays: 8 bytes a posting, not a str, a
-        # tuple and a float object each).
-        self.by_term: dict[str, tuple[array, array]] = {}
+        self.by_term: dict[str, array] = {}  # word -> slots of the stories whose terms held it (4 bytes each)
         self._history_has_stories = history is not None and history.has_stories()
 
     def process(self, article: Article) -> Article:
@@ -339,89 +605,95 @@ class StoryStage(Stage):
             return article
 
     def _group(self, article: Article) -> Article:
-        terms = lead_terms(article.body, article.language)
+        title = article.title if article.title_source == "source" else None
+        description = describe(title, article.body, article.language)
         when = article.published_at or self.now
         best, best_score = None, 0.0
-        for story, score in self._scores(terms, when):
-            if score > best_score:
-                best, best_score = story, score
-        if best is not None and best_score >= STORY_THRESHOLD:
-            if isinstance(best, StoryRow):  # a stored story, joined for the first time in this run
-                article.story_id = best.story_id
-                best = self.stories.add(best.story_id, best.terms, best.first_seen, best.last_seen)
-            else:
-                article.story_id = self.stories.ids[best]
-            self.stories.seen(best, when)
+        for candidate, words, names in self._scores(description, when):
+            if words > best_score and joins(words, names):
+                if isinstance(candidate, int):
+                    agreed = self.stories.agree(candidate, description)
+                else:
+                    agreed = agree(description, candidate.mentioned, candidate.anchors)
+                if agreed:
+                    best, best_score = candidate, words
+        if best is not None:
+            if isinstance(best, int):
+                best = self.stories.story(best)
+            article.story_id = best.story_id
+            mentioned = best.mentioned | description.mentioned
+            if len(mentioned) > MENTIONS_KEPT:
+                mentioned = best.mentioned
+            joined = Story(
+                best.story_id,
+                merged(best.terms, description.terms),
+                mentioned,
+                best.anchors,
+                min(best.first_seen, when),
+                max(best.last_seen, when),
+            )
+            old = best.terms if best.story_id in self.stories else {}
+            self._index(self.stories.add(joined), joined.terms, old)  # words new to the story
             self.ledger.add(self.name, "joined")
         else:
             article.story_id = article.article_id
-            slot = self.stories.add(article.story_id, terms, when, when, _norm(terms))
-            for term, weight in terms.items():
-                slots, weights = self.by_term.setdefault(term, (array("i"), array("I")))
-                slots.append(slot)
-                weights.append(self.stories.weight(weight))
+            story = Story(
+                article.story_id, description.terms, description.mentioned, description.anchors, when, when
+            )
+            self._index(self.stories.add(story), story.terms, {})
             self.ledger.add(self.name, "started")
         return article
 
-    def _scored_candidates(self, terms: dict[str, float], when: datetime) -> list[tuple[StoryRow, float]]:
-        """`_scores`, each story as a `StoryRow`."""
-        return [
-            (self.stories.row(s) if isinstance(s, int) else s, score)
-            for s, score in self._scores(terms, when)
-        ]
+    def _index(self, slot: int, terms: dict[str, float], old: dict[str, float]) -> None:
+        for term in terms:
+            if term not in old and not term.startswith(NAME_MARK):
+                self.by_term.setdefault(term, array("i")).append(slot)
 
-    def _scores(self, terms: dict[str, float], when: datetime) -> list[tuple[int | StoryRow, float]]:
-        """Stories open at `when` that share a lead term with the article, with their cosine similarity: a
-        slot of `stories`, or a stored story this run has not met yet.
-
-        This run's stories are found and scored through the term index: dot products added up term by term,
-        so the cost is the postings visited, not stories times terms. A term too common to look up still
-        counts in the score of a story found through another. Stories from earlier runs come from the
-        database, one query per article, and are compared whole.
-        """
-        if not terms:
-            return []
-        stories = self.stories
-        values = stories.weight_values
-        dots: dict[int, float] = {}  # slot -> dot product
-        common = []  # terms not looked up: their part of each candidate's dot product is added after
-        for term, weight in terms.items():
-            slots, weights = self.by_term.get(term, ((), ()))
-            if len(slots) > MAX_STORIES_PER_TERM:
-                common.append(term)
-            else:
-                for slot, story_weight in zip(slots, weights, strict=True):
-                    dots[slot] = dots.get(slot, 0.0) + weight * values[story_weight]
-        if common:
-            # A common term is in `by_term`, so it has a number.
-            weights_by_number = {stories.term_number[t]: terms[t] for t in common}
-            for slot in dots:
-                dots[slot] += stories.dot(slot, weights_by_number)
-        norm = _norm(terms)
-        scored: list[tuple[int | StoryRow, float]] = [
-            (slot, dot / (norm * stories.norms[slot])) for slot, dot in dots.items()
-        ]
+    def _scores(
+        self, description: Description, when: datetime
+    ) -> list[tuple[int | Story, float, float | None]]:
+        """Open stories that share a word with the article, with the word and name cosines: the `CANDIDATES`
+        of this run's stories (found through the term index) sharing the most of the article's weight, and
+        those of earlier runs the database finds (one query)."""
+        terms = description.terms
+        shared: dict[int, float] = {}
+        for term in _lookup_terms(terms):
+            slots = self.by_term.get(term)
+            if slots is None or len(slots) > MAX_STORIES_PER_TERM:
+                continue
+            weight = terms[term]
+            for slot in slots:
+                shared[slot] = shared.get(slot, 0.0) + weight
+        best = sorted(shared, key=shared.__getitem__, reverse=True)[:CANDIDATES]
+        table = self.stories
+        out: list[tuple[int | Story, float, float | None]] = []
+        if best:
+            numbers = table.term_number
+            words = {numbers[t]: w for t, w in terms.items() if t in numbers and not t.startswith(NAME_MARK)}
+            names = {numbers[t]: w for t, w in terms.items() if t in numbers and t.startswith(NAME_MARK)}
+            norms = _norms(terms)
+            for slot in best:
+                if table.is_open(slot, when):
+                    out.append((slot, *table.similarity(slot, words, names, norms)))
         if self._history_has_stories:
             for story_id, stored, first, last in self.history.story_candidates(
-                list(terms), when - STORY_WINDOW, when + STORY_WINDOW
+                _lookup_terms(terms), when - STORY_WINDOW, when + STORY_WINDOW, CANDIDATES
             ):
-                slot = stories.slot(story_id)
+                slot = table.slot(story_id)
                 if slot is None:
-                    scored.append((StoryRow.of(story_id, stored, first, last), cosine(terms, stored)))
-                elif slot not in dots:
-                    scored.append((slot, cosine(terms, stories.row(slot).terms)))
-        return [
-            (s, score)
-            for s, score in scored
-            if (_open(s, when) if isinstance(s, StoryRow) else stories.is_open(s, when))
-        ]
+                    story = Story.from_stored(story_id, stored, first, last)
+                    if _open(first, last, when):
+                        out.append((story, *similarity(terms, story.terms)))
+                elif slot not in best and table.is_open(slot, when):  # joined in this run, not a candidate
+                    out.append((slot, *similarity(terms, table.story(slot).terms)))
+        return out
 
     def rows(self) -> Iterator[dict]:
         """The stories this run started or changed, for the load step."""
         for s in self.stories.values():
             yield {
                 "story_id": s.story_id,
-                "terms": s.terms,
+                "terms": s.stored(),
                 "first_seen": s.first_seen.isoformat(),
                 "last_seen": s.last_seen.isoformat(),
             }

@@ -1,17 +1,28 @@
-"""Story grouping: the seeds' three reports of one event share a story; later runs join stories in DuckDB."""
+"""Story grouping: the seeds' three reports of one event share a story, the look-alike events stay apart; later
+runs join stories in DuckDB through their centroids."""
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
+from pipeline import stories
 from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
 from pipeline.stage import Ledger
-from pipeline.stories import MAX_LEAD_WORDS, STORY_THRESHOLD, StoryStage, cosine, lead_sentence, lead_terms
+from pipeline.stories import (
+    MAX_WORDS,
+    NAME_MARK,
+    STORY_THRESHOLD,
+    StoryStage,
+    describe,
+    is_place,
+    similarity,
+)
 from tests.conftest import make_article
 
-LEAD = (
+TALKS = (
     "Ukrainian President Volodymyr Zelensky has extended a fresh invitation to Vladimir Putin for peace talks, "
     "aiming to end the long-running war, even as missile strikes continue to pound Ukrainian cities."
 )
@@ -30,7 +41,19 @@ def test_the_seeds_group_into_the_three_events_expected(seeds_copy, db_path):
     assert len({story["000"], story["003"], story["004"]}) == 3  # two other events
     with duckdb.connect(str(db_path), read_only=True) as con:
         counts = sorted(n for (n,) in con.execute("SELECT article_count FROM stories").fetchall())
+        stored = json.loads(
+            con.execute("SELECT terms FROM story_index WHERE story_id = ?", [story["000"]]).fetchone()[0]
+        )
+        indexed = {
+            t
+            for (t,) in con.execute(
+                "SELECT term FROM story_terms WHERE story_id = ?", [story["000"]]
+            ).fetchall()
+        }
     assert counts == [1, 1, 3]
+    # The stored story is the three reports' centroid: words of each (000's Umerov, 002's Kharkiv) are in it.
+    assert {"umerov", "kharki", "istanb"} <= set(stored["terms"]) and "istanbul" in stored["mentioned"]
+    assert indexed == {t for t in stored["terms"] if not t.startswith(NAME_MARK)}
 
 
 def test_a_report_in_a_later_run_joins_the_stored_story(seeds_copy, db_path, tmp_path):
@@ -38,47 +61,113 @@ def test_a_report_in_a_later_run_joins_the_stored_story(seeds_copy, db_path, tmp
     run_ingest([str(seeds_copy)], settings, trigger="test")
     later = tmp_path / "later"
     later.mkdir()
-    body = " ".join(
+    body = "\n".join(
         [
-            "Zelensky Renews Offer Of Talks With Putin\n",
-            "Ukrainian President Volodymyr Zelensky again extended an invitation to Vladimir Putin for peace talks",
+            "Zelensky Renews Offer Of Talks With Putin",
+            "",
+            "Ukrainian President Volodymyr Zelensky again extended an invitation to Vladimir Putin for peace talks "
             "to end the war, after another night of Russian missile and drone strikes on Ukrainian cities.",
-            "Officials in Kyiv said the proposal had been passed to Moscow through intermediaries on Sunday,",
-            "and that a venue could be agreed within days if the Kremlin replied in time to the offer made.",
+            "The offer was passed to Moscow through Rustem Umerov, who led the Ukrainian delegation at the two "
+            "previous rounds of talks in Istanbul; the Kremlin has not replied. Zelensky proposed a ceasefire "
+            "meeting next week and urged Putin to stop hiding from decisions.",
         ]
     )
     (later / "005.txt").write_text(body)
     run_ingest([str(later)], settings, trigger="test")
     story = stories_by_file(db_path)
     assert story["005"] == story["000"]
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        (count,) = con.execute(
+            "SELECT article_count FROM stories WHERE story_id = ?", [story["000"]]
+        ).fetchone()
+        (last,) = con.execute("SELECT max(last_seen) FROM story_index").fetchone()
+    assert count == 4 and last is not None
 
 
-def test_the_lead_is_the_first_sentence_of_prose_not_a_heading():
-    body = f"Renewed Calls for Peace\n\n{LEAD} More follows here.\n\nSecond paragraph."
-    assert lead_sentence(body) == LEAD
+def _report(place: str, n: int) -> str:
+    """A report of peace talks held in `place`, the place named four times (`PLACE_REPEATS`)."""
+    return "\n".join(
+        [
+            f"Delegations from Ukraine and Russia met in {place} on Saturday for a new round of peace talks, "
+            f"report {n}.",
+            f"Officials said the talks in {place} would continue for two days under American mediation.",
+            f"Envoy Kirill Dmitriev arrived in {place} late on Friday; {place} police closed the streets near "
+            "the hotel. Kyiv asked for a ceasefire and for prisoner exchanges before any territorial talks.",
+        ]
+    )
 
 
-def test_rare_words_weigh_more_and_unknown_languages_still_compare():
-    terms = lead_terms(LEAD, "en")
-    assert max(terms, key=terms.get) in ("zelens", "volody")  # names weigh most
-    assert "presid" not in terms  # common words fall out of the 16 kept
-    assert cosine(terms, terms) == 1.0
-    flat = lead_terms(LEAD, None)
-    assert set(flat.values()) == {1.0} and cosine(flat, lead_terms(LEAD, "xx")) == 1.0
+def test_look_alike_events_stay_apart_by_the_place_each_report_dwells_on():
+    assert stories.PLACE_REPEATS == 4
+    miami, geneva = describe(None, _report("Miami", 1), "en"), describe(None, _report("Geneva", 2), "en")
+    assert "miami" in miami.anchors and "geneva" in geneva.anchors
+    words, _ = similarity(miami.terms, geneva.terms)
+    assert words >= STORY_THRESHOLD  # by their words alone they would be one story
+
+    stage = StoryStage(Ledger(), None, datetime(2026, 5, 1))
+    first, second, again = (
+        stage.apply(make_article(_report(place, n), title=None, article_id=f"a{n}", language="en"))
+        for n, place in enumerate(["Miami", "Geneva", "Miami"])
+    )
+    assert first.story_id != second.story_id  # Geneva is never named by the Miami story
+    assert again.story_id == first.story_id  # a second report from Miami joins the first
+    assert stage.ledger.by_stage()["stories"]["joined"] == 1
+
+
+def test_an_anchor_the_story_mentions_once_does_not_keep_a_report_out():
+    stage = StoryStage(Ledger(), None, datetime(2026, 5, 1))
+    first = stage.apply(
+        make_article(
+            _report("Miami", 1) + "\nEarlier rounds were held in Geneva.", article_id="a1", language="en"
+        )
+    )
+    later = stage.apply(
+        make_article(
+            _report("Geneva", 2) + "\nThe last round was held in Miami.", article_id="a2", language="en"
+        )
+    )
+    assert later.story_id == first.story_id  # each names the other's place
+
+
+def test_places_are_known_in_other_languages_and_scripts_and_common_words_are_not_anchors():
+    assert all(is_place(w) for w in ("miami", "genf", "ginevra", "москва", "istanbul", "kyiv"))
+    assert not any(is_place(w) for w in ("zelensky", "ceasefire", "negotiations"))
+    text = "Talks resumed on Friday. " + " ".join(["Officials met again on Friday in Europe."] * 8)
+    assert describe(None, text, "en").anchors == frozenset()  # Friday and Europe are too common
+
+
+def test_rare_words_and_names_weigh_more_and_unknown_languages_still_compare():
+    terms = describe(None, TALKS, "en").terms
+    words = {t: w for t, w in terms.items() if not t.startswith(NAME_MARK)}
+    assert max(words, key=words.get) in ("zelens", "volody")  # names weigh most
+    assert words["zelens"] > 3 * words.get("contin", 0.0)
+    assert NAME_MARK + "putin" in terms and NAME_MARK + "aiming" not in terms
+    assert similarity(terms, terms) == (1.0, 1.0) or abs(similarity(terms, terms)[0] - 1) < 1e-3
+    flat = describe(None, TALKS, None).terms
+    assert similarity(flat, describe(None, TALKS, "xx").terms)[0] > 0.999
+
+
+def test_a_title_case_headline_does_not_make_every_word_a_name():
+    body = "The council approved the budget on Tuesday after a long debate about new buses."
+    terms = describe("Council Approves Budget After Long Debate", body, "en").terms
+    assert NAME_MARK + "counci" not in terms and NAME_MARK + "budget" not in terms
 
 
 def test_a_story_older_than_the_window_is_not_joined():
     stage = StoryStage(Ledger(), history=None, now=datetime(2026, 5, 1))
-    first = stage.apply(make_article(LEAD, article_id="a1", published_at=datetime(2026, 4, 1), language="en"))
-    again = stage.apply(make_article(LEAD, article_id="a2", published_at=datetime(2026, 4, 2), language="en"))
+    first = stage.apply(
+        make_article(TALKS, article_id="a1", published_at=datetime(2026, 4, 1), language="en")
+    )
+    again = stage.apply(
+        make_article(TALKS, article_id="a2", published_at=datetime(2026, 4, 2), language="en")
+    )
     late = stage.apply(
         make_article(
-            LEAD, article_id="a3", published_at=datetime(2026, 4, 1) + timedelta(days=10), language="en"
+            TALKS, article_id="a3", published_at=datetime(2026, 4, 1) + timedelta(days=10), language="en"
         )
     )
     assert first.story_id == again.story_id == "a1" and late.story_id == "a3"
     assert stage.ledger.by_stage()["stories"] == {"total": 3, "forwarded": 3, "joined": 1, "started": 2}
-    assert STORY_THRESHOLD < 1
 
 
 def test_languages_wordfreq_cannot_tokenize_here_still_get_stories():
@@ -86,60 +175,54 @@ def test_languages_wordfreq_cannot_tokenize_here_still_get_stories():
         "서울시 의회는 화요일 새 교통 예산을 승인했으며 북부 지역에 버스 노선 열두 개를 추가한다고 밝혔다."
     )
     for language in ("ko", "ja", "zh"):
-        terms = lead_terms(korean, language)
-        assert terms and set(terms.values()) == {1.0}
+        terms = describe(None, korean, language).terms
+        assert terms and len(set(terms.values())) == 1  # every word weighs the same
 
 
-def _lead_article(n: int, lead: str, day: datetime):
-    a = make_article(
-        f"{lead}\n\nA second paragraph of the report number {n} follows here.", source_uri=f"/in/{n}.txt"
-    )
-    a.article_id, a.language, a.published_at = f"id{n:04d}", "en", day
+def _event_article(n: int, text: str, day: datetime):
+    a = make_article(f"{text}\n\nA second paragraph of the report follows here.", title=None)
+    a.source_uri, a.article_id, a.language, a.published_at = f"/in/{n}.txt", f"id{n:04d}", "en", day
     return a
 
 
-def test_stories_are_scored_through_the_term_index_as_cosine_and_common_terms_are_not_looked_up():
-    from pipeline import stories
-
+def test_candidates_are_found_through_the_term_index_and_common_words_are_not_looked_up():
     day = datetime(2026, 5, 4, 9)
-    # 150 distinct events whose leads all share "Parliament" (and "vote"), each with rare words of its own.
+    # 150 distinct events whose texts all share "Parliament" (and "vote"), each with rare words of its own.
     codes = ["".join(chr(97 + (i // 26**k) % 26) for k in range(3)) for i in range(150)]
     rare = [f"{c}xylo {'xq' + c}mo {'vv' + c}ra" for c in codes]  # three made-up words, stems of their own
-    leads = [f"Parliament vote backs {words} in the capital on Tuesday, officials said." for words in rare]
+    texts = [f"Parliament vote backs {words} in the capital on Tuesday, officials said." for words in rare]
     stage = StoryStage(Ledger(), None, day)
-    out = list(stage.run(_lead_article(n, lead, day) for n, lead in enumerate(leads)))
+    out = list(stage.run(_event_article(n, text, day) for n, text in enumerate(texts)))
     assert len({a.story_id for a in out}) == 150
-    assert len(stage.by_term["parlia"][0]) > stories.MAX_STORIES_PER_TERM  # now too common to look up
+    assert len(stage.by_term["parlia"]) > stories.MAX_STORIES_PER_TERM  # now too common to look up
 
-    # A second report of event 7 joins it, with the score a whole-vector cosine gives.
-    follow = _lead_article(900, f"Parliament vote backs {rare[7]} again in the capital, officials said.", day)
-    scored = stage._scored_candidates(lead_terms(follow.body, "en"), day)
-    assert [s.story_id for s, _ in scored] == [out[7].story_id]  # only the story sharing rare terms
-    _, score = scored[0]
-    assert (
-        abs(
-            score
-            - cosine(lead_terms(follow.body, "en"), out[7].__dict__ and stage.stories[out[7].story_id].terms)
-        )
-        < 1e-9
+    # A second report of event 7 joins it, with the score the whole vectors' cosine gives.
+    follow = _event_article(
+        900, f"Parliament vote backs {rare[7]} again in the capital, officials said.", day
     )
-    assert score >= STORY_THRESHOLD
+    description = describe(None, follow.body, "en")
+    scored = stage._scores(description, day)
+    assert [stage.stories.ids[slot] for slot, _, _ in scored] == [
+        out[7].story_id
+    ]  # it alone shares rare words
+    (slot, words, _) = scored[0]
+    assert abs(words - similarity(description.terms, stage.stories.story(slot).terms)[0]) < 1e-4
+    assert words >= STORY_THRESHOLD
     (joined,) = stage.run([follow])
     assert joined.story_id == out[7].story_id
+    centroid, first = stage.stories[out[7].story_id].terms, describe(None, out[7].body, "en").terms
+    stem = rare[7][:6]
+    assert abs(centroid[stem] - (first[stem] + description.terms[stem])) < 1e-3  # the reports' vectors summed
+    assert "again" in centroid and "again" not in first
 
-    # A lead sharing only the common words starts a story of its own, without comparing the 150.
-    other = _lead_article(
-        901, "Parliament vote delayed by snowstorm across the northern provinces, officials said.", day
-    )
-    assert stage._scored_candidates(lead_terms(other.body, "en"), day) == []
+    # A text sharing only the common words starts a story of its own, without comparing the 150.
+    other = _event_article(901, "Parliament vote delayed by snowstorm across the northern provinces.", day)
+    assert stage._scores(describe(None, other.body, "en"), day) == []
     (alone,) = stage.run([other])
     assert alone.story_id == alone.article_id
 
 
-def test_a_text_without_sentence_punctuation_is_weighed_by_its_first_words_only():
-    words = [f"filler{n:03d}" for n in range(MAX_LEAD_WORDS)]
-    body = " ".join(
-        [*words, "zygomorphic"]
-    )  # the rarest word of all, past the cap (the fillers are one stem)
-    assert "zygomo" not in lead_terms(body, "en")
-    assert "zygomo" in lead_terms(" ".join([*words[: MAX_LEAD_WORDS - 1], "zygomorphic"]), "en")
+def test_a_long_text_is_weighed_by_its_first_words_only():
+    words = [f"filler{n:04d}" for n in range(MAX_WORDS)]
+    assert "zygomo" not in describe(None, " ".join([*words, "zygomorphic"]), "en").terms
+    assert "zygomo" in describe(None, " ".join([*words[: MAX_WORDS - 1], "zygomorphic"]), "en").terms

@@ -192,16 +192,20 @@ class History:
             return False
 
     def story_candidates(
-        self, terms: list[str], start: datetime, end: datetime
-    ) -> list[tuple[str, dict[str, float], datetime, datetime]]:
-        """Stories sharing a lead term with an article and seen between `start` and `end`: (story_id, terms,
-        first seen, last seen)."""
+        self, terms: list[str], start: datetime, end: datetime, limit: int
+    ) -> list[tuple[str, dict, datetime, datetime]]:
+        """The `limit` stories seen between `start` and `end` that share the most of `terms` (an article's
+        words) in their index: (story_id, stored terms, first seen, last seen)."""
         try:
             rows = self.con.execute(
-                """SELECT story_id, terms, first_seen, last_seen FROM story_index
-                   WHERE last_seen >= ? AND first_seen <= ?
-                     AND story_id IN (SELECT story_id FROM story_terms WHERE term IN (SELECT unnest(?)))""",
-                [start, end, terms],
+                """SELECT i.story_id, i.terms, i.first_seen, i.last_seen
+                   FROM (SELECT t.story_id, count(*) AS shared FROM story_terms t
+                         JOIN story_index s ON s.story_id = t.story_id
+                         WHERE t.term IN (SELECT unnest(?)) AND s.last_seen >= ? AND s.first_seen <= ?
+                         GROUP BY t.story_id ORDER BY shared DESC, t.story_id LIMIT ?) c
+                   JOIN story_index i ON i.story_id = c.story_id
+                   ORDER BY c.shared DESC, i.story_id""",
+                [terms, start, end, limit],
             ).fetchall()
         except duckdb.CatalogException:  # a database from before the story tables, opened read-only
             return []

@@ -304,13 +304,13 @@ class Loader:
         )
 
     def _save_stories(self, file: Path) -> None:
-        """Upsert the stories a run started or extended, and index the terms of new ones."""
+        """Upsert the stories a run started or extended, and index their words."""
         if not file.exists():
             return
         con = self.con
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE staged_stories AS
-                SELECT story_id, arg_min(to_json(terms), CAST(first_seen AS TIMESTAMP)) AS terms,
+                SELECT story_id, arg_max(to_json(terms), CAST(last_seen AS TIMESTAMP)) AS terms,
                        min(CAST(first_seen AS TIMESTAMP)) AS first_seen,
                        max(CAST(last_seen AS TIMESTAMP)) AS last_seen
                 FROM read_json({_paths([file])}, format = 'newline_delimited',
@@ -318,17 +318,31 @@ class Loader:
                                            last_seen: 'VARCHAR'}})
                 GROUP BY story_id"""
         )
+        # A joined story's centroid changed: it takes the run's terms, and its index rows become those of its words
+        # (names are not looked up), unless the stored story was seen later (an older run's load retried late).
         con.execute(
-            """INSERT INTO story_terms SELECT DISTINCT unnest(json_keys(terms)), story_id FROM staged_stories
-               WHERE story_id NOT IN (SELECT story_id FROM story_index)"""
+            """CREATE OR REPLACE TEMP TABLE newer_stories AS
+               SELECT s.story_id FROM staged_stories s LEFT JOIN story_index i ON i.story_id = s.story_id
+               WHERE i.story_id IS NULL OR s.last_seen >= i.last_seen"""
+        )
+        con.execute("DELETE FROM story_terms WHERE story_id IN (SELECT story_id FROM newer_stories)")
+        con.execute(
+            """INSERT INTO story_terms
+               SELECT DISTINCT term, story_id
+               FROM (SELECT unnest(json_keys(terms, '$.terms')) AS term, story_id FROM staged_stories
+                     WHERE story_id IN (SELECT story_id FROM newer_stories))
+               WHERE NOT starts_with(term, '@')"""
         )
         con.execute(
             """MERGE INTO story_index USING staged_stories AS s ON story_index.story_id = s.story_id
                WHEN MATCHED THEN UPDATE SET first_seen = least(story_index.first_seen, s.first_seen),
-                                            last_seen = greatest(story_index.last_seen, s.last_seen)
+                                            last_seen = greatest(story_index.last_seen, s.last_seen),
+                                            terms = CASE WHEN s.last_seen >= story_index.last_seen
+                                                         THEN s.terms ELSE story_index.terms END
                WHEN NOT MATCHED THEN INSERT (story_id, terms, first_seen, last_seen)
                    VALUES (s.story_id, s.terms, s.first_seen, s.last_seen)"""
         )
+        con.execute("DROP TABLE newer_stories")
         con.execute("DROP TABLE staged_stories")
 
     def _save_robots(self, file: Path) -> None:

@@ -118,8 +118,8 @@ CREATE TABLE IF NOT EXISTS host_paragraphs (
     PRIMARY KEY (host, paragraph_key)
 );
 CREATE TABLE IF NOT EXISTS story_index (
-    story_id VARCHAR PRIMARY KEY,    -- the article_id of the story's first article, its representative
-    terms JSON NOT NULL,             -- the representative's lead terms and their weights
+    story_id VARCHAR PRIMARY KEY,    -- the article_id of the story's first article
+    terms JSON NOT NULL,             -- {terms: centroid term -> weight, mentioned: [name], anchors: [name]}
     first_seen TIMESTAMP NOT NULL,
     last_seen TIMESTAMP NOT NULL
 );
@@ -167,6 +167,13 @@ ALTER TABLE articles ADD COLUMN IF NOT EXISTS input_sha256 VARCHAR;
 _V8_DUPLICATE_INPUT_SHA256 = """
 ALTER TABLE article_duplicates ADD COLUMN IF NOT EXISTS input_sha256 VARCHAR;
 """
+# Stories are compared by their whole text from here on: a story stored with its first article's lead terms
+# would be compared by other measures, so the stories of earlier runs are closed (their articles keep their
+# story_id; later reports start stories of their own).
+_V9_WHOLE_TEXT_STORIES = """
+DELETE FROM story_terms;
+DELETE FROM story_index;
+"""
 Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (1, _V1_WALKING_SKELETON),  # articles, signatures, duplicates, quarantine, runs
@@ -177,6 +184,7 @@ MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (6, _V6_QUALITY_FLAGS),  # articles.quality_flags
     (7, _V7_INPUT_SHA256),  # articles.input_sha256
     (8, _V8_DUPLICATE_INPUT_SHA256),  # article_duplicates.input_sha256
+    (9, _V9_WHOLE_TEXT_STORIES),  # story_index.terms: a story's centroid, mentions and anchors
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")

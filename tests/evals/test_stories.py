@@ -5,7 +5,16 @@ import json
 
 import pytest
 
-from evals.stories import Label, first_line_clusters, half_of, load, main, pairwise, tfidf_clusters
+from evals.stories import (
+    ABLATIONS,
+    Label,
+    first_line_clusters,
+    half_of,
+    load,
+    main,
+    pairwise,
+    tfidf_clusters,
+)
 from pipeline.errors import SetupError
 
 LABELS = {
@@ -82,13 +91,9 @@ def test_a_tiny_corpus_end_to_end(tmp_path, capsys):
     assert report["landed"] + report["duplicates"] == 4  # a near-copy is scored as its original's story
     assert pipeline["precision"] == 1.0 and pipeline["recall"] == 1.0
     assert "ECB+ stories, all topics" in capsys.readouterr().out
-    candidate = scores["candidate: centroid + names (evals.story_model)"]
-    assert candidate["articles"] == 4 and candidate["precision"] == 1.0 and candidate["recall"] == 1.0
-    seeds = report["candidate_seeds"]
-    assert sorted(seeds["stories"]) == ["000", "001", "002", "003", "004"]
-    groups = seeds["stories"]
-    expected = (
-        groups["000"] == groups["001"] == groups["002"]
-        and len({groups[n] for n in ("000", "003", "004")}) == 3
-    )
-    assert seeds["as_expected"] is expected
+    ablated = scores["pipeline without anchors (places, names repeated)"]
+    assert ablated["articles"] == 4 and ablated["precision"] == 1.0 and ablated["recall"] == 1.0
+    seeds = report["seeds"]
+    assert set(seeds) == {"pipeline", *ABLATIONS}
+    assert seeds["pipeline"] == {"as_expected": True, "orders_as_expected": 120}
+    assert seeds["without anchors (places, names repeated)"]["as_expected"] is False  # what anchors buy

@@ -147,7 +147,11 @@ def stage_run(folder: Path, run_id: str, first: int, n: int, ingested_at: dateti
     stories = [
         {
             "story_id": f"a{i:08d}",
-            "terms": {f"term{i}": 1.0, run_id: 0.5},
+            "terms": {
+                "terms": {f"term{i}": 1.0, run_id: 0.5, f"@{run_id}": 1.0},
+                "mentioned": [],
+                "anchors": [],
+            },
             "first_seen": (ingested_at - timedelta(days=1)).isoformat(),
             "last_seen": ingested_at.isoformat(),
         }
@@ -469,7 +473,7 @@ def test_the_load_merges_deduplicated_batches(tmp_path):
             (4, 1),
             (5, 1),
         ]
-        # stories: one both runs carried widens its window and keeps the terms it was indexed with
+        # stories: one both runs carried widens its window and takes the later run's centroid and index rows
         stories = con.execute("SELECT story_id, first_seen, last_seen FROM story_index ORDER BY 1").fetchall()
         assert stories == [
             ("a00000000", feb1 - timedelta(days=1), feb1),
@@ -480,10 +484,10 @@ def test_the_load_merges_deduplicated_batches(tmp_path):
             ("a00000050", feb2 - timedelta(days=1), feb2),
         ]
         terms = con.execute("SELECT term FROM story_terms WHERE story_id = 'a00000020' ORDER BY 1").fetchall()
-        assert terms == [("run1",), ("term20",)]
+        assert terms == [("run2",), ("term20",)]  # names ("@run2") are not indexed
         assert con.execute(
-            "SELECT json_keys(terms) FROM story_index WHERE story_id = 'a00000020'"
-        ).fetchone() == (["term20", "run1"],)
+            "SELECT json_keys(terms, '$.terms') FROM story_index WHERE story_id = 'a00000020'"
+        ).fetchone() == (["term20", "run2", "@run2"],)
         assert con.execute("SELECT etag FROM feeds ORDER BY 1").fetchall() == [
             ('"run2-0"',),
             ('"run2-1"',),
@@ -676,7 +680,7 @@ def test_a_version_1_file_serves_a_read_only_process_step_then_upgrades_at_the_l
         assert history.paragraph_counts([("example.org", 1)]) == {}
         assert history.feed_state("https://example.org/feed.xml") is None
         assert history.fresh_robots() == {}
-        assert history.story_candidates(["word"], datetime(2025, 1, 1), datetime(2027, 1, 1)) == []
+        assert history.story_candidates(["word"], datetime(2025, 1, 1), datetime(2027, 1, 1), 8) == []
         assert history.landed_hashes(["old00000001"]) == {"old00000001": "oldhash"}
         folder = process_run(plan_run([str(seeds_copy)], settings), settings, new_run_id(), history)
         assert store.schema_version() == 1  # read-only: untouched
