@@ -21,6 +21,10 @@ Stories persist in DuckDB (`story_index`, `story_terms`): a run finds candidate 
 words (an index lookup, one query per article, none when the database has no stories), never by loading the
 history. Within a run, candidates are found through an in-memory index of the words, and the `CANDIDATES` that
 share the most weight with the article are scored exactly.
+
+The module is one piece: the description of an article, the story it is compared with and the join rule are one
+measure, their constants chosen together on ECB+ (`evals.stories` takes one signal out at a time by setting them
+here); split, a threshold would live apart from the weights it was chosen for.
 """
 
 from __future__ import annotations
