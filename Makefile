@@ -69,8 +69,9 @@ eval: $(STAMP)  ## extraction vs trafilatura on $(AEB) and $(FUNDUS); dedupe; st
 	$(PY) -m evals.dedupe --corpus $(AEB)
 	$(PY) -m evals.stories --corpus $(ECBPLUS)
 
-bench: $(STAMP)  ## HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md
+bench: $(STAMP)  ## HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md; story assignment
 	$(PY) -m bench.run --aeb $(AEB) --json data/bench/report.json
+	$(PY) -m bench.stories --json data/bench/stories.json
 
 profile: $(STAMP)  ## profile a run of $(SOURCES) in one process (pyinstrument) -> data/bench/profile.html
 	@mkdir -p data/bench && rm -f data/bench/profile.duckdb*
