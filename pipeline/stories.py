@@ -18,9 +18,10 @@ time); otherwise it starts a story of its own. The thresholds and repeats were c
 topics (`evals.stories`): real reports of one event by different outlets, two look-alike events per topic.
 
 Stories persist in DuckDB (`story_index`, `story_terms`): a run finds candidate stories through its articles'
-words (an index lookup, one query per article, none when the database has no stories), never by loading the
-history. Within a run, candidates are found through an in-memory index of the words, and the `CANDIDATES` that
-share the most weight with the article are scored exactly.
+words, one query a batch of `LOOKUP_CHUNK` articles (none when the database has no stories), reading only the
+index rows of stories open around the articles' dates, never by loading the history. Within a run, candidates
+are found through an in-memory index of the words. Both ways, the `CANDIDATES` that share the most weight with the
+article are scored exactly, and a word in more than `MAX_STORIES_PER_TERM` stories finds none.
 
 The module is one piece: the description of an article, the story it is compared with and the join rule are one
 measure, their constants chosen together on ECB+ (`evals.stories` takes one signal out at a time by setting them
@@ -45,7 +46,7 @@ from pathlib import Path
 from pipeline.dedupe.compact import HexKeys, IdColumn
 from pipeline.models import Article
 from pipeline.stage import Stage
-from pipeline.store.history import History
+from pipeline.store.history import History, StoryLookup
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ LEAD_PARAGRAPHS = 2
 WEIGHT_DIGITS = 4  # weights rounded, as the stored index keeps them
 LOOKUP_TERMS = 24  # an article's words candidate stories are found by
 CANDIDATES = 8  # stories scored exactly for an article: those sharing the most of its weight
-# A word in more of this run's stories than this is too common to find an event by: it is not looked up, so
-# a run's cost stays linear in its size (it still counts in the score of a story found through another).
+LOOKUP_CHUNK = 500  # articles whose stored candidates one query finds
+STORED_KEPT = 4096  # stored stories kept read (a chunk's candidates: at most CANDIDATES * LOOKUP_CHUNK)
+# A word in more of this run's stories (or of the stored stories open around a batch) than this is too common to
+# find an event by: it is not looked up, so a run's cost stays linear in its size whatever the history holds (it
+# still counts in the score of a story found through another).
 MAX_STORIES_PER_TERM = 100
 # Words of a text read at most: the body of a 10,000-word page weighs as its first 3,000 words.
 MAX_WORDS = 3000
@@ -394,6 +398,20 @@ def _lookup_terms(terms: dict[str, float]) -> list[str]:
     return [t for _, t in sorted(words, reverse=True)[:LOOKUP_TERMS]]
 
 
+def _lookup(description: Description, when: datetime) -> StoryLookup:
+    """What the database finds an article's stored candidates by: its lookup words, their weights, and the
+    window of stories open at its time."""
+    terms = _lookup_terms(description.terms)
+    return StoryLookup(terms, [description.terms[t] for t in terms], when - STORY_WINDOW, when + STORY_WINDOW)
+
+
+def _description(article: Article) -> Description:
+    """An article's description; a title the pipeline derived from the body is not a headline."""
+    return describe(
+        article.title if article.title_source == "source" else None, article.body, article.language
+    )
+
+
 def joins(words: float, names: float | None) -> bool:
     """Whether similarities this high join an article to a story."""
     return words >= STORY_THRESHOLD and (names is None or names >= NAME_THRESHOLD)
@@ -590,12 +608,67 @@ class StoryStage(Stage):
 
     name = "stories"
 
+    batch_size = LOOKUP_CHUNK
+
     def __init__(self, ledger, history: History | None, now: datetime):
         super().__init__(ledger)
         self.history, self.now = history, now
         self.stories = StoryTable()  # stories this run started or joined
         self.by_term: dict[str, array] = {}  # word -> slots of the stories whose terms held it (4 bytes each)
         self._history_has_stories = history is not None and history.has_stories()
+        self._ahead: dict[
+            int, tuple[Description, list[str]]
+        ] = {}  # id(article) -> its description, stored candidates
+        self._stored: dict[
+            str, Story
+        ] = {}  # stored stories read, the latest `STORED_KEPT` (history is not changing)
+
+    def process_batch(self, articles: list[Article]) -> list:
+        """The stored candidates of the whole batch first (one query for each few days its dates span), then
+        each article in order."""
+        if self._history_has_stories:
+            try:
+                self._prefetch(articles)
+            except Exception:  # each article asks again (and, failing, stays a story of its own)
+                log.exception("story lookup failed for a batch of %d articles", len(articles))
+                self._ahead.clear()
+        try:
+            return super().process_batch(articles)
+        finally:
+            self._ahead.clear()
+
+    def _prefetch(self, articles: list[Article]) -> None:
+        ahead = [(a, _description(a), a.published_at or self.now) for a in articles]
+        ahead.sort(key=lambda item: item[2])
+        group: list[tuple[Article, Description, datetime]] = []
+        for item in ahead:
+            if group and item[2] - group[0][2] > STORY_WINDOW:
+                self._look_up(group)
+                group = []
+            group.append(item)
+        self._look_up(group)
+
+    def _look_up(self, group: list[tuple[Article, Description, datetime]]) -> None:
+        """The stored candidates of articles dated within a few days of each other: one query."""
+        if not group:
+            return
+        found = self.history.story_candidates(
+            [_lookup(description, when) for _, description, when in group], CANDIDATES, MAX_STORIES_PER_TERM
+        )
+        wanted = set()
+        for (article, description, _), story_ids in zip(group, found, strict=True):
+            self._ahead[id(article)] = (description, story_ids)
+            wanted.update(story_ids)
+        self._read_stored(wanted)
+
+    def _read_stored(self, story_ids: set[str]) -> None:
+        missing = [sid for sid in story_ids if sid not in self._stored and sid not in self.stories]
+        if not missing:
+            return
+        for story_id, stored, first, last in self.history.stories(missing):
+            if len(self._stored) >= STORED_KEPT:
+                del self._stored[next(iter(self._stored))]
+            self._stored[story_id] = Story.from_stored(story_id, stored, first, last)
 
     def process(self, article: Article) -> Article:
         """Never rejects: the article already passed validation, and copies may point at it. A failure to
@@ -609,11 +682,15 @@ class StoryStage(Stage):
             return article
 
     def _group(self, article: Article) -> Article:
-        title = article.title if article.title_source == "source" else None
-        description = describe(title, article.body, article.language)
         when = article.published_at or self.now
+        ahead = self._ahead.pop(id(article), None)
+        if ahead is not None:
+            description, stored = ahead
+        else:
+            description = _description(article)
+            stored = self._stored_candidates(description, when) if self._history_has_stories else []
         best, best_score = None, 0.0
-        for candidate, words, names in self._scores(description, when):
+        for candidate, words, names in self._scores(description, when, stored):
             if words > best_score and joins(words, names):
                 if isinstance(candidate, int):
                     agreed = self.stories.agree(candidate, description)
@@ -653,12 +730,20 @@ class StoryStage(Stage):
             if term not in old and not term.startswith(NAME_MARK):
                 self.by_term.setdefault(term, array("i")).append(slot)
 
+    def _stored_candidates(self, description: Description, when: datetime) -> list[str]:
+        """An article's stored candidates when the batch did not find them (`apply`): a query of its own."""
+        (found,) = self.history.story_candidates(
+            [_lookup(description, when)], CANDIDATES, MAX_STORIES_PER_TERM
+        )
+        self._read_stored(set(found))
+        return found
+
     def _scores(
-        self, description: Description, when: datetime
+        self, description: Description, when: datetime, stored: list[str]
     ) -> list[tuple[int | Story, float, float | None]]:
         """Open stories that share a word with the article, with the word and name cosines: the `CANDIDATES`
         of this run's stories (found through the term index) sharing the most of the article's weight, and
-        those of earlier runs the database finds (one query)."""
+        `stored`, those of earlier runs the database found."""
         terms = description.terms
         shared: dict[int, float] = {}
         for term in _lookup_terms(terms):
@@ -679,17 +764,17 @@ class StoryStage(Stage):
             for slot in best:
                 if table.is_open(slot, when):
                     out.append((slot, *table.similarity(slot, words, names, norms)))
-        if self._history_has_stories:
-            for story_id, stored, first, last in self.history.story_candidates(
-                _lookup_terms(terms), when - STORY_WINDOW, when + STORY_WINDOW, CANDIDATES
-            ):
-                slot = table.slot(story_id)
-                if slot is None:
-                    story = Story.from_stored(story_id, stored, first, last)
-                    if _open(first, last, when):
-                        out.append((story, *similarity(terms, story.terms)))
-                elif slot not in best and table.is_open(slot, when):  # joined in this run, not a candidate
-                    out.append((slot, *similarity(terms, table.story(slot).terms)))
+        for story_id in stored:
+            slot = table.slot(story_id)
+            if slot is None:
+                story = self._stored.get(story_id)
+                if story is None:  # read more than `STORED_KEPT` ago
+                    self._read_stored({story_id})
+                    story = self._stored.get(story_id)
+                if story is not None and _open(story.first_seen, story.last_seen, when):
+                    out.append((story, *similarity(terms, story.terms)))
+            elif slot not in best and table.is_open(slot, when):  # joined in this run, not a candidate
+                out.append((slot, *similarity(terms, table.story(slot).terms)))
         return out
 
     def rows(self) -> Iterator[dict]:

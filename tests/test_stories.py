@@ -11,6 +11,9 @@ from pipeline import stories
 from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
 from pipeline.stage import Ledger
+from pipeline.store import Store
+from pipeline.store.history import History
+from pipeline.store.load import Loader
 from pipeline.stories import (
     MAX_WORDS,
     NAME_MARK,
@@ -201,7 +204,7 @@ def test_candidates_are_found_through_the_term_index_and_common_words_are_not_lo
         900, f"Parliament vote backs {rare[7]} again in the capital, officials said.", day
     )
     description = describe(None, follow.body, "en")
-    scored = stage._scores(description, day)
+    scored = stage._scores(description, day, [])
     assert [stage.stories.ids[slot] for slot, _, _ in scored] == [
         out[7].story_id
     ]  # it alone shares rare words
@@ -217,7 +220,7 @@ def test_candidates_are_found_through_the_term_index_and_common_words_are_not_lo
 
     # A text sharing only the common words starts a story of its own, without comparing the 150.
     other = _event_article(901, "Parliament vote delayed by snowstorm across the northern provinces.", day)
-    assert stage._scores(describe(None, other.body, "en"), day) == []
+    assert stage._scores(describe(None, other.body, "en"), day, []) == []
     (alone,) = stage.run([other])
     assert alone.story_id == alone.article_id
 
@@ -226,3 +229,80 @@ def test_a_long_text_is_weighed_by_its_first_words_only():
     words = [f"filler{n:04d}" for n in range(MAX_WORDS)]
     assert "zygomo" not in describe(None, " ".join([*words, "zygomorphic"]), "en").terms
     assert "zygomo" in describe(None, " ".join([*words[: MAX_WORDS - 1], "zygomorphic"]), "en").terms
+
+
+class CountingHistory(History):
+    """The real history, counting the candidate queries a stage asks."""
+
+    def __init__(self, con):
+        super().__init__(con)
+        self.queries, self.lookups = 0, 0
+
+    def story_candidates(self, lookups, limit, common):
+        self.queries += 1
+        self.lookups += len(lookups)
+        return super().story_candidates(lookups, limit, common)
+
+
+def test_a_later_run_finds_stored_stories_a_batch_at_a_time_each_article_in_its_own_window(tmp_path):
+    day = datetime(2026, 5, 4, 9)
+    codes = ["".join(chr(97 + (i // 26**k) % 26) for k in range(3)) for i in range(150)]
+    rare = [f"{c}xylo {'xq' + c}mo {'vv' + c}ra" for c in codes]
+    texts = [f"Parliament vote backs {words} in the capital on Tuesday, officials said." for words in rare]
+    first = StoryStage(Ledger(), None, day)
+    out = list(first.run(_event_article(n, text, day) for n, text in enumerate(texts)))
+    staged = tmp_path / "stories.jsonl"
+    staged.write_text("".join(json.dumps(row) + "\n" for row in first.rows()))
+    db = tmp_path / "history.duckdb"
+    with Store(db) as store:
+        Loader(store.con)._save_stories(staged)
+        windows = store.con.execute(
+            "SELECT DISTINCT first_seen, last_seen FROM story_terms WHERE story_id = ?", [out[7].story_id]
+        ).fetchall()
+        assert windows == [(day, day)]  # each index row carries its story's window
+
+    def follow(n: int, event: int, when: datetime):
+        return _event_article(
+            n, f"Parliament vote backs {rare[event]} again in the capital, officials said.", when
+        )
+
+    later = day + timedelta(days=1)
+    batch = [
+        follow(900, 7, later),
+        follow(901, 42, later),
+        follow(902, 9, day + timedelta(days=3, hours=12)),  # event 9's story closed half a day before
+        _event_article(903, "Parliament vote delayed by snowstorm across the northern provinces.", later),
+        follow(904, 11, day + timedelta(days=10)),  # dated a week later
+    ]
+    with Store.for_reading(db) as store:
+        history = CountingHistory(store.con)
+        stage = StoryStage(Ledger(), history, later)
+        joined = list(stage.run(batch))
+        # one query for the articles of a few days, another for the one dated a week later
+        assert (history.queries, history.lookups) == (2, 5)
+        assert [a.story_id for a in joined] == [
+            out[7].story_id,
+            out[42].story_id,
+            "id0902",
+            "id0903",
+            "id0904",
+        ]
+        assert stage.ledger.by_stage()["stories"] == {"total": 5, "forwarded": 5, "joined": 2, "started": 3}
+        # in one query, each article finds the stories open in its own window; "parliament" is in 150 stored
+        # stories, too common to find one by (as within a run)
+        lookups = [stories._lookup(describe(None, a.body, "en"), a.published_at) for a in batch[:4]]
+        assert history.story_candidates(lookups, 8, 100) == [[out[7].story_id], [out[42].story_id], [], []]
+        # one at a time (`apply`), an article asks for its own candidates and joins the same way
+        alone = StoryStage(Ledger(), history, later)
+        assert alone.apply(follow(905, 7, later)).story_id == out[7].story_id and history.queries == 4
+
+    # the joined stories' index rows take their new window at the load
+    staged.write_text("".join(json.dumps(row) + "\n" for row in stage.rows()))
+    with Store(db) as store:
+        Loader(store.con)._save_stories(staged)
+        rows = store.con.execute(
+            "SELECT DISTINCT story_id, first_seen, last_seen FROM story_terms WHERE story_id IN (?, ?) ORDER BY 1",
+            [out[7].story_id, "id0904"],
+        ).fetchall()
+    week = day + timedelta(days=10)
+    assert rows == [(out[7].story_id, day, later), ("id0904", week, week)]

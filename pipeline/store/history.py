@@ -7,8 +7,9 @@ asks many (one query answers a chunk of articles), and none of them loads the hi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import duckdb
 
@@ -16,6 +17,22 @@ from pipeline.clock import utcnow
 from pipeline.models import RAW_COLUMNS
 
 ROBOTS_MAX_AGE = timedelta(hours=24)  # a host's robots.txt is asked for again after this
+
+# The index rows of the stories open in the lookups' window that hold one of `terms` (a subquery).
+_STORY_POSTINGS = """SELECT term, story_id, first_seen, last_seen FROM story_terms
+    WHERE last_seen >= $low AND first_seen <= $high AND term IN ({terms})"""
+_STORY_POSTINGS_JOINED = """SELECT t.term, t.story_id, s.first_seen, s.last_seen
+    FROM story_terms t JOIN story_index s ON s.story_id = t.story_id
+    WHERE s.last_seen >= $low AND s.first_seen <= $high AND t.term IN ({terms})"""
+
+
+class StoryLookup(NamedTuple):
+    """What an article finds stories by: its words and their weights, and its window."""
+
+    terms: list[str]
+    weights: list[float]
+    start: datetime
+    end: datetime
 
 
 class History:
@@ -191,22 +208,77 @@ class History:
         except duckdb.CatalogException:  # a database from before the story tables, opened read-only
             return False
 
-    def story_candidates(
-        self, terms: list[str], start: datetime, end: datetime, limit: int
-    ) -> list[tuple[str, dict, datetime, datetime]]:
-        """The `limit` stories seen between `start` and `end` that share the most of `terms` (an article's
-        words) in their index: (story_id, stored terms, first seen, last seen)."""
+    def story_candidates(self, lookups: Sequence[StoryLookup], limit: int, common: int) -> list[list[str]]:
+        """For each lookup (an article's words, their weights, its window), the `limit` stories open in the
+        window that share the most of its weight, best first: one query for all of them.
+
+        A word in more than `common` of the stories open in the lookups' window (all of them together) finds
+        no story: it names no event. A story is open in a window it overlaps, first seen before its end and
+        last seen after its start. Only the index rows of stories last seen after the earliest start are read.
+        """
+        if not lookups:
+            return []
+        number, term, weight = [], [], []
+        for i, lookup in enumerate(lookups):
+            number.extend([i] * len(lookup.terms))
+            term.extend(lookup.terms)
+            weight.extend(lookup.weights)
+        params = {
+            "number": number,
+            "term": term,
+            "weight": weight,
+            "numbers": list(range(len(lookups))),
+            "starts": [lookup.start for lookup in lookups],
+            "ends": [lookup.end for lookup in lookups],
+            "low": min(lookup.start for lookup in lookups),
+            "high": max(lookup.end for lookup in lookups),
+            "common": common,
+            "limit": limit,
+        }
+        try:
+            rows = self._story_candidates(_STORY_POSTINGS, params)
+        except duckdb.BinderException:  # a database from before story_terms had windows, opened read-only
+            rows = self._story_candidates(_STORY_POSTINGS_JOINED, params)
+        except duckdb.CatalogException:  # a database from before the story tables, opened read-only
+            return [[] for _ in lookups]
+        found: list[list[str]] = [[] for _ in lookups]
+        for i, story_id in rows:
+            found[i].append(story_id)
+        return found
+
+    def _story_candidates(self, postings: str, params: dict) -> list[tuple[int, str]]:
+        counted = postings.format(terms="SELECT term FROM asked")
+        usable = postings.format(terms="SELECT term FROM usable")
+        return self.con.execute(
+            f"""WITH asked AS (SELECT unnest($number) AS number, unnest($term) AS term,
+                                      unnest($weight) AS weight),
+                     windows AS (SELECT unnest($numbers) AS number, unnest($starts) AS start,
+                                        unnest($ends) AS "end"),
+                     counted AS ({counted}),
+                     usable AS MATERIALIZED (SELECT term FROM counted GROUP BY term HAVING count(*) <= $common),
+                     postings AS MATERIALIZED ({usable}),
+                     shared AS (
+                         SELECT a.number, p.story_id, sum(a.weight) AS shared
+                         FROM asked a
+                         JOIN postings p ON p.term = a.term
+                         JOIN windows w ON w.number = a.number
+                         WHERE p.last_seen >= w.start AND p.first_seen <= w."end"
+                         GROUP BY a.number, p.story_id)
+                SELECT number, story_id FROM shared
+                QUALIFY row_number() OVER (PARTITION BY number ORDER BY shared DESC, story_id) <= $limit
+                ORDER BY number, shared DESC, story_id""",
+            params,
+        ).fetchall()
+
+    def stories(self, story_ids: list[str]) -> Iterator[tuple[str, dict, datetime, datetime]]:
+        """The stored stories of these ids: (story_id, stored terms, first seen, last seen)."""
         try:
             rows = self.con.execute(
-                """SELECT i.story_id, i.terms, i.first_seen, i.last_seen
-                   FROM (SELECT t.story_id, count(*) AS shared FROM story_terms t
-                         JOIN story_index s ON s.story_id = t.story_id
-                         WHERE t.term IN (SELECT unnest(?)) AND s.last_seen >= ? AND s.first_seen <= ?
-                         GROUP BY t.story_id ORDER BY shared DESC, t.story_id LIMIT ?) c
-                   JOIN story_index i ON i.story_id = c.story_id
-                   ORDER BY c.shared DESC, i.story_id""",
-                [terms, start, end, limit],
+                """SELECT story_id, terms, first_seen, last_seen FROM story_index
+                   WHERE story_id IN (SELECT unnest(?))""",
+                [story_ids],
             ).fetchall()
         except duckdb.CatalogException:  # a database from before the story tables, opened read-only
-            return []
-        return [(sid, json.loads(t), first, last) for sid, t, first, last in rows]
+            return
+        for story_id, terms, first, last in rows:
+            yield story_id, json.loads(terms), first, last

@@ -318,21 +318,13 @@ class Loader:
                                            last_seen: 'VARCHAR'}})
                 GROUP BY story_id"""
         )
-        # A joined story's centroid changed: it takes the run's terms, and its index rows become those of its words
-        # (names are not looked up), unless the stored story was seen later (an older run's load retried late).
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE newer_stories AS
-               SELECT s.story_id FROM staged_stories s LEFT JOIN story_index i ON i.story_id = s.story_id
-               WHERE i.story_id IS NULL OR s.last_seen >= i.last_seen"""
-        )
-        con.execute("DELETE FROM story_terms WHERE story_id IN (SELECT story_id FROM newer_stories)")
-        con.execute(
-            """INSERT INTO story_terms
-               SELECT DISTINCT term, story_id
-               FROM (SELECT unnest(json_keys(terms, '$.terms')) AS term, story_id FROM staged_stories
-                     WHERE story_id IN (SELECT story_id FROM newer_stories))
-               WHERE NOT starts_with(term, '@')"""
-        )
+        # The stored stories the run joined were open, so their index rows are among the last (found without
+        # reading the rest).
+        (oldest,) = con.execute(
+            "SELECT min(last_seen) FROM story_index WHERE story_id IN (SELECT story_id FROM staged_stories)"
+        ).fetchone()
+        # A joined story takes the run's centroid, unless the stored story was seen later (an older run's load
+        # retried late); its window widens either way.
         con.execute(
             """MERGE INTO story_index USING staged_stories AS s ON story_index.story_id = s.story_id
                WHEN MATCHED THEN UPDATE SET first_seen = least(story_index.first_seen, s.first_seen),
@@ -342,7 +334,22 @@ class Loader:
                WHEN NOT MATCHED THEN INSERT (story_id, terms, first_seen, last_seen)
                    VALUES (s.story_id, s.terms, s.first_seen, s.last_seen)"""
         )
-        con.execute("DROP TABLE newer_stories")
+        # Its index rows become those of the words it now holds (names are not looked up), with its window,
+        # appended in the order stories were last seen (lookups skip the row groups of closed stories).
+        if oldest is not None:
+            con.execute(
+                """DELETE FROM story_terms
+                   WHERE last_seen >= ? AND story_id IN (SELECT story_id FROM staged_stories)""",
+                [oldest],
+            )
+        con.execute(
+            """INSERT INTO story_terms (term, story_id, first_seen, last_seen)
+               SELECT DISTINCT term, story_id, first_seen, last_seen
+               FROM (SELECT unnest(json_keys(i.terms, '$.terms')) AS term, i.story_id, i.first_seen, i.last_seen
+                     FROM story_index i WHERE i.story_id IN (SELECT story_id FROM staged_stories))
+               WHERE NOT starts_with(term, '@')
+               ORDER BY last_seen, story_id"""
+        )
         con.execute("DROP TABLE staged_stories")
 
     def _save_robots(self, file: Path) -> None:

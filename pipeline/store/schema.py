@@ -174,6 +174,25 @@ _V9_WHOLE_TEXT_STORIES = """
 DELETE FROM story_terms;
 DELETE FROM story_index;
 """
+# A story's index rows carry its window, in the order stories were last seen, so a lookup reads only the row
+# groups of stories open around the articles it asks for (DuckDB skips the others by their min/max): its cost
+# follows the articles, not the length of the history. The ART index on term was never used by those lookups
+# (a join on a list of terms scans), and cost memory at each load.
+_V10_STORY_TERMS_WINDOW = """
+DROP INDEX IF EXISTS story_terms_term;
+CREATE TABLE story_terms_v10 (
+    term VARCHAR NOT NULL,
+    story_id VARCHAR NOT NULL,
+    first_seen TIMESTAMP NOT NULL,   -- the story's, as story_index has them
+    last_seen TIMESTAMP NOT NULL
+);
+INSERT INTO story_terms_v10
+    SELECT t.term, t.story_id, s.first_seen, s.last_seen
+    FROM story_terms t JOIN story_index s ON s.story_id = t.story_id
+    ORDER BY s.last_seen, t.story_id;
+DROP TABLE story_terms;
+ALTER TABLE story_terms_v10 RENAME TO story_terms;
+"""
 Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (1, _V1_WALKING_SKELETON),  # articles, signatures, duplicates, quarantine, runs
@@ -185,6 +204,7 @@ MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (7, _V7_INPUT_SHA256),  # articles.input_sha256
     (8, _V8_DUPLICATE_INPUT_SHA256),  # article_duplicates.input_sha256
     (9, _V9_WHOLE_TEXT_STORIES),  # story_index.terms: a story's centroid, mentions and anchors
+    (10, _V10_STORY_TERMS_WINDOW),  # story_terms.first_seen, last_seen; no index on term
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")

@@ -32,6 +32,7 @@ from pipeline.models import DUPLICATE_COLUMNS, QUARANTINE_COLUMNS, STAGED_COLUMN
 from pipeline.store import Store
 from pipeline.store import connection as connect_module
 from pipeline.store import schema as schema_module
+from pipeline.store.history import StoryLookup
 from pipeline.store.schema import MIGRATIONS, SCHEMA_VERSION
 from pipeline.store.staging import FEED_STATE_FILE, PARAGRAPHS_FILE, ROBOTS_FILE, STORIES_FILE, write_manifest
 
@@ -680,7 +681,9 @@ def test_a_version_1_file_serves_a_read_only_process_step_then_upgrades_at_the_l
         assert history.paragraph_counts([("example.org", 1)]) == {}
         assert history.feed_state("https://example.org/feed.xml") is None
         assert history.fresh_robots() == {}
-        assert history.story_candidates(["word"], datetime(2025, 1, 1), datetime(2027, 1, 1), 8) == []
+        lookup = StoryLookup(["word"], [1.0], datetime(2025, 1, 1), datetime(2027, 1, 1))
+        assert history.story_candidates([lookup], 8, 100) == [[]]
+        assert list(history.stories(["a00000000"])) == []
         assert history.landed_hashes(["old00000001"]) == {"old00000001": "oldhash"}
         folder = process_run(plan_run([str(seeds_copy)], settings), settings, new_run_id(), history)
         assert store.schema_version() == 1  # read-only: untouched
@@ -704,6 +707,38 @@ def test_a_version_2_file_from_before_its_last_tables_gets_them(db_path):
         assert store.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [
             (v,) for v, _ in MIGRATIONS
         ]
+
+
+def test_a_version_9_file_gives_its_story_index_rows_their_windows(db_path):
+    """Version 10: story_terms carries each story's window (lookups skip closed stories' rows), no term index."""
+    Store(db_path).close()
+    with duckdb.connect(str(db_path)) as con:  # back to version 9's story_terms
+        con.execute("DROP TABLE story_terms")
+        con.execute("CREATE TABLE story_terms (term VARCHAR NOT NULL, story_id VARCHAR NOT NULL)")
+        con.execute("CREATE INDEX story_terms_term ON story_terms (term)")
+        con.execute("DELETE FROM schema_version WHERE version > 9")
+        for story_id, day in (("s-late", 20), ("s-early", 10)):
+            con.execute(
+                "INSERT INTO story_index VALUES (?, ?, ?, ?)",
+                [story_id, '{"terms": {"quake": 1.0}}', datetime(2026, 3, day), datetime(2026, 3, day + 1)],
+            )
+            con.execute("INSERT INTO story_terms VALUES ('quake', ?), ('island', ?)", [story_id, story_id])
+    with Store(db_path) as store:
+        con = store.con
+        assert store.schema_version() == SCHEMA_VERSION
+        rows = con.execute("SELECT * FROM story_terms ORDER BY rowid").fetchall()
+        assert sorted(rows) == [
+            ("island", "s-early", datetime(2026, 3, 10), datetime(2026, 3, 11)),
+            ("island", "s-late", datetime(2026, 3, 20), datetime(2026, 3, 21)),
+            ("quake", "s-early", datetime(2026, 3, 10), datetime(2026, 3, 11)),
+            ("quake", "s-late", datetime(2026, 3, 20), datetime(2026, 3, 21)),
+        ]
+        assert [r[1] for r in rows] == ["s-early", "s-early", "s-late", "s-late"]  # as last seen
+        indexes = {name for (name,) in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+        assert "story_terms_term" not in indexes
+        # a lookup finds the story open in an article's window only
+        march_12 = StoryLookup(["quake"], [1.0], datetime(2026, 3, 9), datetime(2026, 3, 15))
+        assert store.history.story_candidates([march_12], 8, 100) == [["s-early"]]
 
 
 def test_a_failing_migration_leaves_the_file_at_the_version_before(db_path, monkeypatch):
