@@ -27,9 +27,11 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pipeline.errors import SetupError
+from pipeline.stage import Ledger
 
 BASELINE_THRESHOLD = 0.3  # the README's, fixed before looking
 HALVES = ("tune", "report")
@@ -203,11 +205,7 @@ def regroup(articles: list[tuple[str | None, str, str | None]], **overrides) -> 
     """The story stage alone over (headline or None, body, language) in order, with `overrides` of
     `pipeline.stories`'s constants (and two switches: `_BODY_OFF` compares headline and lead only,
     `_NO_CENTROID` keeps each story its first article's terms); each article's story."""
-    from datetime import datetime
-
     from pipeline import stories
-    from pipeline.models import Article
-    from pipeline.stage import Ledger
 
     body_off, no_centroid = overrides.pop("_BODY_OFF", False), overrides.pop("_NO_CENTROID", False)
     saved = {name: getattr(stories, name) for name in overrides}
@@ -222,20 +220,49 @@ def regroup(articles: list[tuple[str | None, str, str | None]], **overrides) -> 
         for n, (title, body, language) in enumerate(articles):
             if body_off:
                 body = "\n".join([p for p in body.split("\n") if p.strip()][: stories.LEAD_PARAGRAPHS])
-            article = Article(
-                source_uri=f"/eval/{n}",
-                title=title,
-                body=body,
-                language=language,
-                title_source="source" if title else "derived",
-            )
-            article.article_id = f"{n:016x}"
-            out.append(stage.apply(article).story_id)
+            out.append(stage.apply(_article(n, title, body, language)).story_id)
         return out
     finally:
         for name, value in saved.items():
             setattr(stories, name, value)
         stories.merged = merged
+
+
+def _article(n: int, title: str | None, body: str, language: str | None):
+    from pipeline.models import Article
+
+    article = Article(
+        source_uri=f"/eval/{n}",
+        title=title,
+        body=body,
+        language=language,
+        title_source="source" if title else "derived",
+    )
+    article.article_id = f"{n:016x}"
+    return article
+
+
+def regroup_in_two_runs(articles: list[tuple[str | None, str, str | None]], workdir: Path) -> list[str]:
+    """The story stage over the articles in two runs: the even positions first, their stories loaded into a
+    database (the real load), then the odd ones in a later run that finds stored stories through it, in
+    batches as a run does; each article's story."""
+    from pipeline.store import Store
+    from pipeline.store.load import Loader
+    from pipeline.stories import StoryStage
+
+    now = datetime(2026, 1, 1)
+    first = StoryStage(Ledger(), None, now)
+    out = {n: first.apply(_article(n, *articles[n])).story_id for n in range(0, len(articles), 2)}
+    staged = workdir / "two-runs-stories.jsonl"
+    staged.write_text("".join(json.dumps(row) + "\n" for row in first.rows()), encoding="utf-8")
+    db = workdir / "two-runs.duckdb"
+    with Store(db) as store:
+        Loader(store.con)._save_stories(staged)
+    with Store.for_reading(db) as store:
+        later = StoryStage(Ledger(), store.history, now)
+        odd = [_article(n, *articles[n]) for n in range(1, len(articles), 2)]
+        out.update((int(a.article_id, 16), a.story_id) for a in later.run(odd))
+    return [out[n] for n in range(len(articles))]
 
 
 def seeds_rows(workdir: Path) -> list[tuple[str, tuple[str | None, str, str | None]]]:
@@ -297,7 +324,17 @@ def evaluate(root: Path, workdir: Path) -> dict:
         systems[f"pipeline {name}"] = dict(
             zip(scored, regroup([articles[n] for n in scored], **overrides), strict=True)
         )
+    # Across runs: the same stage with half the articles' stories in the database, against one run that sees
+    # the articles in the same order (evens, then odds), so that only the lookup differs.
+    evens_first = scored[0::2] + scored[1::2]
+    systems["pipeline in one run, even lines first"] = dict(
+        zip(evens_first, regroup([articles[n] for n in evens_first]), strict=True)
+    )
+    systems["pipeline in two runs (odd lines join through the DB)"] = dict(
+        zip(scored, regroup_in_two_runs([articles[n] for n in scored], workdir), strict=True)
+    )
     report: dict = {"quarantined": dict(reasons), **counts, "seeds": seeds_check(workdir)}
+    report["shuffled"] = shuffled_spread(scored, articles, texts, labels)
     for subset in ("all", *HALVES):
         lines = [n for n in scored if subset == "all" or half_of(labels[n].topic) == subset]
         topics = sorted({labels[n].topic for n in lines}, key=int)
@@ -309,6 +346,49 @@ def evaluate(root: Path, workdir: Path) -> dict:
             },
         }
     return report
+
+
+SHUFFLES = 8  # seeded orders of the scored articles beside the file's (the corpus README: "see the spread")
+SPREAD_KEYS = ("precision", "recall", "f1", "hard_share")
+
+
+def shuffled_spread(scored: list[int], articles: dict, texts: list[str], labels: dict[int, Label]) -> dict:
+    """The pipeline's story stage and the baseline over `SHUFFLES` seeded orders of the scored articles: for
+    all topics and each half, the mean, least and most of P, R, F1 and the share of hard negatives merged."""
+    import random
+
+    runs: dict[str, dict[str, list[dict]]] = {}
+    for seed in range(1, SHUFFLES + 1):
+        order = scored[:]
+        random.Random(seed).shuffle(order)
+        systems = {
+            "pipeline story_id": dict(zip(order, regroup([articles[n] for n in order]), strict=True)),
+            "TF-IDF first-article baseline": dict(
+                zip(order, tfidf_clusters([texts[n - 1] for n in order]), strict=True)
+            ),
+        }
+        for subset in ("all", *HALVES):
+            lines = [n for n in scored if subset == "all" or half_of(labels[n].topic) == subset]
+            for name, assign in systems.items():
+                score = vars(pairwise({n: assign[n] for n in lines}, labels))
+                score["hard_share"] = (
+                    score["hard_merged"] / score["hard_pairs"] if score["hard_pairs"] else 0.0
+                )
+                runs.setdefault(subset, {}).setdefault(name, []).append(score)
+    return {
+        subset: {
+            name: {
+                key: {
+                    "mean": sum(r[key] for r in scores) / len(scores),
+                    "min": min(r[key] for r in scores),
+                    "max": max(r[key] for r in scores),
+                }
+                for key in SPREAD_KEYS
+            }
+            for name, scores in by_system.items()
+        }
+        for subset, by_system in runs.items()
+    }
 
 
 def format_report(report: dict) -> str:
@@ -324,6 +404,22 @@ def format_report(report: dict) -> str:
                 f"  {system:58s} {s['articles']:8d} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f}"
                 f"  {s['hard_merged']}/{s['hard_pairs']} ({share:.1%})"
             )
+    if "shuffled" in report:
+        out.append(f"\nECB+ stories over {SHUFFLES} shuffled orders: mean [least - most]")
+        out.append(
+            f"  {'part':7s} {'system':32s} {'P':>19s} {'R':>19s} {'F1':>19s} {'hard negatives merged':>23s}"
+        )
+        for subset, by_system in report["shuffled"].items():
+            for system, spread in by_system.items():
+                cells = [
+                    f"{spread[k]['mean']:.3f} [{spread[k]['min']:.3f}-{spread[k]['max']:.3f}]"
+                    for k in ("precision", "recall", "f1")
+                ]
+                h = spread["hard_share"]
+                hard = f"{h['mean']:.1%} [{h['min']:.1%}-{h['max']:.1%}]"
+                out.append(
+                    f"  {subset:7s} {system:32s} {cells[0]:>19s} {cells[1]:>19s} {cells[2]:>19s} {hard:>23s}"
+                )
     if "seeds" in report:
         out.append("\n  the seeds (seeds/EXPECTED.md: {000, 001, 002} one story, 003 and 004 two others):")
         for system, seeds in report["seeds"].items():

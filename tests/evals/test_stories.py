@@ -90,9 +90,18 @@ def test_a_tiny_corpus_end_to_end(tmp_path, capsys):
     assert pipeline["articles"] == 4 and pipeline["hard_pairs"] == 0
     assert report["landed"] + report["duplicates"] == 4  # a near-copy is scored as its original's story
     assert pipeline["precision"] == 1.0 and pipeline["recall"] == 1.0
-    assert "ECB+ stories, all topics" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ECB+ stories, all topics" in printed and "shuffled orders" in printed
     ablated = scores["pipeline without anchors (places, names repeated)"]
     assert ablated["articles"] == 4 and ablated["precision"] == 1.0 and ablated["recall"] == 1.0
+    # the same stage over two runs (the odd lines join stories stored by the first) scores as one run in that order
+    two_runs = scores["pipeline in two runs (odd lines join through the DB)"]
+    assert two_runs == scores["pipeline in one run, even lines first"] and two_runs["recall"] == 1.0
+    # the spread over shuffled orders, the pipeline's and the baseline's, for all topics and each half
+    spread = report["shuffled"]["all"]["pipeline story_id"]
+    assert set(spread) == {"precision", "recall", "f1", "hard_share"}
+    assert spread["f1"]["min"] <= spread["f1"]["mean"] <= spread["f1"]["max"] == 1.0
+    assert set(report["shuffled"]) == {"all", "tune", "report"}
     seeds = report["seeds"]
     assert set(seeds) == {"pipeline", *ABLATIONS}
     assert seeds["pipeline"] == {"as_expected": True, "orders_as_expected": 120}
