@@ -306,3 +306,35 @@ def test_a_later_run_finds_stored_stories_a_batch_at_a_time_each_article_in_its_
         ).fetchall()
     week = day + timedelta(days=10)
     assert rows == [(out[7].story_id, day, later), ("id0904", week, week)]
+
+
+def test_two_reports_too_unlike_to_join_both_join_a_third_that_comes_after_them(seeds_copy, db_path):
+    """The seeds' 001 and 002 share too little for one to join the other; 000 is like both. In a batch, 000
+    coming last still makes one story of the three, as when it comes first (one at a time, it cannot)."""
+    for n, name in enumerate(("001", "002", "003", "004", "000")):  # read in this order
+        (src,) = seeds_copy.glob(f"{name}_*.txt")
+        src.rename(seeds_copy / f"{n}_{src.name}")
+    summary = run_ingest([str(seeds_copy)], Settings.from_env(db_path=db_path), trigger="test")
+    assert summary.landed == 5
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        rows = con.execute("SELECT source_uri, story_id, body, language FROM articles").fetchall()
+        (counts,) = con.execute("SELECT counts FROM runs").fetchone()
+        staged = {sid for (sid,) in con.execute("SELECT story_id FROM story_index").fetchall()}
+    story = {Path(uri).name[2:5]: sid for uri, sid, _, _ in rows}
+    assert story["000"] == story["001"] == story["002"]
+    assert len({story["000"], story["003"], story["004"]}) == 3
+    counted = json.loads(counts)["stories"]
+    assert (counted["regrouped"], counted["joined"], counted["started"]) == (1, 2, 3)
+    assert staged == {story["000"], story["003"], story["004"]}  # the lone story 002 started is not stored
+
+    body = {Path(uri).name[2:5]: (b, lang) for uri, _, b, lang in rows}
+    assert (
+        similarity(describe(None, *body["001"]).terms, describe(None, *body["002"]).terms)[0]
+        < STORY_THRESHOLD
+    )
+    one_at_a_time = StoryStage(Ledger(), None, datetime(2026, 5, 4))
+    alone = {}
+    for n in ("001", "002", "003", "004", "000"):
+        a = make_article(body[n][0], title=None, article_id=f"s{n}", language=body[n][1])
+        alone[n] = one_at_a_time.apply(a).story_id
+    assert alone["001"] != alone["002"]
