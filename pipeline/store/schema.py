@@ -217,7 +217,8 @@ CREATE OR REPLACE VIEW stories AS
            list(DISTINCT source ORDER BY source) AS sources,
            min(coalesce(published_at, ingested_at)) AS first_seen,
            max(coalesce(published_at, ingested_at)) AS last_seen,
-           arg_min(title, coalesce(published_at, ingested_at)) AS title
+           -- the first report's headline; one the pipeline derived from a body only when no report had one
+           arg_min(title, (title_source <> 'source', coalesce(published_at, ingested_at))) AS title
     FROM articles GROUP BY story_id;
 CREATE OR REPLACE VIEW daily_source_counts AS
     SELECT CAST(coalesce(published_at, ingested_at) AS DATE) AS day, source, count(*) AS articles

@@ -133,6 +133,22 @@ def test_views_answer_analysis_questions(seeds_copy, db_path):
     assert con.execute("SELECT sum(articles) FROM daily_source_counts").fetchone() == (5,)
     assert con.execute("SELECT count(*) FROM quarantine_reasons").fetchone() == (0,)
     con.close()
+    # a story's title: its first report's headline, one derived from a body only when no report had a headline
+    with duckdb.connect(str(db_path)) as con:
+        (story,) = con.execute("SELECT story_id FROM stories WHERE article_count = 3").fetchone()
+        rows = con.execute(
+            "SELECT article_id FROM articles WHERE story_id = ? ORDER BY 1", [story]
+        ).fetchall()
+        ids = [i for (i,) in rows]
+        for n, (article_id, source) in enumerate(zip(ids, ["derived", "source", "source"], strict=True)):
+            con.execute(
+                "UPDATE articles SET title = ?, title_source = ?, published_at = ? WHERE article_id = ?",
+                [f"{source} {n}", source, f"2026-05-0{n + 1}", article_id],
+            )
+        title = "SELECT title FROM stories WHERE story_id = ?"
+        assert con.execute(title, [story]).fetchone() == ("source 1",)  # not the earlier derived one
+        con.execute("UPDATE articles SET title_source = 'derived' WHERE story_id = ?", [story])
+        assert con.execute(title, [story]).fetchone() == ("derived 0",)  # none had one: the first
 
 
 def test_a_run_that_breaks_is_recorded_as_failed(seeds_copy, db_path, monkeypatch):
