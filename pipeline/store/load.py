@@ -334,8 +334,10 @@ class Loader:
                WHEN NOT MATCHED THEN INSERT (story_id, terms, first_seen, last_seen)
                    VALUES (s.story_id, s.terms, s.first_seen, s.last_seen)"""
         )
-        # Its index rows become those of the words it now holds (names are not looked up), with its window,
-        # appended in the order stories were last seen (lookups skip the row groups of closed stories).
+        # Its index rows become those of the words it now holds (names are not looked up), with its window;
+        # appended by each load, they come in the order runs saw them (lookups skip the row groups of closed
+        # stories). Not sorted or deduplicated here (a story's keys are distinct): at 100k stories a sort held
+        # millions of rows in memory.
         if oldest is not None:
             con.execute(
                 """DELETE FROM story_terms
@@ -344,11 +346,10 @@ class Loader:
             )
         con.execute(
             """INSERT INTO story_terms (term, story_id, first_seen, last_seen)
-               SELECT DISTINCT term, story_id, first_seen, last_seen
+               SELECT term, story_id, first_seen, last_seen
                FROM (SELECT unnest(json_keys(i.terms, '$.terms')) AS term, i.story_id, i.first_seen, i.last_seen
                      FROM story_index i WHERE i.story_id IN (SELECT story_id FROM staged_stories))
-               WHERE NOT starts_with(term, '@')
-               ORDER BY last_seen, story_id"""
+               WHERE NOT starts_with(term, '@')"""
         )
         con.execute("DROP TABLE staged_stories")
 
