@@ -403,10 +403,11 @@ def _lookup_terms(terms: dict[str, float]) -> list[str]:
     return [t for _, t in sorted(words, reverse=True)[:LOOKUP_TERMS]]
 
 
-def _lookup(description: Description, when: datetime) -> StoryLookup:
-    """What the database finds an article's stored candidates by: its lookup words, their weights, and the
-    window of stories open at its time."""
-    terms = _lookup_terms(description.terms)
+def _lookup(description: Description, when: datetime, terms: list[str] | None = None) -> StoryLookup:
+    """What the database finds an article's stored candidates by: its lookup words (`_lookup_terms`, unless
+    given), their weights, and the window of stories open at its time."""
+    if terms is None:
+        terms = _lookup_terms(description.terms)
     return StoryLookup(terms, [description.terms[t] for t in terms], when - STORY_WINDOW, when + STORY_WINDOW)
 
 
@@ -422,8 +423,10 @@ def joins(words: float, names: float | None) -> bool:
     return words >= STORY_THRESHOLD and (names is None or names >= NAME_THRESHOLD)
 
 
-def agree(article: Description, story_mentioned: frozenset[str], story_anchors: frozenset[str]) -> bool:
-    """Neither side has an anchor the other never mentions."""
+def agree(
+    article: Description | Story, story_mentioned: frozenset[str], story_anchors: frozenset[str]
+) -> bool:
+    """Neither side has an anchor the other never mentions (the first side an article, or a story)."""
     return article.anchors <= story_mentioned and story_anchors <= article.mentioned
 
 
@@ -443,6 +446,21 @@ class Story:
     anchors: frozenset[str]
     first_seen: datetime
     last_seen: datetime
+
+    def widened(
+        self, terms: dict[str, float], mentioned: frozenset[str], first_seen: datetime, last_seen: datetime
+    ) -> Story:
+        """The story with a member (an article's description, or a story) added: the summed centroid, the
+        names both mention (unless that passes `MENTIONS_KEPT`), its own anchors, the wider window."""
+        names = self.mentioned | mentioned
+        return Story(
+            self.story_id,
+            merged(self.terms, terms),
+            names if len(names) <= MENTIONS_KEPT else self.mentioned,
+            self.anchors,
+            min(self.first_seen, first_seen),
+            max(self.last_seen, last_seen),
+        )
 
     def stored(self) -> dict:
         """The story as `story_index.terms` keeps it."""
@@ -628,8 +646,8 @@ class StoryStage(Stage):
         self.stories = StoryTable()  # stories this run started or joined
         self.by_term: dict[str, array] = {}  # word -> slots of the stories whose terms held it (4 bytes each)
         self._history_has_stories = history is not None and history.has_stories()
-        # id(article) -> its description and stored candidates, found for the batch
-        self._ahead: dict[int, tuple[Description, list[str]]] = {}
+        # id(article) -> its description, lookup words and stored candidates, found for the batch
+        self._ahead: dict[int, tuple[Description, list[str], list[str]]] = {}
         # stored stories read, the latest `STORED_KEPT` (the history does not change during a run)
         self._stored: dict[str, Story] = {}
         # the stories of one article started in this batch, by id: their articles are not handed on yet
@@ -668,12 +686,11 @@ class StoryStage(Stage):
         """The stored candidates of articles dated within a few days of each other: one query."""
         if not group:
             return
-        found = self.history.story_candidates(
-            [_lookup(description, when) for _, description, when in group], CANDIDATES, MAX_STORIES_PER_TERM
-        )
+        lookups = [_lookup(description, when) for _, description, when in group]
+        found = self.history.story_candidates(lookups, CANDIDATES, MAX_STORIES_PER_TERM)
         wanted = set()
-        for (article, description, _), story_ids in zip(group, found, strict=True):
-            self._ahead[id(article)] = (description, story_ids)
+        for (article, description, _), lookup, story_ids in zip(group, lookups, found, strict=True):
+            self._ahead[id(article)] = (description, lookup.terms, story_ids)
             wanted.update(story_ids)
         self._read_stored(wanted)
 
@@ -701,13 +718,16 @@ class StoryStage(Stage):
         when = article.published_at or self.now
         ahead = self._ahead.pop(id(article), None)
         if ahead is not None:
-            description, stored = ahead
+            description, lookup_terms, stored = ahead
         else:
             description = _description(article)
-            stored = self._stored_candidates(description, when) if self._history_has_stories else []
+            lookup_terms = _lookup_terms(description.terms)
+            stored = (
+                self._stored_candidates(description, lookup_terms, when) if self._history_has_stories else []
+            )
         best, best_score = None, 0.0
         passing = []  # this run's stories the article could join
-        for candidate, words, names in self._scores(description, when, stored):
+        for candidate, words, names in self._scores(description, when, stored, lookup_terms):
             if joins(words, names):
                 if isinstance(candidate, int):
                     agreed = self.stories.agree(candidate, description)
@@ -724,17 +744,7 @@ class StoryStage(Stage):
                 best = self.stories.story(best)
             self._lone.pop(best.story_id, None)
             article.story_id = best.story_id
-            mentioned = best.mentioned | description.mentioned
-            if len(mentioned) > MENTIONS_KEPT:
-                mentioned = best.mentioned
-            joined = Story(
-                best.story_id,
-                merged(best.terms, description.terms),
-                mentioned,
-                best.anchors,
-                min(best.first_seen, when),
-                max(best.last_seen, when),
-            )
+            joined = best.widened(description.terms, description.mentioned, when, when)
             if passing and self._lone:
                 joined = self._adopt(joined, passing)
             old = best.terms if best.story_id in self.stories else {}
@@ -764,22 +774,13 @@ class StoryStage(Stage):
             if article is None:
                 continue
             lone = self.stories.story(slot)
-            words, names = similarity(story.terms, lone.terms)
-            if not joins(words, names) or not (
-                lone.anchors <= story.mentioned and story.anchors <= lone.mentioned
+            if not joins(*similarity(story.terms, lone.terms)) or not agree(
+                lone, story.mentioned, story.anchors
             ):
                 continue
             del self._lone[lone_id]
             article.story_id = story.story_id
-            mentioned = story.mentioned | lone.mentioned
-            story = Story(
-                story.story_id,
-                merged(story.terms, lone.terms),
-                mentioned if len(mentioned) <= MENTIONS_KEPT else story.mentioned,
-                story.anchors,
-                min(story.first_seen, lone.first_seen),
-                max(story.last_seen, lone.last_seen),
-            )
+            story = story.widened(lone.terms, lone.mentioned, lone.first_seen, lone.last_seen)
             self._unindex(slot, lone.terms)
             self.stories.close(slot)
             self.ledger.add(self.name, "started", -1)
@@ -797,23 +798,27 @@ class StoryStage(Stage):
             if term not in old and not term.startswith(NAME_MARK):
                 self.by_term.setdefault(term, array("i")).append(slot)
 
-    def _stored_candidates(self, description: Description, when: datetime) -> list[str]:
+    def _stored_candidates(self, description: Description, terms: list[str], when: datetime) -> list[str]:
         """An article's stored candidates when the batch did not find them (`apply`): a query of its own."""
         (found,) = self.history.story_candidates(
-            [_lookup(description, when)], CANDIDATES, MAX_STORIES_PER_TERM
+            [_lookup(description, when, terms)], CANDIDATES, MAX_STORIES_PER_TERM
         )
         self._read_stored(set(found))
         return found
 
     def _scores(
-        self, description: Description, when: datetime, stored: list[str]
+        self,
+        description: Description,
+        when: datetime,
+        stored: list[str],
+        lookup_terms: list[str] | None = None,
     ) -> list[tuple[int | Story, float, float | None]]:
         """Open stories that share a word with the article, with the word and name cosines: the `CANDIDATES`
         of this run's stories (found through the term index) sharing the most of the article's weight, and
-        `stored`, those of earlier runs the database found."""
+        `stored`, those of earlier runs the database found (`lookup_terms`: the article's, when known)."""
         terms = description.terms
         shared: dict[int, float] = {}
-        for term in _lookup_terms(terms):
+        for term in lookup_terms if lookup_terms is not None else _lookup_terms(terms):
             slots = self.by_term.get(term)
             if slots is None or len(slots) > MAX_STORIES_PER_TERM:
                 continue
