@@ -71,7 +71,7 @@ def ensure_history(workdir: Path, size: int) -> Path:
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     with Store(partial) as store:
-        Loader(store.con)._save_stories(staged)
+        Loader(store.con)._save_stories(staged, "bench")
     staged.unlink()
     partial.rename(path)
     return path

@@ -221,7 +221,8 @@ def regroup(articles: list[tuple[str | None, str, str | None]], **overrides) -> 
             if body_off:
                 body = "\n".join([p for p in body.split("\n") if p.strip()][: stories.LEAD_PARAGRAPHS])
             inputs.append(_article(n, title, body, language))
-        return [a.story_id for a in stage.run(inputs)]  # in batches, as a run
+        got = [a.story_id for a in stage.run(inputs)]  # in batches, as a run
+        return [stage.merges.get(s, s) for s in got]  # what the load moves
     finally:
         for name, value in saved.items():
             setattr(stories, name, value)
@@ -258,12 +259,12 @@ def regroup_in_two_runs(articles: list[tuple[str | None, str, str | None]], work
     staged.write_text("".join(json.dumps(row) + "\n" for row in first.rows()), encoding="utf-8")
     db = workdir / "two-runs.duckdb"
     with Store(db) as store:
-        Loader(store.con)._save_stories(staged)
+        Loader(store.con)._save_stories(staged, "eval")
     with Store.for_reading(db) as store:
         later = StoryStage(Ledger(), store.history, now)
         odd = [_article(n, *articles[n]) for n in range(1, len(articles), 2)]
         out.update((int(a.article_id, 16), a.story_id) for a in later.run(odd))
-    return [out[n] for n in range(len(articles))]
+    return [later.merges.get(out[n], out[n]) for n in range(len(articles))]  # the load moves merged stories
 
 
 def seeds_rows(workdir: Path) -> list[tuple[str, tuple[str | None, str, str | None]]]:

@@ -14,9 +14,10 @@ A story is the sum of its members' vectors (its centroid, the heaviest terms kep
 mention, and its first article's anchors. An article joins the most similar open story when the word cosine
 reaches `STORY_THRESHOLD`, the name cosine `NAME_THRESHOLD` (when both have names), neither side has an anchor the
 other never mentions, and the story was seen within `STORY_WINDOW` (an undated article is placed at the run's
-time); otherwise it starts a story of its own. Within a batch, the stories of one article that the joining
-article could also have joined are merged into its story when they join it (`_adopt`), so two reports too unlike
-each other to join still meet in a third that comes after them. The thresholds and repeats were chosen on the
+time); otherwise it starts a story of its own. The stories of one article that the joining article could also
+have joined are merged into its story when they join it (`_adopt`), so two reports too unlike each other to join
+still meet in a third that comes after them: within a batch the lone article takes the story's id; one handed on
+before (an earlier batch, an earlier run) is moved by the load (`StoryStage.merges`). The thresholds and repeats were chosen on the
 tune half of ECB+'s topics over shuffled orders (`evals.stories`): real reports of one event by different
 outlets, two look-alike events per topic.
 
@@ -438,7 +439,7 @@ def _open(first_seen: datetime, last_seen: datetime, when: datetime) -> bool:
 @dataclass(slots=True)
 class Story:
     """A story in this run: its centroid, the names its members mention, its first article's anchors, when it
-    was first and last seen. Joined stories from the database come in as one."""
+    was first and last seen, how many articles it holds. Joined stories from the database come in as one."""
 
     story_id: str
     terms: dict[str, float]
@@ -446,12 +447,19 @@ class Story:
     anchors: frozenset[str]
     first_seen: datetime
     last_seen: datetime
+    size: int = 1  # its articles; a story stored before sizes were kept reads as 2 (not known to be alone)
 
     def widened(
-        self, terms: dict[str, float], mentioned: frozenset[str], first_seen: datetime, last_seen: datetime
+        self,
+        terms: dict[str, float],
+        mentioned: frozenset[str],
+        first_seen: datetime,
+        last_seen: datetime,
+        size: int = 1,
     ) -> Story:
-        """The story with a member (an article's description, or a story) added: the summed centroid, the
-        names both mention (unless that passes `MENTIONS_KEPT`), its own anchors, the wider window."""
+        """The story with a member (an article's description, or a story of `size` articles) added: the summed
+        centroid, the names both mention (unless that passes `MENTIONS_KEPT`), its own anchors, the wider
+        window."""
         names = self.mentioned | mentioned
         return Story(
             self.story_id,
@@ -460,11 +468,17 @@ class Story:
             self.anchors,
             min(self.first_seen, first_seen),
             max(self.last_seen, last_seen),
+            self.size + size,
         )
 
     def stored(self) -> dict:
         """The story as `story_index.terms` keeps it."""
-        return {"terms": self.terms, "mentioned": sorted(self.mentioned), "anchors": sorted(self.anchors)}
+        return {
+            "terms": self.terms,
+            "mentioned": sorted(self.mentioned),
+            "anchors": sorted(self.anchors),
+            "size": self.size,
+        }
 
     @classmethod
     def from_stored(cls, story_id: str, stored: dict, first: datetime, last: datetime) -> Story:
@@ -475,6 +489,7 @@ class Story:
             frozenset(stored.get("anchors", ())),
             first,
             last,
+            int(stored.get("size", 2)),
         )
 
 
@@ -500,6 +515,7 @@ class StoryTable:
         self.name_count = array("H")
         self.word_norms = array("f")
         self.name_norms = array("f")
+        self.sizes = array("I")  # articles in each story
         self.term_numbers = array("I")
         self.term_weights = array("f")
         self.name_numbers = array("I")
@@ -528,6 +544,8 @@ class StoryTable:
                 column.append(0)
             self.word_norms.append(0.0)
             self.name_norms.append(0.0)
+            self.sizes.append(0)
+        self.sizes[slot] = story.size
         self.first_seen[slot], self.last_seen[slot] = _micros(story.first_seen), _micros(story.last_seen)
         self.term_start[slot], self.term_count[slot] = len(self.term_numbers), len(story.terms)
         self.term_numbers.extend(self.number(t) for t in story.terms)
@@ -601,6 +619,7 @@ class StoryTable:
             frozenset(names[n] for n in numbers[:anchors]),
             _datetime(self.first_seen[slot]),
             _datetime(self.last_seen[slot]),
+            self.sizes[slot],
         )
 
     def __getitem__(self, story_id: str) -> Story:
@@ -653,6 +672,9 @@ class StoryStage(Stage):
         # the stories of one article started in this batch, by id: their articles are not handed on yet
         self._lone: dict[str, Article] = {}
         self._in_batch = False
+        # stories of one article handed on earlier (in an earlier batch, or stored by an earlier run) that went
+        # into another story: id -> that story's id (the load moves their articles)
+        self.merges: dict[str, str] = {}
 
     def process_batch(self, articles: list[Article]) -> list:
         """The stored candidates of the whole batch first (one query for each few days its dates span), then
@@ -726,7 +748,7 @@ class StoryStage(Stage):
                 self._stored_candidates(description, lookup_terms, when) if self._history_has_stories else []
             )
         best, best_score = None, 0.0
-        passing = []  # this run's stories the article could join
+        passing: list[int | Story] = []  # the stories the article could join
         for candidate, words, names in self._scores(description, when, stored, lookup_terms):
             if joins(words, names):
                 if isinstance(candidate, int):
@@ -734,18 +756,17 @@ class StoryStage(Stage):
                 else:
                     agreed = agree(description, candidate.mentioned, candidate.anchors)
                 if agreed:
-                    if isinstance(candidate, int):
-                        passing.append(candidate)
+                    passing.append(candidate)
                     if words > best_score:
                         best, best_score = candidate, words
         if best is not None:
+            passing = [c for c in passing if c is not best]
             if isinstance(best, int):
-                passing.remove(best)
                 best = self.stories.story(best)
             self._lone.pop(best.story_id, None)
             article.story_id = best.story_id
             joined = best.widened(description.terms, description.mentioned, when, when)
-            if passing and self._lone:
+            if passing:
                 joined = self._adopt(joined, passing)
             old = best.terms if best.story_id in self.stories else {}
             self._index(self.stories.add(joined), joined.terms, old)  # words new to the story
@@ -761,30 +782,38 @@ class StoryStage(Stage):
             self.ledger.add(self.name, "started")
         return article
 
-    def _adopt(self, story: Story, slots: list[int]) -> Story:
-        """`story`, just joined, with the lone articles of this batch it now joins: a story of one article
-        started earlier in the batch that the joining article could also have joined, if the two stories
-        join (cosines and anchors, as an article and a story). Two reports that share too little for either
-        to join the other (the seeds' 001 and 002) then both join a third that comes after them, as they do
-        when it comes first. The lone articles are not handed on yet: they take the story's id, and their
-        stories are closed (counted `regrouped`; one `started` fewer, one more `joined`)."""
-        for slot in slots:
-            lone_id = self.stories.ids[slot]
-            article = self._lone.get(lone_id)
-            if article is None:
+    def _adopt(self, story: Story, passing: list[int | Story]) -> Story:
+        """`story`, just joined, with the lone articles it now joins: a story of one article that the joining
+        article could also have joined, if the two stories join (cosines and anchors, as an article and a
+        story). Two reports that share too little for either to join the other (the seeds' 001 and 002) then
+        both join a third that comes after them, as they do when it comes first. A lone article of this batch
+        is not handed on yet: it takes the story's id. One handed on before (an earlier batch, an earlier run)
+        is moved by the load (`merges`). Its story is closed; counted `regrouped` (and, for this run's
+        articles, one `started` fewer, one more `joined`)."""
+        for candidate in passing:
+            if isinstance(candidate, int):
+                if self.stories.sizes[candidate] != 1:
+                    continue
+                lone = self.stories.story(candidate)
+            elif candidate.size != 1 or candidate.story_id in self.merges:
                 continue
-            lone = self.stories.story(slot)
+            else:
+                lone = candidate
             if not joins(*similarity(story.terms, lone.terms)) or not agree(
                 lone, story.mentioned, story.anchors
             ):
                 continue
-            del self._lone[lone_id]
-            article.story_id = story.story_id
-            story = story.widened(lone.terms, lone.mentioned, lone.first_seen, lone.last_seen)
-            self._unindex(slot, lone.terms)
-            self.stories.close(slot)
-            self.ledger.add(self.name, "started", -1)
-            self.ledger.add(self.name, "joined")
+            article = self._lone.pop(lone.story_id, None)
+            if article is not None:
+                article.story_id = story.story_id
+            else:
+                self.merges[lone.story_id] = story.story_id
+            story = story.widened(lone.terms, lone.mentioned, lone.first_seen, lone.last_seen, lone.size)
+            if isinstance(candidate, int):
+                self._unindex(candidate, lone.terms)
+                self.stories.close(candidate)
+                self.ledger.add(self.name, "started", -1)
+                self.ledger.add(self.name, "joined")
             self.ledger.add(self.name, "regrouped")
         return story
 
@@ -837,6 +866,8 @@ class StoryStage(Stage):
                 if table.is_open(slot, when):
                     out.append((slot, *table.similarity(slot, words, names, norms)))
         for story_id in stored:
+            if story_id in self.merges:  # went into another story in this run
+                continue
             slot = table.slot(story_id)
             if slot is None:
                 story = self._stored.get(story_id)
@@ -850,7 +881,7 @@ class StoryStage(Stage):
         return out
 
     def rows(self) -> Iterator[dict]:
-        """The stories this run started or changed, for the load step."""
+        """The stories this run started or changed, then those it merged into others, for the load step."""
         for s in self.stories.values():
             yield {
                 "story_id": s.story_id,
@@ -858,3 +889,5 @@ class StoryStage(Stage):
                 "first_seen": s.first_seen.isoformat(),
                 "last_seen": s.last_seen.isoformat(),
             }
+        for story_id, into in self.merges.items():
+            yield {"story_id": story_id, "merged_into": into}

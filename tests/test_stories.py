@@ -2,13 +2,15 @@
 runs join stories in DuckDB through their centroids."""
 
 import json
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from pipeline import stories
-from pipeline.run.runner import run_ingest
+from pipeline.run.assemble import new_run_id, plan_run
+from pipeline.run.runner import process_run, publish_run, run_ingest
 from pipeline.settings import Settings
 from pipeline.stage import Ledger
 from pipeline.store import Store
@@ -255,7 +257,7 @@ def test_a_later_run_finds_stored_stories_a_batch_at_a_time_each_article_in_its_
     staged.write_text("".join(json.dumps(row) + "\n" for row in first.rows()))
     db = tmp_path / "history.duckdb"
     with Store(db) as store:
-        Loader(store.con)._save_stories(staged)
+        Loader(store.con)._save_stories(staged, "test-run")
         windows = store.con.execute(
             "SELECT DISTINCT first_seen, last_seen FROM story_terms WHERE story_id = ?", [out[7].story_id]
         ).fetchall()
@@ -299,13 +301,88 @@ def test_a_later_run_finds_stored_stories_a_batch_at_a_time_each_article_in_its_
     # the joined stories' index rows take their new window at the load
     staged.write_text("".join(json.dumps(row) + "\n" for row in stage.rows()))
     with Store(db) as store:
-        Loader(store.con)._save_stories(staged)
+        Loader(store.con)._save_stories(staged, "test-run")
         rows = store.con.execute(
             "SELECT DISTINCT story_id, first_seen, last_seen FROM story_terms WHERE story_id IN (?, ?) ORDER BY 1",
             [out[7].story_id, "id0904"],
         ).fetchall()
     week = day + timedelta(days=10)
     assert rows == [(out[7].story_id, day, later), ("id0904", week, week)]
+
+
+def test_a_later_report_merges_the_lone_stories_of_an_earlier_run_it_joins(seeds_copy, db_path, tmp_path):
+    """001 and 002 land in one run as two stories (too unlike to join); 000 comes in a later run, joins one and
+    could have joined the other: the load moves the other's article into the story, drops its index rows and
+    records the merge. A retry of that load converges."""
+    later = tmp_path / "later"
+    later.mkdir()
+    for name in ("000", "003"):
+        (src,) = seeds_copy.glob(f"{name}_*.txt")
+        src.rename(later / src.name)
+    (seeds_copy / next(seeds_copy.glob("004_*.txt")).name).unlink()
+    settings = Settings.from_env(db_path=db_path)
+    run_ingest([str(seeds_copy)], settings, trigger="test")
+    first = stories_by_file(db_path)
+    assert first["001"] != first["002"]
+    with Store(db_path) as store:
+        folder = process_run(plan_run([str(later)], settings), settings, new_run_id(), store.history)
+        retry = folder.with_name("retry")
+        shutil.copytree(folder, retry)
+        publish_run(folder, store, "test")
+        published = store.con.execute("SELECT article_id, story_id FROM articles ORDER BY 1").fetchall()
+        publish_run(retry, store, "test")  # an Airflow retry of the load
+        assert (
+            store.con.execute("SELECT article_id, story_id FROM articles ORDER BY 1").fetchall() == published
+        )
+    story = stories_by_file(db_path)
+    assert story["000"] == story["001"] == story["002"] != story["003"]
+    (gone,) = {first["001"], first["002"]} - {story["000"]}
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        merges = con.execute("SELECT story_id, merged_into FROM story_merges").fetchall()
+        index = {sid for (sid,) in con.execute("SELECT story_id FROM story_index").fetchall()}
+        terms = con.execute("SELECT count(*) FROM story_terms WHERE story_id = ?", [gone]).fetchone()
+        view = con.execute("SELECT article_count FROM stories WHERE story_id = ?", [story["000"]]).fetchone()
+        (counts,) = con.execute("SELECT counts FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        size = con.execute(
+            "SELECT terms->>'$.size' FROM story_index WHERE story_id = ?", [story["000"]]
+        ).fetchone()
+    assert merges == [(gone, story["000"])]
+    assert index == {story["000"], story["003"]} and terms == (0,) and view == (3,) and size == ("3",)
+    # the later run's counts: 000 joined, 003 started, one stored story merged
+    counted = json.loads(counts)["stories"]
+    assert (counted["joined"], counted["started"], counted["regrouped"]) == (1, 1, 1)
+
+
+def test_a_lone_story_of_an_earlier_batch_is_merged_by_the_load(seeds_copy, db_path, monkeypatch):
+    """In batches of one, 001 and 002 are handed on as stories of their own before 000 joins one and adopts the
+    other: the load moves the article that was handed on, and a retry of the load (whose staged row still
+    has the article's first story) converges."""
+    for n, name in enumerate(("001", "002", "000")):  # read in this order
+        (src,) = seeds_copy.glob(f"{name}_*.txt")
+        src.rename(seeds_copy / f"{n}_{src.name}")
+    for name in ("003", "004"):
+        next(seeds_copy.glob(f"{name}_*.txt")).unlink()
+    monkeypatch.setattr(StoryStage, "batch_size", 1)
+    settings = Settings.from_env(db_path=db_path)
+    with Store(db_path) as store:
+        folder = process_run(plan_run([str(seeds_copy)], settings), settings, new_run_id(), store.history)
+        with duckdb.connect() as con:
+            staged = dict(
+                con.execute(f"SELECT source_uri, story_id FROM '{folder}/articles-*.parquet'").fetchall()
+            )
+        retry = folder.with_name("retry")
+        shutil.copytree(folder, retry)
+        publish_run(folder, store, "test")
+        published = store.con.execute("SELECT source_uri, story_id FROM articles ORDER BY 1").fetchall()
+        publish_run(retry, store, "test")
+        assert (
+            store.con.execute("SELECT source_uri, story_id FROM articles ORDER BY 1").fetchall() == published
+        )
+        (merged,) = store.con.execute("SELECT story_id, merged_into FROM story_merges").fetchall()
+    story = {Path(uri).name[2:5]: sid for uri, sid in published}
+    assert story["000"] == story["001"] == story["002"]
+    assert len(set(staged.values())) == 2  # as handed on: 001 and 002 each a story, 000 in one of them
+    assert merged[1] == story["000"] and merged[0] in staged.values()
 
 
 def test_two_reports_too_unlike_to_join_both_join_a_third_that_comes_after_them(seeds_copy, db_path):

@@ -94,7 +94,7 @@ class Loader:
             self._resolve_quarantine(parts["articles"] + parts["duplicates"], run["run_id"])
             self._save_feed_states(staged / FEED_STATE_FILE)
             self._save_robots(staged / ROBOTS_FILE)
-            self._save_stories(staged / STORIES_FILE)
+            self._save_stories(staged / STORIES_FILE, run["run_id"])
             if not loaded_before:
                 self._save_paragraphs(staged / PARAGRAPHS_FILE)
             self.record_run(run)
@@ -303,19 +303,24 @@ class Loader:
                     VALUES (s.host, s.paragraph_key, s.articles)"""
         )
 
-    def _save_stories(self, file: Path) -> None:
-        """Upsert the stories a run started or extended, and index their words."""
+    def _save_stories(self, file: Path, run_id: str) -> None:
+        """Upsert the stories a run started or extended, and index their words; then move the articles of the
+        stories it merged into others (after the articles' own upsert, so a retried load converges)."""
         if not file.exists():
             return
         con = self.con
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE staged_stories AS
+            f"""CREATE OR REPLACE TEMP TABLE staged_story_rows AS
+                SELECT * FROM read_json({_paths([file])}, format = 'newline_delimited',
+                                        columns = {{story_id: 'VARCHAR', terms: 'JSON', first_seen: 'VARCHAR',
+                                                    last_seen: 'VARCHAR', merged_into: 'VARCHAR'}})"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE staged_stories AS
                 SELECT story_id, arg_max(to_json(terms), CAST(last_seen AS TIMESTAMP)) AS terms,
                        min(CAST(first_seen AS TIMESTAMP)) AS first_seen,
                        max(CAST(last_seen AS TIMESTAMP)) AS last_seen
-                FROM read_json({_paths([file])}, format = 'newline_delimited',
-                               columns = {{story_id: 'VARCHAR', terms: 'JSON', first_seen: 'VARCHAR',
-                                           last_seen: 'VARCHAR'}})
+                FROM staged_story_rows WHERE merged_into IS NULL
                 GROUP BY story_id"""
         )
         # The stored stories the run joined were open, so their index rows are among the last (found without
@@ -352,6 +357,41 @@ class Loader:
                WHERE NOT starts_with(term, '@')"""
         )
         con.execute("DROP TABLE staged_stories")
+        self._merge_stories(run_id)
+        con.execute("DROP TABLE staged_story_rows")
+
+    def _merge_stories(self, run_id: str) -> None:
+        """A story of one article that a run merged into another (`StoryStage.merges`): its article takes the
+        other's id, its index rows go, and `story_merges` keeps what went where."""
+        con = self.con
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE staged_merges AS
+               SELECT story_id, any_value(merged_into) AS merged_into
+               FROM staged_story_rows WHERE merged_into IS NOT NULL GROUP BY story_id"""
+        )
+        (merges,) = con.execute("SELECT count(*) FROM staged_merges").fetchone()
+        if merges:
+            con.execute(
+                """UPDATE articles SET story_id = m.merged_into
+                   FROM staged_merges m WHERE articles.story_id = m.story_id"""
+            )
+            (oldest,) = con.execute(
+                "SELECT min(last_seen) FROM story_index WHERE story_id IN (SELECT story_id FROM staged_merges)"
+            ).fetchone()
+            if oldest is not None:  # stored by an earlier run (a story of this run's was never saved)
+                con.execute(
+                    """DELETE FROM story_terms
+                       WHERE last_seen >= ? AND story_id IN (SELECT story_id FROM staged_merges)""",
+                    [oldest],
+                )
+                con.execute("DELETE FROM story_index WHERE story_id IN (SELECT story_id FROM staged_merges)")
+            con.execute(
+                """INSERT INTO story_merges (story_id, merged_into, run_id, merged_at)
+                   SELECT story_id, merged_into, ?, ? FROM staged_merges
+                   ON CONFLICT (story_id) DO NOTHING""",
+                [run_id, utcnow()],
+            )
+        con.execute("DROP TABLE staged_merges")
 
     def _save_robots(self, file: Path) -> None:
         if not file.exists():

@@ -193,6 +193,16 @@ INSERT INTO story_terms_v10
 DROP TABLE story_terms;
 ALTER TABLE story_terms_v10 RENAME TO story_terms;
 """
+# A story of one article can go into another when a later report joins both (`pipeline.stories`): its article
+# takes the other's story_id, and this table keeps what went where.
+_V11_STORY_MERGES = """
+CREATE TABLE IF NOT EXISTS story_merges (
+    story_id VARCHAR PRIMARY KEY,    -- the story that went (its article's story_id before)
+    merged_into VARCHAR NOT NULL,    -- the story its article is in now
+    run_id VARCHAR NOT NULL,         -- the run that merged it
+    merged_at TIMESTAMP NOT NULL     -- UTC
+);
+"""
 Migration = str | Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (1, _V1_WALKING_SKELETON),  # articles, signatures, duplicates, quarantine, runs
@@ -205,6 +215,7 @@ MIGRATIONS: tuple[tuple[int, Migration], ...] = (
     (8, _V8_DUPLICATE_INPUT_SHA256),  # article_duplicates.input_sha256
     (9, _V9_WHOLE_TEXT_STORIES),  # story_index.terms: a story's centroid, mentions and anchors
     (10, _V10_STORY_TERMS_WINDOW),  # story_terms.first_seen, last_seen; no index on term
+    (11, _V11_STORY_MERGES),  # story_merges: stories of one article merged into others
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _CREATED_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
