@@ -194,7 +194,12 @@ def pairwise(assigned: dict[int, object], labels: dict[int, Label]) -> PairScore
 # What each signal contributes: the pipeline's story stage run again on the same articles, in the same order,
 # with one signal taken out (module constants of `pipeline.stories` set for the run, then restored).
 ABLATIONS: dict[str, dict[str, object]] = {
-    "without anchors (places, names repeated)": {"PLACE_REPEATS": 10**9, "NAME_REPEATS": 10**9},
+    "without anchors (places, names repeated)": {
+        "PLACE_REPEATS": 10**9,
+        "NAME_REPEATS": 10**9,
+        "FULL_NAME_REPEATS": 10**9,
+    },
+    "without full names as anchors": {"FULL_NAME_REPEATS": 10**9},
     "without the names check": {"NAME_THRESHOLD": -1.0},
     "headline and lead only (no body)": {"_BODY_OFF": True},
     "first article, not the centroid": {"_NO_CENTROID": True},
@@ -355,8 +360,9 @@ SPREAD_KEYS = ("precision", "recall", "f1", "hard_share")
 
 
 def shuffled_spread(scored: list[int], articles: dict, texts: list[str], labels: dict[int, Label]) -> dict:
-    """The pipeline's story stage and the baseline over `SHUFFLES` seeded orders of the scored articles: for
-    all topics and each half, the mean, least and most of P, R, F1 and the share of hard negatives merged."""
+    """The pipeline's story stage, the baseline and the stage without full names as anchors over `SHUFFLES`
+    seeded orders of the scored articles: for all topics and each half, the mean, least and most of P, R, F1 and
+    the share of hard negatives merged."""
     import random
 
     runs: dict[str, dict[str, list[dict]]] = {}
@@ -367,6 +373,10 @@ def shuffled_spread(scored: list[int], articles: dict, texts: list[str], labels:
             "pipeline story_id": dict(zip(order, regroup([articles[n] for n in order]), strict=True)),
             "TF-IDF first-article baseline": dict(
                 zip(order, tfidf_clusters([texts[n - 1] for n in order]), strict=True)
+            ),
+            # The signal the shuffles chose (on the tune half): what it buys over the orders, not in one.
+            "pipeline without full names": dict(
+                zip(order, regroup([articles[n] for n in order], FULL_NAME_REPEATS=10**9), strict=True)
             ),
         }
         for subset in ("all", *HALVES):

@@ -134,6 +134,39 @@ def test_an_anchor_the_story_mentions_once_does_not_keep_a_report_out():
     assert later.story_id == first.story_id  # each names the other's place
 
 
+def _arrest(first: str, last: str, n: int) -> str:
+    return "\n".join(
+        [
+            f"San Diego Chargers lineman {first} {last} was arrested on suspicion of drunk driving early on "
+            f"Sunday, report {n}.",
+            f"The California Highway Patrol said {last} was stopped on the freeway after midnight.",
+            f"{last} was booked into county jail and released on bail; {last} did not comment. The team said it "
+            f"was aware of the arrest of {last} and was gathering information.",
+        ]
+    )
+
+
+def test_a_person_named_in_full_anchors_though_the_surname_is_a_common_word():
+    assert stories.FULL_NAME_REPEATS == 5 < stories.NAME_REPEATS
+    assert stories._rarity("williams", "en") < stories.NAME_RARITY  # alone, too common to anchor
+    williams, johnson = (
+        describe(None, _arrest("Jamal", "Williams", 1), "en"),
+        describe(None, _arrest("Tavon", "Johnson", 2), "en"),
+    )
+    assert "williams" in williams.anchors and "johnson" in johnson.anchors  # neither is a place
+    words, _ = similarity(williams.terms, johnson.terms)
+    assert words >= STORY_THRESHOLD  # by their words alone the two arrests would be one story
+    # Without a first name before it, the same surname as often is not what the text is about.
+    assert "williams" not in describe(None, _arrest("The", "Williams", 1), "en").anchors
+
+    stage = StoryStage(Ledger(), None, datetime(2026, 5, 1))
+    first, second, again = (
+        stage.apply(make_article(_arrest(*name, n), title=None, article_id=f"a{n}", language="en"))
+        for n, name in enumerate([("Jamal", "Williams"), ("Tavon", "Johnson"), ("Jamal", "Williams")])
+    )
+    assert first.story_id != second.story_id and again.story_id == first.story_id
+
+
 def test_places_are_known_in_other_languages_and_scripts_and_common_words_are_not_anchors():
     assert all(is_place(w) for w in ("miami", "genf", "ginevra", "москва", "istanbul", "kyiv"))
     assert not any(is_place(w) for w in ("zelensky", "ceasefire", "negotiations"))
