@@ -10,9 +10,10 @@ article: it lands, with those names in `quality_flags`, counted as `validate.fla
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.clock import utcnow
@@ -106,6 +107,19 @@ class ValidateStage(Stage):
         self._warm_error: BaseException | None = None
         # With a Data Docs folder set, each chunk's GX result is kept (as JSON) for the report.
         self.results: list[dict] | None = [] if settings.data_docs_dir is not None else None
+        self._frozen = False
+
+    def run(self, items: Iterable) -> Iterator:
+        """As every stage's, with the process's objects frozen out of the garbage collector's way while the
+        stream runs (`_ready`): the imports (GX, pandas, DuckDB, trafilatura: about 270,000 objects) live as
+        long as the process, and each full collection scanned them all again (1.1 s of a 10k-article run's
+        2.0 s of collecting). Unfrozen when the stream ends, so a cycle among them is still collected after."""
+        try:
+            yield from super().run(items)
+        finally:
+            if self._frozen:
+                gc.unfreeze()
+                self._frozen = False
 
     def warm_up(self) -> None:
         """Build the validator (importing GX: about 7 s of CPU) in a background thread, now.
@@ -133,6 +147,9 @@ class ValidateStage(Stage):
                 raise self._warm_error
         if self._validator is None:
             self._validator = Validator(self.settings.suite_path)
+        if not self._frozen:  # every import of the run is done now (GX's last)
+            gc.freeze()
+            self._frozen = True
         return self._validator
 
     def batch_sizes(self) -> Iterator[int]:

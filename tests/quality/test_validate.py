@@ -1,16 +1,19 @@
 """Validation with the GX suite in expectations/: rows failing a critical expectation are quarantined with the
 expectations' names; rows failing only warnings land, flagged."""
 
+import gc
 from datetime import datetime, timedelta
 
 import duckdb
 import pytest
 
 from pipeline.errors import SetupError
+from pipeline.models import Article
 from pipeline.quality.gx import load_suite
-from pipeline.quality.validate import FRAME_COLUMNS, Validator
+from pipeline.quality.validate import FRAME_COLUMNS, ValidateStage, Validator
 from pipeline.run.runner import run_ingest
 from pipeline.settings import Settings
+from pipeline.stage import Ledger
 
 LONG = (
     "The harbour authority said the new pier would open in June after two years of delays and cost overruns. "
@@ -133,3 +136,24 @@ def test_short_real_articles_land_flagged_and_broken_rows_are_quarantined_with_t
         ("c_residue.txt", ["body_no_boilerplate"]),
         ("d_good.txt", []),
     ]
+
+
+def test_the_imports_are_frozen_out_of_the_collector_while_a_run_validates_and_thawed_after():
+    def article(n: int) -> Article:
+        fields = row(article_id=f"{n:016x}", content_hash=f"{n:064x}", source_uri=f"/x/{n}.txt")
+        return Article(**fields)
+
+    gc.unfreeze()
+    stage = ValidateStage(Ledger(), Settings())
+    stream = stage.run(iter([article(n) for n in range(3)]))
+    assert gc.get_freeze_count() == 0
+    first = next(stream)  # the first batch validated: GX and every other import loaded
+    assert gc.get_freeze_count() > 10_000
+    assert [a.article_id for a in [first, *stream]] == [f"{n:016x}" for n in range(3)]
+    assert gc.get_freeze_count() == 0  # the stream ended
+
+    stream = stage.run(iter([article(n) for n in range(3)]))
+    next(stream)
+    assert gc.get_freeze_count() > 10_000
+    stream.close()  # a run stopped early thaws them too
+    assert gc.get_freeze_count() == 0
