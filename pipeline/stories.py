@@ -86,6 +86,9 @@ STORED_KEPT = 4096  # stored stories kept read (a chunk's candidates: at most CA
 # find an event by: it is not looked up, so a run's cost stays linear in its size whatever the history holds (it
 # still counts in the score of a story found through another).
 MAX_STORIES_PER_TERM = 100
+# A word's postings once it is in more of this run's stories than that: dropped (4 bytes a story each, most of the
+# index in a large run), as it is never looked up again.
+TOO_COMMON = array("i")
 # Words of a text read at most: the body of a 10,000-word page weighs as its first 3,000 words.
 MAX_WORDS = 3000
 NAME_MARK = "@"  # a name term's key: "@zelens" beside the word term "zelens"
@@ -684,7 +687,8 @@ class StoryStage(Stage):
         super().__init__(ledger)
         self.history, self.now = history, now
         self.stories = StoryTable()  # stories this run started or joined
-        self.by_term: dict[str, array] = {}  # word -> slots of the stories whose terms held it (4 bytes each)
+        # word -> slots of the stories whose terms held it (4 bytes each), or TOO_COMMON
+        self.by_term: dict[str, array] = {}
         self._history_has_stories = history is not None and history.has_stories()
         # id(article) -> its description, lookup words and stored candidates, found for the batch
         self._ahead: dict[int, tuple[Description, list[str], list[str]]] = {}
@@ -840,13 +844,20 @@ class StoryStage(Stage):
 
     def _unindex(self, slot: int, terms: dict[str, float]) -> None:
         for term in terms:
-            if (slots := self.by_term.get(term)) is not None and slot in slots:
+            if (slots := self.by_term.get(term)) is not None and slots is not TOO_COMMON and slot in slots:
                 slots.remove(slot)
 
     def _index(self, slot: int, terms: dict[str, float], old: dict[str, float]) -> None:
         for term in terms:
-            if term not in old and not term.startswith(NAME_MARK):
-                self.by_term.setdefault(term, array("i")).append(slot)
+            if term in old or term.startswith(NAME_MARK):
+                continue
+            slots = self.by_term.get(term)
+            if slots is None:
+                self.by_term[term] = array("i", (slot,))
+            elif slots is not TOO_COMMON:
+                slots.append(slot)
+                if len(slots) > MAX_STORIES_PER_TERM:
+                    self.by_term[term] = TOO_COMMON
 
     def _stored_candidates(self, description: Description, terms: list[str], when: datetime) -> list[str]:
         """An article's stored candidates when the batch did not find them (`apply`): a query of its own."""
@@ -870,7 +881,7 @@ class StoryStage(Stage):
         shared: dict[int, float] = {}
         for term in lookup_terms if lookup_terms is not None else _lookup_terms(terms):
             slots = self.by_term.get(term)
-            if slots is None or len(slots) > MAX_STORIES_PER_TERM:
+            if not slots:  # not in this run's stories, or in too many of them
                 continue
             weight = terms[term]
             for slot in slots:

@@ -232,7 +232,8 @@ def test_candidates_are_found_through_the_term_index_and_common_words_are_not_lo
     stage = StoryStage(Ledger(), None, day)
     out = list(stage.run(_event_article(n, text, day) for n, text in enumerate(texts)))
     assert len({a.story_id for a in out}) == 150
-    assert len(stage.by_term["parlia"]) > stories.MAX_STORIES_PER_TERM  # now too common to look up
+    assert stage.by_term["parlia"] is stories.TOO_COMMON  # in over 100 stories: its postings dropped
+    assert list(stage.by_term[codes[0] + "xyl"]) == [0]  # a rare word keeps its one story
 
     # A second report of event 7 joins it, with the score the whole vectors' cosine gives.
     follow = _event_article(
