@@ -261,7 +261,7 @@ def _scan(
     if len(info) > _CACHED_WORDS:
         info.clear()
     words, capitalised = [], []
-    before, before_end = 0.0, -2  # the last capitalised token's rarity and end
+    before, before_end = "", -2  # the last capitalised token (lowercased) and where it ends
     for n, match in enumerate(_WORD.finditer(text)):
         if n >= MAX_WORDS:
             break
@@ -279,18 +279,19 @@ def _scan(
             )
         if upper:
             opens = match.start() == 0
-            first = before if before_end == match.start() - 1 and text[before_end] == " " else 0.0
+            adjacent = before and before_end == match.start() - 1 and text[before_end] == " "
+            first = _rarity(before, language) if adjacent else 0.0
             for part in token.split("-") if "-" in token else (token,):
                 if part[:1].isupper():
                     part = _POSSESSIVE.sub("", part.lower()).strip("'’")
                     if len(part) >= 3 and _LETTERS.fullmatch(part):
                         capitalised.append((part, opens, first))
-            before = _rarity(lowered.strip("'’-"), language) if "-" not in token else 0.0
-            before_end = match.end()
+            before, before_end = ("" if "-" in token else lowered.strip("'’-")), match.end()
     return words, capitalised
 
 
 _UNSEEN = object()
+_NEVER = 1 << 62  # mentions for a name too common to anchor
 
 
 def _mentions(
@@ -303,7 +304,7 @@ def _mentions(
     mentioned: set[str] = set()
     places: Counter[str] = Counter()
     others: Counter[str] = Counter()
-    full_names: set[str] = set()
+    repeats: dict[str, int] = {}  # the mentions that make another name an anchor
     for names, counted in ((title, False), (body, True)):
         for word, opens, first in names:
             rarity = _rarity(word, language)
@@ -316,15 +317,12 @@ def _mentions(
                 places[word] += 1
                 continue
             others[word] += 1
+            if word not in repeats:
+                repeats[word] = NAME_REPEATS if rarity >= NAME_RARITY else _NEVER
             if first >= FIRST_NAME_RARITY:
-                full_names.add(word)
+                repeats[word] = min(repeats[word], FULL_NAME_REPEATS)
     anchors = {w for w, n in places.items() if n >= PLACE_REPEATS}
-    anchors.update(
-        w
-        for w, n in others.items()
-        if (n >= NAME_REPEATS and _rarity(w, language) >= NAME_RARITY)
-        or (n >= FULL_NAME_REPEATS and w in full_names)
-    )
+    anchors.update(w for w, n in others.items() if n >= repeats[w])
     return frozenset(mentioned), frozenset(anchors)
 
 
@@ -844,7 +842,7 @@ class StoryStage(Stage):
 
     def _unindex(self, slot: int, terms: dict[str, float]) -> None:
         for term in terms:
-            if (slots := self.by_term.get(term)) is not None and slots is not TOO_COMMON and slot in slots:
+            if (slots := self.by_term.get(term)) is not None and slot in slots:  # never in TOO_COMMON
                 slots.remove(slot)
 
     def _index(self, slot: int, terms: dict[str, float], old: dict[str, float]) -> None:
