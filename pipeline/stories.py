@@ -45,11 +45,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 from pipeline.dedupe.compact import HexKeys, IdColumn
 from pipeline.models import Article
+from pipeline.rarity import rarity
 from pipeline.stage import Stage
 from pipeline.store.history import History, StoryLookup
 
@@ -214,15 +215,15 @@ def describe(title: str | None, body: str, language: str | None) -> Description:
     for words, part_weight, by_count, check_names in parts:
         counts: Counter[str] = Counter()
         heaviest: dict[str, float] = {}
-        for stem, rarity, named, _ in words:
+        for stem, rare, named, _ in words:
             if named and check_names:
                 named = stem in named_in_text
             counts[stem] += 1
-            weight = rarity * NAME_BOOST if named else rarity
+            weight = rare * NAME_BOOST if named else rare
             if weight > heaviest.get(stem, 0.0):
                 heaviest[stem] = weight
-            if named and not by_count and rarity > names.get(stem, 0.0):
-                names[stem] = rarity
+            if named and not by_count and rare > names.get(stem, 0.0):
+                names[stem] = rare
         for stem, n in counts.items():
             weights[stem] += part_weight * (1 + math.log(n) if by_count else 1.0) * heaviest[stem]
     terms = _unit(dict(weights.most_common(TERMS_KEPT)))
@@ -271,7 +272,7 @@ def _scan(
         if known is _UNSEEN:
             word = lowered.strip("'’-")
             skip = (len(word) < 3 and not word.isdigit()) or word in _STOP
-            known = info[lowered] = None if skip else (word[:6], _rarity(word, language))
+            known = info[lowered] = None if skip else (word[:6], rarity(word, language))
         upper = token[0].isupper()
         if known is not None:
             words.append(
@@ -280,7 +281,7 @@ def _scan(
         if upper:
             opens = match.start() == 0
             adjacent = before and before_end == match.start() - 1 and text[before_end] == " "
-            first = _rarity(before, language) if adjacent else 0.0
+            first = rarity(before, language) if adjacent else 0.0
             for part in token.split("-") if "-" in token else (token,):
                 if part[:1].isupper():
                     part = _POSSESSIVE.sub("", part.lower()).strip("'’")
@@ -307,8 +308,8 @@ def _mentions(
     repeats: dict[str, int] = {}  # the mentions that make another name an anchor
     for names, counted in ((title, False), (body, True)):
         for word, opens, first in names:
-            rarity = _rarity(word, language)
-            if rarity < PLACE_RARITY:
+            how_rare = rarity(word, language)
+            if how_rare < PLACE_RARITY:
                 continue
             mentioned.add(word)
             if not counted or opens:
@@ -318,7 +319,7 @@ def _mentions(
                 continue
             others[word] += 1
             if word not in repeats:
-                repeats[word] = NAME_REPEATS if rarity >= NAME_RARITY else _NEVER
+                repeats[word] = NAME_REPEATS if how_rare >= NAME_RARITY else _NEVER
             if first >= FIRST_NAME_RARITY:
                 repeats[word] = min(repeats[word], FULL_NAME_REPEATS)
     anchors = {w for w, n in places.items() if n >= PLACE_REPEATS}
@@ -351,30 +352,6 @@ def _title_case(title: str) -> bool:
 def _unit(terms: dict[str, float]) -> dict[str, float]:
     norm = math.sqrt(sum(w * w for w in terms.values()))
     return {t: round(w / norm, WEIGHT_DIGITS) for t, w in terms.items()} if norm else {}
-
-
-@lru_cache(maxsize=200_000)
-def _rarity(word: str, language: str | None) -> float:
-    """7.5 minus the word's Zipf frequency; 1.0 (all words equal) for a language wordfreq cannot read here.
-
-    Chinese, Japanese and Korean need tokenizers (jieba, MeCab) that are not installed, so their words are
-    weighed equally rather than failing the article.
-    """
-    if language not in _weighable_languages():
-        return 1.0
-    from wordfreq import zipf_frequency
-
-    return max(0.5, 7.5 - zipf_frequency(word, language))
-
-
-@cache
-def _weighable_languages() -> frozenset[str]:
-    from wordfreq import available_languages
-
-    return frozenset(available_languages()) - _NEEDS_TOKENIZER
-
-
-_NEEDS_TOKENIZER = frozenset({"zh", "ja", "ko"})
 
 
 def merged(story: dict[str, float], article: dict[str, float]) -> dict[str, float]:

@@ -31,10 +31,11 @@ def preload() -> None:
     import pipeline.cli
     import pipeline.quality.docs
     import pipeline.quality.validate
+    import pipeline.rarity
     import pipeline.run.runner
     import pipeline.stories
 
-    pipeline.stories._weighable_languages()
+    pipeline.rarity.weighable_languages()
 
 
 def cap_file_size(size: int) -> None:

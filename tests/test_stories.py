@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import stories
+from pipeline.rarity import rarity
 from pipeline.run.assemble import new_run_id, plan_run
 from pipeline.run.runner import process_run, publish_run, run_ingest
 from pipeline.settings import Settings
@@ -148,7 +149,7 @@ def _arrest(first: str, last: str, n: int) -> str:
 
 def test_a_person_named_in_full_anchors_though_the_surname_is_a_common_word():
     assert stories.FULL_NAME_REPEATS == 5 < stories.NAME_REPEATS
-    assert stories._rarity("williams", "en") < stories.NAME_RARITY  # alone, too common to anchor
+    assert rarity("williams", "en") < stories.NAME_RARITY  # alone, too common to anchor
     williams, johnson = (
         describe(None, _arrest("Jamal", "Williams", 1), "en"),
         describe(None, _arrest("Tavon", "Johnson", 2), "en"),
