@@ -24,7 +24,6 @@ import threading
 
 def preload() -> None:
     import duckdb  # noqa: F401
-    import great_expectations  # noqa: F401
     import pandas  # noqa: F401
     import trafilatura  # noqa: F401
 
@@ -34,7 +33,9 @@ def preload() -> None:
     import pipeline.rarity
     import pipeline.run.runner
     import pipeline.stories
+    from pipeline.quality.gx import import_gx
 
+    import_gx()  # as the pipeline imports GX: scipy.stats and altair deferred
     pipeline.rarity.weighable_languages()
 
 

@@ -15,7 +15,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.quality.gx import ID_COLUMN, RESULT_FORMAT, gx_context
+from pipeline.quality.gx import ID_COLUMN, RESULT_FORMAT, gx_context, import_gx
 
 SITE_NAME = "local_site"
 # Everything GX's site builder writes under its base directory; removed before each build.
@@ -33,7 +33,7 @@ def validate_frame(frame, suite, name: str, parameters: dict | None = None):
 
     `parameters` fill the suite's `$PARAMETER`s; by default `now` (naive UTC), which `articles.json` uses.
     """
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context()
@@ -62,7 +62,7 @@ def write_data_docs(results: list, out_dir: Path) -> Path:
     Results from `batch.validate` carry no run id: they get one run time and, like every result, a batch id
     that is unique within the call, so that no result hides another in the index.
     """
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -115,6 +115,7 @@ def write_run_docs(validation_file: Path, audit_result, out_dir: Path) -> Path:
     """A run's report: the row-level results of each validated chunk (JSON the run kept), then its audit."""
     import json
 
+    import_gx()
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResultSchema,
     )

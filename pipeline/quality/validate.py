@@ -19,7 +19,14 @@ from pathlib import Path
 from pipeline.clock import utcnow
 from pipeline.errors import Reject, SetupError
 from pipeline.models import VALIDATED_COLUMNS, Article
-from pipeline.quality.gx import ID_COLUMN, RESULT_FORMAT, expectation_name, gx_context, load_suite
+from pipeline.quality.gx import (
+    ID_COLUMN,
+    RESULT_FORMAT,
+    expectation_name,
+    gx_context,
+    import_gx,
+    load_suite,
+)
 from pipeline.settings import Settings
 from pipeline.stage import Ledger, Stage
 
@@ -35,7 +42,7 @@ class Validator:
     """A GX ephemeral context holding the suite, ready to validate DataFrames of articles."""
 
     def __init__(self, suite_path: Path):
-        import great_expectations as gx
+        gx = import_gx()
 
         context = gx_context()
         batch = (
