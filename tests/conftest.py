@@ -1,3 +1,4 @@
+import atexit
 import contextlib
 import json
 import locale
@@ -20,6 +21,10 @@ SEEDS = ROOT / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+if "ARTICLE_PIPELINE_CACHE" not in os.environ:  # the tests' caches (rarity tables) apart from the user's
+    _CACHE = tempfile.mkdtemp(prefix="pipeline-tests-cache-")
+    os.environ["ARTICLE_PIPELINE_CACHE"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def is_alive(pid: int) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import wordfreq
 
@@ -56,3 +58,66 @@ def test_languages_without_a_tokenizer_here_weigh_every_word_alike():
         assert language not in weighable_languages()
         assert rarity("東京", language) == rarity("word", language) == 1.0
     assert {"en", "de", "ar", "ru"} <= weighable_languages()
+
+
+def _fresh_table(language, monkeypatch, cache):
+    monkeypatch.setenv(rarity_module.CACHE_ENV, str(cache))
+    rarity_module._table.cache_clear()
+    return rarity_module._table(language)
+
+
+def test_a_table_is_cached_for_later_runs_and_read_back_the_same(tmp_path, monkeypatch):
+    built = _fresh_table("pt", monkeypatch, tmp_path)
+    (cached,) = (tmp_path / "rarity").glob("pt-*.bin")
+    assert cached.stat().st_size == len(rarity_module._MAGIC) + 8 + 10 * len(built.hashes)
+
+    def no_list(*args):
+        raise AssertionError("the list was read again, not the cache")
+
+    monkeypatch.setattr(rarity_module, "_read_list", no_list)
+    again = _fresh_table("pt", monkeypatch, tmp_path)
+    assert again is not built and again.hashes == built.hashes and again.bands == built.bands
+    for word in ("de", "governo", "brasília", "qzxwv", "covid-19"):
+        assert rarity(word, "pt") == max(0.5, 7.5 - wordfreq.zipf_frequency(word, "pt")), word
+    rarity_module._table.cache_clear()
+
+
+def test_word_keys_are_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    code = "from pipeline.rarity import word_key; print(word_key('Straße'), word_key('東京'))"
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert seen == {f"{rarity_module.word_key('Straße')} {rarity_module.word_key('東京')}\n"}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "other format", "empty"])
+def test_a_damaged_cache_is_read_as_no_cache_and_written_again(tmp_path, monkeypatch, damage):
+    built = _fresh_table("nl", monkeypatch, tmp_path)
+    (cached,) = (tmp_path / "rarity").glob("nl-*.bin")
+    data = cached.read_bytes()
+    cached.write_bytes({"truncated": data[:-3], "other format": b"x" + data[1:], "empty": b""}[damage])
+    again = _fresh_table("nl", monkeypatch, tmp_path)
+    assert again.hashes == built.hashes and again.bands == built.bands
+    assert cached.read_bytes() == data
+    assert rarity("het", "nl") == max(0.5, 7.5 - wordfreq.zipf_frequency("het", "nl"))
+    rarity_module._table.cache_clear()
+
+
+def test_a_cache_folder_that_cannot_be_written_is_passed_over(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    table = _fresh_table("sv", monkeypatch, blocker)
+    assert len(table.hashes) > 100_000
+    assert rarity("och", "sv") == max(0.5, 7.5 - wordfreq.zipf_frequency("och", "sv"))
+    assert blocker.read_text() == "a file where the cache folder would be"
+    rarity_module._table.cache_clear()
