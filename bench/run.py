@@ -60,6 +60,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BEFORE = ROOT / "bench" / "before.json"  # issue 21's starting point (866ef18), measured by this bench
 PARTS = ("steps", "html", "text", "memory", "dedupe", "airflow", "warc")
 HTML_RECIPE = 1  # bump when the page variations change: the cached corpus is rebuilt
 WARC_RECIPE = 1  # bump when the web archive's make-up changes
@@ -367,9 +368,11 @@ def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
     The phases are timed by wrapping the runner's own functions: process (read to staged Parquet: extract,
     clean, enrich in the workers; validate, dedupe, stories here), audit, then publish (the load).
     """
+    c_imports = time.process_time()
     from pipeline.run import runner
     from pipeline.settings import Settings
 
+    imports_cpu = time.process_time() - c_imports
     scratch_dir = Path(scratch)
     shutil.rmtree(scratch_dir, ignore_errors=True)
     scratch_dir.mkdir(parents=True)
@@ -378,6 +381,7 @@ def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
     runner.process_run = timed("process", runner.process_run)
     runner.audit_run = timed("audit", runner.audit_run)
     runner.publish_run = timed("load", runner.publish_run)
+    main_cpu = _time_main_parts()
     settings = Settings.from_env(db_path=scratch_dir / "bench.duckdb", extract_workers=workers)
     t0, c0 = time.perf_counter(), time.process_time()
     summary = runner.run_ingest([folder], settings, trigger="test")
@@ -404,6 +408,8 @@ def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
         "wall_s": round(wall, 2),
         "main_cpu_s": round(cpu, 2),
         "phases_s": {k: round(v, 2) for k, v in phases.items()},
+        "imports_cpu_s": round(imports_cpu, 2),
+        "main_cpu_parts_s": {k: round(v, 3) for k, v in main_cpu.items()},
         "status": summary.status,
         "read": summary.read,
         "landed": summary.landed,
@@ -413,6 +419,81 @@ def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
         "db_mb": round(db_mb, 1),
         "main_peak_rss_mb": round(vm_hwm_mb(), 1),
     }
+
+
+# The main process's parts, each timed by its own thread's CPU clock, as (label, module, class or None, attribute).
+# A label starting "  - " is inside the one above it (the feeder thread's steps); the others do not overlap.
+MAIN_PARTS = (
+    ("GX import and suite (warm-up thread)", "pipeline.quality.validate", "Validator", "__init__"),
+    ("feeder thread (reads, hands pages to the workers)", "pipeline.document.stage", "DocumentStage", "_feed"),
+    ("  - read files", "pipeline.read.sources", "ReadStage", "process"),
+    ("  - unchanged check (sha256, lookup)", "pipeline.read.unchanged", "UnchangedStage", "process_batch"),
+    ("  - pages sent to the workers (pickled)", "pipeline.document.workers", "WorkerPool", "_dispatch"),
+    ("  - results received (unpickled)", "pipeline.document.workers", "WorkerPool", "_receive"),
+    ("workers' results taken in (counts, raw rows queued)", "pipeline.document.stage", "DocumentStage",
+     "_from_worker"),
+    ("validate (GX)", "pipeline.quality.validate", "ValidateStage", "process_batch"),
+    ("dedupe", "pipeline.dedupe.stage", "DedupeStage", "process_batch"),
+    ("stories", "pipeline.stories", "StoryStage", "process_batch"),
+    ("stories", "pipeline.stories", "StoryStage", "apply"),  # a stage without batches (before b50d34f)
+    ("staging (Parquet parts: raw, articles, outcomes)", "pipeline.store.staging", "StagingWriter", "_flush"),
+    ("audit", "pipeline.run.runner", None, "audit_run"),
+    ("load (publish)", "pipeline.run.runner", None, "publish_run"),
+)  # fmt: skip
+
+
+def _time_main_parts() -> dict[str, float]:
+    """Wrap each of `MAIN_PARTS` (that exists) with its thread's CPU clock; the totals fill in as the run goes.
+
+    Staging flushes made while a worker's result is taken in (its raw rows) count as staging only: their time
+    is taken off the result's part again (`inside`)."""
+    import importlib
+    import threading
+
+    spent: dict[str, float] = {}
+    timed = _timer(spent, time.thread_time)
+    inside = threading.local()
+    for label, module, cls, name in MAIN_PARTS:
+        try:
+            owner = importlib.import_module(module)
+        except ImportError:  # an older tree, measured for comparison
+            continue
+        owner = getattr(owner, cls, None) if cls else owner
+        if owner is None or not hasattr(owner, name):
+            continue
+        fn = timed(label, getattr(owner, name))
+        if name == "_from_worker":
+            fn = _marking(inside, fn)
+        elif name == "_flush":
+            fn = _excluded(inside, spent, "workers' results taken in (counts, raw rows queued)", fn)
+        setattr(owner, name, fn)
+    return spent
+
+
+def _marking(inside, fn: Callable) -> Callable:
+    def wrapper(*a, **kw):
+        inside.active = True
+        try:
+            return fn(*a, **kw)
+        finally:
+            inside.active = False
+
+    return wrapper
+
+
+def _excluded(inside, spent: dict[str, float], outer: str, fn: Callable) -> Callable:
+    """`fn`, its thread CPU taken off `spent[outer]` when it runs inside `outer`."""
+
+    def wrapper(*a, **kw):
+        if not getattr(inside, "active", False):
+            return fn(*a, **kw)
+        t = time.thread_time()
+        try:
+            return fn(*a, **kw)
+        finally:
+            spent[outer] = spent.get(outer, 0.0) - (time.thread_time() - t)
+
+    return wrapper
 
 
 def measure_cli(path: str, workers: int, scratch: str) -> dict:
@@ -832,6 +913,115 @@ def summary_rows(report: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+_REST = "the rest (run setup, forkserver, pool, GC, the stream's own steps)"
+
+
+def _main_parts(h: dict) -> dict[str, float]:
+    """label -> CPU s of the 2-worker runs' main process (medians over the rounds), the rest and the whole
+    (`_REST`, "main") included; {} when the runs were not timed by part."""
+    runs = [r for r in h["workers_2"] if r.get("main_cpu_parts_s")]
+    if not runs:
+        return {}
+    main = statistics.median(r["main_cpu_s"] for r in runs)
+    parts = {
+        label: statistics.median(r["main_cpu_parts_s"].get(label, 0.0) for r in runs)
+        for label in dict.fromkeys(label for label, *_ in MAIN_PARTS)
+    }
+    top = sum(v for label, v in parts.items() if not label.startswith("  - "))
+    return {**parts, _REST: main - top, "main": main}
+
+
+def _main_parts_table(h: dict) -> list[str]:
+    """Where the main process's CPU went in the 2-worker runs of one HTML size (medians over its rounds)."""
+    parts = _main_parts(h)
+    if not parts:
+        return []
+    plain, main = h["plain_extract_cpu_s"], parts.pop("main")
+    imports = statistics.median(r.get("imports_cpu_s", 0.0) for r in h["workers_2"])
+    rows = [("imports before the run (pipeline, DuckDB, pandas)", imports), *parts.items()]
+    out = ["", f"Where the main process's CPU goes in the 2-worker runs ({h['docs']:,} pages; medians): each part "
+           "timed by its own thread's CPU clock (`bench/run.py` `MAIN_PARTS`); the rows marked \"-\" are inside "
+           "the feeder thread's. The imports before the run are not in the run's CPU above.", "",
+           "| part | CPU s | ms per page | of the main process | of plain trafilatura's CPU |",
+           "|---|---|---|---|---|"]  # fmt: skip
+    for label, v in rows:
+        out.append(
+            f"| {label} | {v:.2f} | {1000 * v / h['docs']:.2f} | {100 * v / main:.0f}% | {100 * v / plain:.1f}% |"
+        )
+    out.append(f"| **main process, the run** | **{main:.2f}** | **{1000 * main / h['docs']:.2f}** | 100% "
+               f"| **{100 * main / plain:.1f}%** |")  # fmt: skip
+    return out
+
+
+def _html_figures(h: dict) -> dict[str, float]:
+    """One HTML size's ratios to plain trafilatura (2 workers; medians)."""
+    runs, plain = h["workers_2"], h["plain_extract_cpu_s"]
+    main = statistics.median(r["main_cpu_s"] for r in runs)
+    tree = statistics.median(r["tree_cpu_s"] for r in runs)
+    return {
+        "end to end, 2 workers: wall / plain trafilatura's": h["ratio_2"],
+        "CPU of all processes / plain trafilatura's": h["cpu_ratio_2"],
+        "end to end / trafilatura CLI --parallel 2": h["ratio_cli"],
+        "the workers' CPU / plain trafilatura's": (tree - main) / plain,
+        "the main process's CPU / plain trafilatura's": main / plain,
+    }
+
+
+def _before_after(report: dict) -> list[str]:
+    """The worker's steps, the HTML figures and the main process's parts, against `report["before"]`."""
+    before = report.get("before")
+    if not before:
+        return []
+    b = before["machine"]
+    out = ["", "## Before and after", "",
+           f"Before is commit {b['commit']}, the tree issue 21 was filed against, measured on {before['date']} "
+           "on this machine by this bench's code (`bench/before.json`: `python -m bench.run --parts steps,html "
+           "--html-docs 1000 --json bench/before.json`, run in a worktree of that commit with this "
+           "`bench/run.py`). Shares of plain trafilatura's CPU compare across runs; milliseconds less so (this "
+           "machine's speed varies 10-20% from day to day).", ""]  # fmt: skip
+    if "steps" in report and "steps" in before:
+        was, now = before["steps"]["ms_per_page"], report["steps"]["ms_per_page"]
+        out += ["A worker's steps on a page (CPU ms; share of plain `trafilatura.extract` in the same run):", "",
+                "| step | before | now |", "|---|---|---|"]  # fmt: skip
+        labels = [
+            "plain",
+            "retain",
+            "extract",
+            *report["steps"]["extract_parts"],
+            "clean",
+            "enrich",
+            "minhash",
+        ]
+        for label in [*labels, "steps"]:
+            cells = [
+                f"{m[label]:.1f} ({100 * m[label] / m['plain']:.0f}%)" if label in m else "-"
+                for m in (was, now)
+            ]
+            name = {"steps": "**all steps**", "plain": "plain `trafilatura.extract`"}.get(label, label)
+            out.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    sizes = {h["docs"]: h for h in report.get("html", {}).get("sizes", [])}
+    was_sizes = {h["docs"]: h for h in before.get("html", {}).get("sizes", [])}
+    for docs in sorted(set(sizes) & set(was_sizes)):
+        was, now = _html_figures(was_sizes[docs]), _html_figures(sizes[docs])
+        out += ["", f"{docs:,} pages end to end (medians of each run's rounds):", "",
+                "| figure | before | now |", "|---|---|---|"]  # fmt: skip
+        out += [f"| {k} | {was[k]:.2f}x | {now[k]:.2f}x |" for k in now]
+        parts_was, parts_now = _main_parts(was_sizes[docs]), _main_parts(sizes[docs])
+        if parts_was and parts_now:
+            out += ["", f"The main process's parts, {docs:,} pages (CPU s; share of plain trafilatura's CPU):", "",
+                    "| part | before | now |", "|---|---|---|"]  # fmt: skip
+            plain = {
+                id(p): h["plain_extract_cpu_s"]
+                for p, h in ((parts_was, was_sizes[docs]), (parts_now, sizes[docs]))
+            }
+            for label in dict.fromkeys([*parts_now, *parts_was]):
+                cells = [f"{p[label]:.2f} ({100 * p[label] / plain[id(p)]:.1f}%)" if label in p else "-"
+                         for p in (parts_was, parts_now)]  # fmt: skip
+                name = "**main process, the run**" if label == "main" else label
+                out.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    return out
+
+
 def render(report: dict) -> str:
     m = report["machine"]
     out = [
@@ -893,6 +1083,7 @@ def render(report: dict) -> str:
                                f"| {p.get('process', 0):.1f} / {p.get('audit', 0):.1f} / {p.get('load', 0):.1f} "
                                f"| {r['landed']} / {r['duplicates']} / {r['quarantined']} "
                                f"| {r['tree_peak_pss_mb']:,.0f} / {r['main_peak_rss_mb']:,.0f} |")  # fmt: skip
+        out += _main_parts_table(h)
     if "text" in report:
         t = report["text"]
         out += ["", "## Plain-text path and load", "",
@@ -947,6 +1138,7 @@ def render(report: dict) -> str:
                        f"{r['wall_s']:.1f} / {r['main_peak_rss_mb']:,.0f} | {i['wall_s']:.1f} / "
                        f"{i['read'] / i['wall_s']:,.1f} | {i['landed']:,} / {i['duplicates']:,} / {i['quarantined']:,} | "
                        f"{i['tree_peak_pss_mb']:,.0f} / {i['main_peak_rss_mb']:,.0f} |")  # fmt: skip
+    out += _before_after(report)
     out += [
         "",
         "Reproduce: `make bench` (or `python -m bench.run --help` for one part at a time).",
@@ -981,6 +1173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warc-gb", type=float, default=1.0, help="size on disk of the warc part's archive")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures as JSON here")
+    parser.add_argument("--before", type=Path, default=BEFORE,
+                        help="an earlier run's --json (its steps and html parts) to compare with, if the file "
+                        "exists; by default issue 21's starting point, measured by this bench")  # fmt: skip
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # internal: one measurement, JSON out
     args = parser.parse_args(argv)
 
@@ -1028,6 +1223,8 @@ def main(argv: list[str] | None = None) -> int:
         if part in parts:
             log(f"part {part}")
             report[part] = runners[part](args)
+    if args.before and args.before.is_file():
+        report["before"] = json.loads(args.before.read_text())
     report["total_s"] = round(time.perf_counter() - started, 1)
     text = render(report)
     print(text)

@@ -6,7 +6,7 @@ Nothing here asserts on time or memory: those are the bench's figures, not test 
 import gzip
 import json
 
-from bench.run import TreeMemory, main, summary_rows, vary_page
+from bench.run import MAIN_PARTS, TreeMemory, main, render, summary_rows, vary_page
 
 PAGE = """<!doctype html><html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav>
 <article><h1>{title}</h1><p>{body}</p>
@@ -82,6 +82,16 @@ def test_the_tiny_bench_writes_a_report_with_every_part_against_its_target(tmp_p
         assert run["landed"] >= 3 and run["rows"]["raw_documents"] == 7
         assert set(run["phases_s"]) == {"process", "audit", "load"}
         assert run["tree_peak_pss_mb"] > 0 and run["processes"] >= 3  # main, forkserver, workers
+    # the main process's CPU by part, each by its thread's clock: the top-level parts do not overlap
+    parts = html["workers_2"][0]["main_cpu_parts_s"]
+    assert set(parts) <= {label for label, *_ in MAIN_PARTS}
+    for label in ("GX import and suite (warm-up thread)", "feeder thread (reads, hands pages to the workers)",
+                  "validate (GX)", "dedupe", "stories", "load (publish)"):  # fmt: skip
+        assert parts[label] > 0, label
+    top = sum(v for label, v in parts.items() if not label.startswith("  - "))
+    assert top <= html["workers_2"][0]["main_cpu_s"] + 0.05
+    feeder = parts["feeder thread (reads, hands pages to the workers)"]
+    assert sum(v for label, v in parts.items() if label.startswith("  - ")) <= feeder + 0.01
     assert [r["size"] for r in data["text"]["runs"]] == [40, 80]
     assert all(r["read"] == r["size"] and r["rows"]["articles"] == r["landed"] for r in data["text"]["runs"])
     assert data["airflow"]["dag_files"] == ["article_ingest.py", "article_quality.py", "article_stream.py"]
@@ -104,7 +114,17 @@ def test_the_tiny_bench_writes_a_report_with_every_part_against_its_target(tmp_p
         assert figure in text
     assert "| <= 0.6x |" in text and "| <= 1.25x |" in text and "| <= 1.2x |" in text
     assert "## HTML path, 7 pages" in text and "## Plain-text path and load" in text
+    assert "Where the main process's CPU goes in the 2-worker runs (7 pages" in text
+    assert "| **main process, the run** |" in text
     assert text in capsys.readouterr().out
+
+    # against an earlier run: its steps, the sizes both ran and their main process's parts, side by side
+    earlier = {**data, "machine": {**data["machine"], "commit": "0123abc"}, "date": "2026-12-01 00:00 UTC"}
+    compared = render({**data, "before": earlier})
+    assert "## Before and after" in compared and "Before is commit 0123abc" in compared
+    assert "| **all steps** |" in compared.split("## Before and after")[1]
+    assert "7 pages end to end" in compared and "The main process's parts, 7 pages" in compared
+    assert "## Before and after" not in render({k: v for k, v in data.items() if k != "before"})
 
     # a second size: its rows, without the 1-worker configuration (run at the first size only)
     second = {**html, "docs": 70, "workers_1": [], "ratio_1": None}
