@@ -167,13 +167,14 @@ def _read_list(language: str, source: Path) -> tuple[array, array]:
 
 def _cache_file(language: str, source: Path) -> Path | None:
     """The cached table for this list file as it is now (its path, size and time in the key), or None when
-    the file cannot be looked at."""
+    the file cannot be looked at or there is no cache folder."""
     try:
         info = source.stat()
-    except OSError:
+        folder = cache_dir()
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to be found
         return None
     key = hashlib.sha256(f"{_MAGIC!r}\x1f{source.resolve()}\x1f{info.st_size}\x1f{info.st_mtime_ns}".encode())
-    return cache_dir() / "rarity" / f"{language}-{key.hexdigest()[:16]}.bin"
+    return folder / "rarity" / f"{language}-{key.hexdigest()[:16]}.bin"
 
 
 def _read_cached(path: Path) -> tuple[array, array] | None:

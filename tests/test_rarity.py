@@ -121,3 +121,15 @@ def test_a_cache_folder_that_cannot_be_written_is_passed_over(tmp_path, monkeypa
     assert rarity("och", "sv") == max(0.5, 7.5 - wordfreq.zipf_frequency("och", "sv"))
     assert blocker.read_text() == "a file where the cache folder would be"
     rarity_module._table.cache_clear()
+
+
+def test_without_a_home_folder_the_list_is_read_without_a_cache(monkeypatch):
+    def no_home(cls):
+        raise RuntimeError("Could not determine home directory")
+
+    for name in (rarity_module.CACHE_ENV, "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(rarity_module.Path, "home", classmethod(no_home))
+    rarity_module._table.cache_clear()
+    assert rarity("und", "de") == max(0.5, 7.5 - wordfreq.zipf_frequency("und", "de"))
+    rarity_module._table.cache_clear()
