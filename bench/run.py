@@ -453,6 +453,7 @@ def _time_main_parts() -> dict[str, float]:
     spent: dict[str, float] = {}
     timed = _timer(spent, time.thread_time)
     inside = threading.local()
+    outer = next(label for label, *_, name in MAIN_PARTS if name == "_from_worker")
     for label, module, cls, name in MAIN_PARTS:
         try:
             owner = importlib.import_module(module)
@@ -465,7 +466,7 @@ def _time_main_parts() -> dict[str, float]:
         if name == "_from_worker":
             fn = _marking(inside, fn)
         elif name == "_flush":
-            fn = _excluded(inside, spent, "workers' results taken in (counts, raw rows queued)", fn)
+            fn = _excluded(inside, spent, outer, fn)
         setattr(owner, name, fn)
     return spent
 
@@ -957,7 +958,7 @@ def _html_figures(h: dict) -> dict[str, float]:
     """One HTML size's ratios to plain trafilatura (2 workers; medians)."""
     runs, plain = h["workers_2"], h["plain_extract_cpu_s"]
     main = statistics.median(r["main_cpu_s"] for r in runs)
-    tree = statistics.median(r["tree_cpu_s"] for r in runs)
+    tree = h["median_tree_cpu_s"]["2 workers"]
     return {
         "end to end, 2 workers: wall / plain trafilatura's": h["ratio_2"],
         "CPU of all processes / plain trafilatura's": h["cpu_ratio_2"],
@@ -1010,13 +1011,13 @@ def _before_after(report: dict) -> list[str]:
         if parts_was and parts_now:
             out += ["", f"The main process's parts, {docs:,} pages (CPU s; share of plain trafilatura's CPU):", "",
                     "| part | before | now |", "|---|---|---|"]  # fmt: skip
-            plain = {
-                id(p): h["plain_extract_cpu_s"]
-                for p, h in ((parts_was, was_sizes[docs]), (parts_now, sizes[docs]))
-            }
+            pairs = (
+                (parts_was, was_sizes[docs]["plain_extract_cpu_s"]),
+                (parts_now, sizes[docs]["plain_extract_cpu_s"]),
+            )
             for label in dict.fromkeys([*parts_now, *parts_was]):
-                cells = [f"{p[label]:.2f} ({100 * p[label] / plain[id(p)]:.1f}%)" if label in p else "-"
-                         for p in (parts_was, parts_now)]  # fmt: skip
+                cells = [f"{p[label]:.2f} ({100 * p[label] / plain:.1f}%)" if label in p else "-"
+                         for p, plain in pairs]  # fmt: skip
                 name = "**main process, the run**" if label == "main" else label
                 out.append(f"| {name} | {cells[0]} | {cells[1]} |")
     return out
