@@ -555,6 +555,7 @@ def measure_steps(aeb: str, rounds: int) -> dict:
     from pipeline.dedupe import minhash
     from pipeline.document import language_model  # noqa: F401  (the workers' forkserver preloads it)
     from pipeline.document import stage as document_stage
+    from pipeline.document.xpaths import unscreen_trafilatura
     from pipeline.models import Article
     from pipeline.settings import Settings
 
@@ -587,6 +588,7 @@ def measure_steps(aeb: str, rounds: int) -> dict:
             document_stage.document_job((article, spec))
 
     def plain() -> None:
+        unscreen_trafilatura()  # trafilatura's own expressions: the steps' extraction screens them again
         for _, raw in pages:
             trafilatura.extract(raw)
 

@@ -40,6 +40,9 @@ def extract_page(
     """
     from trafilatura.settings import Extractor
 
+    from pipeline.document.xpaths import screen_trafilatura
+
+    screen_trafilatura()  # the same nodes from trafilatura's expressions, at less cost (once per process)
     options = Extractor(
         output_format="python",
         comments=include_comments,
