@@ -8,10 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pipeline.document import rules
+from pipeline.document.needed import caseless
 from pipeline.errors import Reject
 from pipeline.models import Article, Block
 from pipeline.stage import Stage
-from pipeline.text import ends_as_sentence, first_sentence, fold, looks_like_text, normalise_line, word_count
+from pipeline.text import (
+    ends_as_sentence,
+    first_sentence,
+    fold,
+    looks_like_text,
+    normalise_line,
+    unspaced_letters,
+    word_count,
+)
 
 HEAD_ZONE_LINES = 8  # bylines and repeated headlines sit in the first lines, before the text starts
 DERIVED_TITLE_CHARS = 120
@@ -86,7 +95,10 @@ def clean_lines(
             i += out.drop(rules.RELATED_LIST_RULE, lines[i : i + _related_block(blocks, i)])
             continue
         words = len(line.split())
-        rule = next((r for r in rules.LINE_RULES if r.matches(line, words)), None)
+        rule = None
+        if words <= rules.LINE_RULE_WORDS:  # a longer line is text to every rule
+            unspaced, folded = unspaced_letters(line), caseless(line)
+            rule = next((r for r in rules.LINE_RULES if r.matches(line, words, unspaced, folded)), None)
         if rule is None:
             out.lines.append(line)
             kept_kinds.append(blocks[i].kind)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.document.needed import caseless, caseless_needed
 from pipeline.document.phrases import COMMENT_ACTIONS, COMMENT_WORDS, PHRASE_RULES, RELATIVE_TIME
 from pipeline.models import Block
 from pipeline.text import ends_as_sentence, unspaced_letters
@@ -42,9 +43,15 @@ class LineRule:
     anywhere: re.Pattern[str] | None = None
     # The pattern's other alternatives, fully matched; None when `anywhere` is the whole pattern.
     rest: re.Pattern[str] | None = None
+    # Strings one of which every match of `anywhere` holds, folded (`pipeline.document.needed`): a line holding
+    # none of them, folded alike, is not searched. None: no such strings.
+    needed: tuple[str, ...] | None = None
 
-    def matches(self, line: str, words: int | None = None) -> bool:
-        """`words`: the line's word count, when the caller has it (it tries every rule on the line).
+    def matches(
+        self, line: str, words: int | None = None, unspaced: int | None = None, folded: str | None = ""
+    ) -> bool:
+        """`words`, `unspaced` (`unspaced_letters`) and `folded` (`needed.caseless`): the line's, when the caller
+        has them (it tries every rule on the line).
 
         In scripts written without spaces a line is one "word" however long: there each character counts as one.
         """
@@ -53,11 +60,17 @@ class LineRule:
         if words > self.max_words:
             return False
         if not line.isascii():
-            unspaced = unspaced_letters(line)
+            if unspaced is None:
+                unspaced = unspaced_letters(line)
             if words + unspaced > self.max_words:
                 return False
         if self.anywhere is None or "\n" in line:
             return self.pattern.fullmatch(line) is not None
+        if self.needed is not None:
+            if folded == "":
+                folded = caseless(line)
+            if folded is not None and not any(s in folded for s in self.needed):
+                return self.rest is not None and self.rest.fullmatch(line) is not None
         if self.anywhere.search(line) is not None:
             return True
         return self.rest is not None and self.rest.fullmatch(line) is not None
@@ -116,7 +129,9 @@ def _rule(name: str, reason: str, regex: str, max_words: int = 40, anywhere: str
             if others:
                 rest = re.compile(_PUNCT + "(?:" + "|".join(others) + ")" + _PUNCT, re.IGNORECASE)
     found = re.compile(anywhere, re.IGNORECASE) if anywhere is not None else None
-    return LineRule(name, reason, re.compile(_PUNCT + regex + _PUNCT, re.IGNORECASE), max_words, found, rest)
+    needed = caseless_needed(anywhere) if anywhere is not None else None
+    whole = re.compile(_PUNCT + regex + _PUNCT, re.IGNORECASE)
+    return LineRule(name, reason, whole, max_words, found, rest, needed)
 
 
 LINE_RULES: tuple[LineRule, ...] = (
@@ -331,6 +346,7 @@ def _phrase_rule(
 
 # The phrase rules of the main news languages (`pipeline.document.phrases`), after the English ones above.
 LINE_RULES = LINE_RULES + tuple(_phrase_rule(name, *spec) for name, spec in PHRASE_RULES.items())
+LINE_RULE_WORDS = max(rule.max_words for rule in LINE_RULES)  # no line rule matches a line of more words
 
 # A heading that introduces a list of other articles ("Keep reading", "Related stories", ...). The heading and
 # the list items under it are removed together, as one block.

@@ -23,8 +23,8 @@ so trafilatura's extraction and ours both run the screened ones; `unscreen_trafi
 from __future__ import annotations
 
 import re
-from re import _constants as sre
-from re import _parser as sre_parse
+
+from pipeline.document.needed import needed_substrings
 
 _RE_NS = "http://exslt.org/regular-expressions"
 # `re:test(@id|@class, 'pattern')`: the two-argument form (a third argument is flags: left alone)
@@ -33,70 +33,6 @@ _MAX_TESTS = 6  # more contains() tests than this in a screen cost more than the
 
 _originals: dict[int, list] = {}  # id(list) -> the list's original items, while screened
 _active = False
-
-
-def needed_substrings(pattern: str) -> tuple[str, ...] | None:
-    """Strings one of which every match of `pattern` (searched, case-sensitive) contains, none holding another;
-    None when there is no such set to read off: flags, or a match that can be empty or made of classes only."""
-    try:
-        parsed = sre_parse.parse(pattern)
-    except re.error:
-        return None
-    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
-        return None
-    needed = _sequence(parsed.data)
-    if not needed or any(not s for s in needed):
-        return None
-    needed = list(dict.fromkeys(needed))
-    # a string holding another of the set adds nothing: whatever contains it contains the other
-    needed = [s for s in needed if not any(t != s and t in s for t in needed)]
-    return tuple(needed)
-
-
-def _sequence(items) -> list[str] | None:
-    """For a sequence of parse items: the best needed set of one of its parts (a run of literals, or a group
-    that must match), best meaning its shortest string is longest."""
-    candidates: list[list[str]] = []
-    run: list[str] = []
-    for op, av in items:
-        if op is sre.LITERAL:
-            run.append(chr(av))
-            continue
-        if run:
-            candidates.append(["".join(run)])
-            run = []
-        if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
-            continue  # takes no characters: the runs on either side are still in the match, though not joined
-        found = _item(op, av)
-        if found:
-            candidates.append(found)
-    if run:
-        candidates.append(["".join(run)])
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: (min(map(len, c)), -len(c)))
-
-
-def _item(op, av) -> list[str] | None:
-    if op is sre.SUBPATTERN:
-        _group, add_flags, _del_flags, sub = av
-        if add_flags & re.IGNORECASE:
-            return None
-        return _sequence(sub.data)
-    if op is sre.BRANCH:
-        needed: list[str] = []
-        for alternative in av[1]:
-            found = _sequence(alternative.data)
-            if not found:
-                return None  # this alternative may match without any of the others' strings
-            needed.extend(found)
-        return needed
-    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-        low, _high, sub = av
-        return _sequence(sub.data) if low >= 1 else None
-    if op is sre.ATOMIC_GROUP:
-        return _sequence(av.data)
-    return None  # a class, any character, a category, a back-reference, a conditional: no literal
 
 
 def _xpath_string(text: str) -> str | None:

@@ -3,32 +3,9 @@
 import random
 import re
 
-import pytest
 from lxml import etree, html
 
-from pipeline.document import xpaths
-
-
-@pytest.mark.parametrize(
-    ("pattern", "needed"),
-    [
-        ("author", ("author",)),
-        ("^[Cc]omment(?!ary)|(?:article|post)-comments", ("omment",)),  # "-comments" holds "omment"
-        ("(^|\\s)bottom|bottom(\\s|$)", ("bottom",)),
-        ("mvp-post-add-(?:box|wrap)|infinite-?scroll", ("mvp-post-add-", "infinite")),
-        ("post(?:-body)+|post-text", ("-body", "-text")),  # parsed as post(?:(?:-body)+|-text)
-        ("ab[cd]ef", ("ab",)),  # either run is needed: the first of the longest
-    ],
-)
-def test_needed_substrings_are_read_off_the_pattern(pattern, needed):
-    assert xpaths.needed_substrings(pattern) == needed
-
-
-@pytest.mark.parametrize(
-    "pattern", ["(?i)author", "a?", "[Aa]", "x|", ".*", "(?:ab)*", "a{0,3}", "\\d+", "("]
-)
-def test_a_pattern_with_nothing_every_match_holds_has_no_needed_substrings(pattern):
-    assert xpaths.needed_substrings(pattern) is None
+from pipeline.document import needed, xpaths
 
 
 def _patterns() -> list[str]:
@@ -65,8 +42,8 @@ def test_every_match_of_trafilaturas_patterns_holds_a_needed_substring():
     tokens = _tokens(patterns)
     screened = 0
     for pattern in patterns:
-        needed = xpaths.needed_substrings(pattern)
-        if needed is None:
+        strings = needed.needed_substrings(pattern)
+        if strings is None:
             continue
         screened += 1
         compiled = re.compile(pattern)
@@ -74,7 +51,7 @@ def test_every_match_of_trafilaturas_patterns_holds_a_needed_substring():
         for text in tokens + [_attribute(rng, tokens) for _ in range(3000)]:
             if compiled.search(text):
                 hits += 1
-                assert any(s in text for s in needed), (pattern, text, needed)
+                assert any(s in text for s in strings), (pattern, text, strings)
         assert hits, pattern  # the strings made reach the pattern: the check is not empty
     assert screened >= 15
 
