@@ -95,6 +95,11 @@ def screen_trafilatura() -> None:
     _active = True
 
 
+def original(expressions: list) -> list:
+    """One of trafilatura's lists as trafilatura wrote it, screened or not."""
+    return _originals.get(id(expressions), expressions)
+
+
 def unscreen_trafilatura() -> None:
     """Put trafilatura's own expressions back."""
     global _active
