@@ -215,13 +215,17 @@ def main_text(tree, options, url: str | None):
         tree = core.prune_unwanted_nodes(tree, core.REMOVE_COMMENTS_AND_LISTS_XPATH)
     # No base URL: links are kept only to measure each block's link share, their targets are never read, and
     # resolving every relative href cost 2 ms a page (AEB).
-    cleaned_tree, cleaned_tree_backup = core._prepare_tree(tree, options, None)
+    # trafilatura's `_prepare_tree(tree, options, None)` without its backup copy of the cleaned tree, which only the
+    # fallback reads: there it is cleaned again from `tree`, which nothing has changed since. The copy cost 0.3 ms a
+    # page; cleaning again costs 1.2 ms on a page that falls back (23 of the 310 AEB and fundus pages).
+    cleaned_tree = core.convert_tags(core.tree_cleaning(copy(tree), options), options, None)
     if options.focus == "precision" and not is_forum:
         cleaned_tree = core.prune_unwanted_nodes(cleaned_tree, core.REMOVE_COMMENTS_XPATH)
 
     # 1. the main extractor; 2. readability and justext, here only for a short result
     body, text = core.extract_content(cleaned_tree, options)
     if not options.fast and len(text) < FALLBACK_BELOW:
+        cleaned_tree_backup = core.tree_cleaning(copy(tree), options)  # _prepare_tree's backup, made again
         body, text = core.compare_extraction(cleaned_tree_backup, copy(tree), body, text, options)
 
     # 3. rescue: the baseline on the whole page, if it gives more text
