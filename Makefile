@@ -69,8 +69,8 @@ eval: $(STAMP)  ## extraction vs trafilatura on $(AEB) and $(FUNDUS); dedupe; st
 	$(PY) -m evals.dedupe --corpus $(AEB)
 	$(PY) -m evals.stories --corpus $(ECBPLUS)
 
-bench: $(STAMP)  ## HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md; story assignment
-	$(PY) -m bench.run --aeb $(AEB) --json data/bench/report.json
+bench: $(STAMP)  ## eval figures vs issue 21's start, HTML end to end vs plain trafilatura, 10k/100k text runs, dedupe, load, Airflow imports -> docs/benchmarks.md; story assignment
+	$(PY) -m bench.run --aeb $(AEB) --fundus $(FUNDUS) --ecbplus $(ECBPLUS) --json data/bench/report.json
 	$(PY) -m bench.stories --json data/bench/stories.json
 
 profile: $(STAMP)  ## profile a run of $(SOURCES) in one process (pyinstrument) -> data/bench/profile.html

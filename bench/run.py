@@ -4,6 +4,9 @@
 
 Parts, each measured in fresh processes so that time, imports and memory are each run's own:
 
+- quality: `make eval`'s headline figures (`evals.extraction` on AEB and fundus, `evals.dedupe` on AEB,
+  `evals.stories` on ECB+, each in its own process), against the same figures at issue 21's starting point
+  (`bench/before.json`): speed must not be bought with quality. A corpus not found is said and left out.
 - steps: where a worker's CPU goes on a page, against plain `trafilatura.extract` on the same page: the AEB
   pages through a worker's steps (`pipeline.document.stage.document_job`) in one process, each step and the
   parts of the extraction timed (CPU), alternating with the plain loop, `--rounds` times (medians).
@@ -61,7 +64,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = ROOT / "bench" / "before.json"  # issue 21's starting point (866ef18), measured by this bench
-PARTS = ("steps", "html", "text", "memory", "dedupe", "airflow", "warc")
+PARTS = ("quality", "steps", "html", "text", "memory", "dedupe", "airflow", "warc")
 HTML_RECIPE = 1  # bump when the page variations change: the cached corpus is rebuilt
 WARC_RECIPE = 1  # bump when the web archive's make-up changes
 TEXT_SEED = 3
@@ -611,6 +614,83 @@ def measure_steps(aeb: str, rounds: int) -> dict:
             "extract_parts": [label for label, _, _ in _EXTRACT_PARTS]}  # fmt: skip
 
 
+# the quality figures where less is better (the rest: more is better)
+QUALITY_LOWER_BETTER = ("false merges", "articles lost", "hard negatives merged")
+
+
+def run_quality(args) -> dict:
+    """`make eval`'s three evals, each in a fresh process writing its JSON; their headline figures."""
+    raw: dict[str, dict | None] = {}
+    absent: list[str] = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GX_ANALYTICS_ENABLED": "false"}
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = {
+            "extraction": [
+                "evals.extraction",
+                "--corpus",
+                f"aeb={args.aeb}",
+                "--corpus",
+                f"fundus={args.fundus}",
+            ],
+            "dedupe": ["evals.dedupe", "--corpus", str(args.aeb)],
+            "stories": ["evals.stories", "--corpus", str(args.ecbplus)],
+        }
+        for name, job in jobs.items():
+            log(f"quality: python -m {' '.join(job)}")
+            out = Path(tmp) / f"{name}.json"
+            done = subprocess.run([sys.executable, "-m", *job, "--json", str(out)], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
+            raw[name] = json.loads(out.read_text()) if done.returncode == 0 and out.is_file() else None
+            if raw[name] is None:
+                said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+                absent.append(f"{name}: {said}")
+            elif name == "extraction":
+                absent += [f"extraction: {a}" for a in raw[name].get("absent", [])]
+    return {"figures": quality_figures(**raw), "absent": absent}
+
+
+def quality_figures(
+    extraction: dict | None = None, dedupe: dict | None = None, stories: dict | None = None
+) -> dict:
+    """{label: value} from the evals' JSON (as each writes it with --json); a corpus left out gives no labels."""
+    out: dict[str, float] = {}
+    pipeline = "pipeline (trafilatura + our rules)"
+    scores = (extraction or {}).get("scores", {}).get(pipeline)
+    if scores:
+        out |= {f"AEB body {k}": scores[k] for k in ("f1", "precision", "recall")}
+    fundus = (extraction or {}).get("fundus", {}).get("scores", {}).get(pipeline, {})
+    for part in ("all", "tune", "report"):
+        if part in fundus:
+            overall = fundus[part]["overall"]
+            out |= {f"fundus {part}: {k}": overall[k] for k in ("f1", "title", "authors", "date")}
+    if dedupe:
+        out |= {"dedupe: pairs precision": dedupe["precision"], "dedupe: pairs recall": dedupe["recall"],
+                "dedupe: false merges": dedupe["false_merges"], "dedupe: articles lost": dedupe["articles_lost"],
+                "dedupe: story_id precision, all records": dedupe["story_records_precision"],
+                "dedupe: story_id recall, all records": dedupe["story_records_recall"]}  # fmt: skip
+    for part in ("all", "tune", "report"):
+        story = (stories or {}).get(part, {}).get("scores", {}).get("pipeline story_id")
+        if story:
+            out |= {f"ECB+ {part}: story {k}": story[k] for k in ("f1", "precision", "recall")}
+            out[f"ECB+ {part}: hard negatives merged"] = story["hard_merged"] / max(1, story["hard_pairs"])
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def quality_compared(now: dict, before: dict) -> list[tuple[str, float | None, float, str]]:
+    """(label, before, now, verdict) for each figure now has: equal (to 3 decimals), better or worse."""
+    rows = []
+    for label, value in now.items():
+        was = before.get(label)
+        if was is None:
+            rows.append((label, None, value, "-"))
+            continue
+        a, b = round(was, 3), round(value, 3)
+        lower = any(word in label for word in QUALITY_LOWER_BETTER)
+        verdict = "equal" if a == b else "better" if (b < a if lower else b > a) else "**worse**"
+        rows.append((label, was, value, verdict))
+    return rows
+
+
 def run_steps(args) -> dict:
     log(f"steps: a worker's steps and plain trafilatura over the AEB pages, {args.rounds} rounds")
     return child("steps", {"aeb": str(args.aeb), "rounds": args.rounds})
@@ -845,6 +925,14 @@ def _verdict(ok: bool | None) -> str:
 def summary_rows(report: dict) -> list[tuple[str, str, str, str]]:
     """(figure, measured, target, verdict) for every figure the issue names."""
     rows = []
+    was = report.get("before", {}).get("quality", {}).get("figures")
+    if "quality" in report and was:
+        compared = [r for r in quality_compared(report["quality"]["figures"], was) if r[3] != "-"]
+        worse = [r[0] for r in compared if r[3] == "**worse**"]
+        kept = len(compared) - len(worse)
+        rows.append((f"quality: `make eval` figures against {report['before']['machine']['commit']} (issue 21's start)",
+                     f"{kept} of {len(compared)} equal or better" + (f"; lower: {', '.join(worse)}" if worse else ""),
+                     "equal or better", _verdict(not worse and bool(compared))))  # fmt: skip
     if "steps" in report:
         ms = report["steps"]["ms_per_page"]
         rows.append(("HTML: a worker's CPU per page / plain trafilatura's (one process, AEB pages)",
@@ -1025,6 +1113,26 @@ def _before_after(report: dict) -> list[str]:
     return out
 
 
+def _quality_section(report: dict) -> list[str]:
+    if "quality" not in report:
+        return []
+    q = report["quality"]
+    before = report.get("before", {})
+    was = before.get("quality", {}).get("figures", {})
+    commit = before.get("machine", {}).get("commit", "before")
+    out = ["", "## Quality", "",
+           "`make eval`'s headline figures, each eval run in its own process on the corpora (`evals.extraction` "
+           "on AEB and fundus: body 4-token-shingle F1, precision and recall, title, authors and date accuracy, "
+           "on all fundus pages and on the tune and report halves of its publisher split; `evals.dedupe` on "
+           "copies made from AEB; `evals.stories` on ECB+ in file order, all topics and each half). Before is "
+           f"the same evals at {commit}, issue 21's starting point (`bench/before.json`). Equal means equal to "
+           "3 decimals.", "", f"| figure | before ({commit}) | now | |", "|---|---|---|---|"]  # fmt: skip
+    for label, a, b, verdict in quality_compared(q["figures"], was):
+        out.append(f"| {label} | {'-' if a is None else f'{a:.3f}'} | {b:.3f} | {verdict} |")
+    out += [f"\nLeft out: {a}" for a in q.get("absent", [])]
+    return out
+
+
 def render(report: dict) -> str:
     m = report["machine"]
     out = [
@@ -1039,6 +1147,7 @@ def render(report: dict) -> str:
         "|---|---|---|---|",
     ]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary_rows(report)]
+    out += _quality_section(report)
     if "steps" in report:
         st = report["steps"]
         ms, plain = st["ms_per_page"], st["ms_per_page"]["plain"]
@@ -1160,6 +1269,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
     parser.add_argument("--aeb", type=Path, default=ROOT.parent / "shared" / "corpora" / "aeb",
                         help="the AEB corpus folder (ground-truth.json and html/)")  # fmt: skip
+    parser.add_argument("--fundus", type=Path, default=ROOT.parent / "shared" / "corpora" / "fundus",
+                        help="the fundus corpus folder, for the quality part")  # fmt: skip
+    parser.add_argument("--ecbplus", type=Path, default=ROOT.parent / "shared" / "corpora" / "ecbplus",
+                        help="the ECB+ corpus folder, for the quality part")  # fmt: skip
     parser.add_argument("--html-docs", default="1000,5000",
                         help="HTML pages for the html part, comma-separated sizes")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the html part")
@@ -1177,7 +1290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown report")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures as JSON here")
     parser.add_argument("--before", type=Path, default=BEFORE,
-                        help="an earlier run's --json (its steps and html parts) to compare with, if the file "
+                        help="an earlier run's --json (its quality, steps and html parts) to compare with, if the file "
                         "exists; by default issue 21's starting point, measured by this bench")  # fmt: skip
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # internal: one measurement, JSON out
     args = parser.parse_args(argv)
@@ -1220,7 +1333,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     report: dict = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                     "parts": parts, "targets": TARGETS}  # fmt: skip
-    runners = {"steps": run_steps, "html": run_html, "text": run_text, "memory": run_memory, "dedupe": run_dedupe,
+    runners = {"quality": run_quality, "steps": run_steps, "html": run_html, "text": run_text, "memory": run_memory, "dedupe": run_dedupe,
                "airflow": lambda a: measure_airflow_imports(a.airflow_repeats), "warc": run_warc}  # fmt: skip
     for part in PARTS:
         if part in parts:

@@ -958,6 +958,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run a grid of dedupe settings (shingle size x Jaccard {0.5,0.6,0.7} x containment {0.7,0.8,0.9} "
         "x LSH bands) and tabulate; about 40 s a row on the full set",
     )
+    parser.add_argument("--json", type=Path, default=None, help="also write the headline figures here")
     parser.add_argument("--shingles", default="3,5", help="sweep: shingle sizes (default 3,5)")
     parser.add_argument(
         "--bands", default="32,64", help="sweep: LSH bands of 128 permutations (default 32,64)"
@@ -1002,7 +1003,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(figures(report), indent=2))
     return 0
+
+
+def figures(report: Report) -> dict:
+    """The headline figures of a report, as `make bench` compares them across commits."""
+    return {
+        "records": report.records,
+        "precision": report.overall.precision,
+        "recall": report.overall.recall,
+        "false_merges": report.overall.fp,
+        "template_negatives_merged": report.template_negatives_merged,
+        "articles_lost": len(report.groups_lost),
+        "story_records_precision": report.story_records.precision,
+        "story_records_recall": report.story_records.recall,
+    }
 
 
 def _setting(item: str) -> tuple[str, float | int]:

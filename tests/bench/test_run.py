@@ -6,7 +6,16 @@ Nothing here asserts on time or memory: those are the bench's figures, not test 
 import gzip
 import json
 
-from bench.run import MAIN_PARTS, TreeMemory, main, render, summary_rows, vary_page
+from bench.run import (
+    MAIN_PARTS,
+    TreeMemory,
+    main,
+    quality_compared,
+    quality_figures,
+    render,
+    summary_rows,
+    vary_page,
+)
 
 PAGE = """<!doctype html><html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav>
 <article><h1>{title}</h1><p>{body}</p>
@@ -182,3 +191,64 @@ def test_the_memory_part_runs_the_cli_on_jsonl_records_at_each_size(tmp_path):
     text = out.read_text()
     assert "JSONL, 60 short records: peak memory" in text and "## Memory against the run's size" in text
     assert "main process peak growth per article, 30 to 60 records" in text and "<= 1,024 bytes" in text
+
+
+def test_the_quality_part_runs_make_evals_evals_and_says_which_corpus_it_left_out(tmp_path):
+    aeb = fake_aeb(tmp_path / "aeb")
+    out, report = tmp_path / "benchmarks.md", tmp_path / "report.json"
+    args = ["--parts", "quality", "--aeb", str(aeb), "--fundus", str(tmp_path / "no-fundus"),
+            "--ecbplus", str(tmp_path / "no-ecbplus"), "--out", str(out), "--json", str(report),
+            "--before", str(tmp_path / "no-before.json")]  # fmt: skip
+
+    assert main(args) == 0
+
+    quality = json.loads(report.read_text())["quality"]
+    figures = quality["figures"]
+    assert {"AEB body f1", "dedupe: false merges", "dedupe: articles lost"} <= set(figures)
+    assert not any(label.startswith(("fundus", "ECB+")) for label in figures)  # their corpora are absent
+    assert any(a.startswith("stories:") for a in quality["absent"])
+    assert any("fundus" in a for a in quality["absent"])
+    text = out.read_text()
+    assert "## Quality" in text and "| AEB body f1 | - |" in text  # nothing to compare with: no before
+
+
+def test_quality_figures_are_compared_each_way_up():
+    now = {"AEB body f1": 0.9821, "dedupe: false merges": 2, "ECB+ all: hard negatives merged": 0.004,
+           "fundus all: title": 0.93, "new figure": 1.0}  # fmt: skip
+    before = {"AEB body f1": 0.98209, "dedupe: false merges": 0, "ECB+ all: hard negatives merged": 0.009,
+              "fundus all: title": 0.86}  # fmt: skip
+    verdicts = {label: verdict for label, _, _, verdict in quality_compared(now, before)}
+    assert verdicts == {
+        "AEB body f1": "equal",  # to 3 decimals
+        "dedupe: false merges": "**worse**",  # more is worse here
+        "ECB+ all: hard negatives merged": "better",
+        "fundus all: title": "better",
+        "new figure": "-",
+    }
+    report = {"quality": {"figures": now, "absent": []}, "before": {"machine": {"commit": "0123abc"},
+              "quality": {"figures": before}}}  # fmt: skip
+    [row] = [r for r in summary_rows(report) if r[0].startswith("quality")]
+    assert "against 0123abc" in row[0] and "3 of 4 equal or better; lower: dedupe: false merges" in row[1]
+    assert row[3] == "**missed**"
+    report["quality"]["figures"]["dedupe: false merges"] = 0
+    [row] = [r for r in summary_rows(report) if r[0].startswith("quality")]
+    assert row[3] == "met"
+
+
+def test_quality_figures_read_each_evals_json():
+    extraction = {
+        "scores": {"pipeline (trafilatura + our rules)": {"f1": 0.98, "precision": 0.97, "recall": 0.99}},
+        "fundus": {"scores": {"pipeline (trafilatura + our rules)": {
+            part: {"overall": {"f1": 0.9, "title": 0.8, "authors": 0.7, "date": 0.6}}
+            for part in ("all", "tune", "report")}}},
+    }  # fmt: skip
+    dedupe = {"precision": 1.0, "recall": 0.97, "false_merges": 0, "articles_lost": 0,
+              "story_records_precision": 0.8, "story_records_recall": None}  # fmt: skip
+    stories = {part: {"scores": {"pipeline story_id": {"f1": 0.7, "precision": 0.99, "recall": 0.56,
+               "hard_merged": 3, "hard_pairs": 1000}}} for part in ("all", "tune", "report")}  # fmt: skip
+    figures = quality_figures(extraction, dedupe, stories)
+    assert figures["AEB body recall"] == 0.99 and figures["fundus report: date"] == 0.6
+    assert figures["ECB+ tune: hard negatives merged"] == 0.003
+    assert "dedupe: story_id recall, all records" not in figures  # no value: no figure
+    assert len(figures) == 3 + 12 + 5 + 12
+    assert quality_figures() == {}
