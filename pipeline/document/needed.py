@@ -1,6 +1,7 @@
 """Strings every match of a regex holds: a screen cheaper than the regex, which runs only where one is found.
 
-`needed_substrings` reads them off the pattern's parse. Two users: trafilatura's XPath regex tests
+`needed_substrings` reads them off the pattern's parse; `top_alternatives` and `searched_part` find a line rule's
+alternatives written `.*X.*`, which are searched for X instead (`pipeline.document.rules`). Two users: trafilatura's XPath regex tests
 (`pipeline.document.xpaths`) and the clean stage's phrase rules (`pipeline.document.rules`), which are searched
 case-insensitively: for those, `caseless` folds a line and `caseless_needed` the strings so that a substring test
 between them is true wherever the regex, under `re.IGNORECASE`, could match.
@@ -128,3 +129,44 @@ def caseless_needed(pattern: str) -> tuple[str, ...] | None:
 def _fold_char(ch: str) -> str:
     low = chr(_sre.unicode_tolower(ord(ch)))  # the lowercase `re` itself compares
     return _CANON.get(low, low)
+
+
+def top_alternatives(regex: str) -> list[str] | None:
+    """The top-level alternatives of a regex written `(?:a|b|...)`, or None when it is not written so."""
+    if not regex.startswith("(?:"):
+        return None
+    parts, depth, start, n, in_class = [], 0, 3, 3, False
+    while n < len(regex):
+        ch = regex[n]
+        if ch == "\\":
+            n += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if regex[n + 1 : n + 2] in ("]", "^"):  # "[]...]", "[^]...]": not the class's end
+                n += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                if n != len(regex) - 1:
+                    return None  # the group closes before the end: "(?:a)b"
+                return [*parts, regex[start:n]]
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(regex[start:n])
+            start = n + 1
+        n += 1
+    return None
+
+
+def searched_part(alternative: str) -> str | None:
+    """X of an alternative written `.*X.*` (the last `.*` not an escaped dot), else None."""
+    if len(alternative) > 4 and alternative.startswith(".*") and alternative.endswith(".*"):
+        head = alternative[:-2]
+        escapes = len(head) - len(head.rstrip("\\"))
+        if escapes % 2 == 0 and not alternative[2:].startswith(("*", "?", "+")):
+            return alternative[2:-2]
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.document.needed import caseless, caseless_needed
+from pipeline.document.needed import caseless, caseless_needed, searched_part, top_alternatives
 from pipeline.document.phrases import COMMENT_ACTIONS, COMMENT_WORDS, PHRASE_RULES, RELATIVE_TIME
 from pipeline.models import Block
 from pipeline.text import ends_as_sentence, unspaced_letters
@@ -76,56 +76,15 @@ class LineRule:
         return self.rest is not None and self.rest.fullmatch(line) is not None
 
 
-def _alternatives(regex: str) -> list[str] | None:
-    """The top-level alternatives of a regex written `(?:a|b|...)`, or None when it is not written so."""
-    if not regex.startswith("(?:"):
-        return None
-    parts, depth, start, n, in_class = [], 0, 3, 3, False
-    while n < len(regex):
-        ch = regex[n]
-        if ch == "\\":
-            n += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            if regex[n + 1 : n + 2] in ("]", "^"):  # "[]...]", "[^]...]": not the class's end
-                n += 1
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            if depth == 0:
-                if n != len(regex) - 1:
-                    return None  # the group closes before the end: "(?:a)b"
-                return [*parts, regex[start:n]]
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(regex[start:n])
-            start = n + 1
-        n += 1
-    return None
-
-
-def _searched(alternative: str) -> str | None:
-    """X of an alternative written `.*X.*` (the last `.*` not an escaped dot), else None."""
-    if len(alternative) > 4 and alternative.startswith(".*") and alternative.endswith(".*"):
-        head = alternative[:-2]
-        escapes = len(head) - len(head.rstrip("\\"))
-        if escapes % 2 == 0 and not alternative[2:].startswith(("*", "?", "+")):
-            return alternative[2:-2]
-    return None
-
-
 def _rule(name: str, reason: str, regex: str, max_words: int = 40, anywhere: str | None = None) -> LineRule:
     """A line rule; an `anywhere` regex given is the whole rule (a `within` phrase rule), else the regex's
     alternatives shaped `.*X.*` are split off to be searched."""
     rest = None
-    if anywhere is None and (alternatives := _alternatives(regex)) is not None:
-        searched = [x for alt in alternatives if (x := _searched(alt)) is not None]
+    if anywhere is None and (alternatives := top_alternatives(regex)) is not None:
+        searched = [x for alt in alternatives if (x := searched_part(alt)) is not None]
         if searched:
             anywhere = "|".join(f"(?:{x})" for x in searched)
-            others = [alt for alt in alternatives if _searched(alt) is None]
+            others = [alt for alt in alternatives if searched_part(alt) is None]
             if others:
                 rest = re.compile(_PUNCT + "(?:" + "|".join(others) + ")" + _PUNCT, re.IGNORECASE)
     found = re.compile(anywhere, re.IGNORECASE) if anywhere is not None else None
