@@ -274,10 +274,15 @@ def _rss_pages(pid: int) -> int:
         return 0
 
 
+def _child_env() -> dict[str, str]:
+    """A measured process's environment: this checkout importable, GX's analytics off."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "GX_ANALYTICS_ENABLED": "false"}
+
+
 def child(part: str, args: dict, timeout_s: float = 3600) -> dict:
     """Run one measurement in a fresh interpreter; its JSON result, with the process tree's peak memory."""
     cmd = [sys.executable, "-m", "bench.run", "--child", part, json.dumps(args)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GX_ANALYTICS_ENABLED": "false"}
+    env = _child_env()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, stdout=out, env=env, cwd=ROOT)
@@ -622,7 +627,7 @@ def run_quality(args) -> dict:
     """`make eval`'s three evals, each in a fresh process writing its JSON; their headline figures."""
     raw: dict[str, dict | None] = {}
     absent: list[str] = []
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GX_ANALYTICS_ENABLED": "false"}
+    env = _child_env()
     with tempfile.TemporaryDirectory() as tmp:
         jobs = {
             "extraction": [
@@ -653,8 +658,9 @@ def quality_figures(
     extraction: dict | None = None, dedupe: dict | None = None, stories: dict | None = None
 ) -> dict:
     """{label: value} from the evals' JSON (as each writes it with --json); a corpus left out gives no labels."""
+    from evals.fundus import PIPELINE as pipeline  # the pipeline's row in both extraction evals
+
     out: dict[str, float] = {}
-    pipeline = "pipeline (trafilatura + our rules)"
     scores = (extraction or {}).get("scores", {}).get(pipeline)
     if scores:
         out |= {f"AEB body {k}": scores[k] for k in ("f1", "precision", "recall")}

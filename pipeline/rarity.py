@@ -10,9 +10,9 @@ dict, and its answer is cached (up to `MISSES_CACHED` words, then cleared). A ha
 word a known one about once in 10^13 lookups.
 
 Reading a list (gunzip, msgpack, hashing and sorting 300,000 words) costs about half a second a language
-(0.41 s English, 0.52 s German), on every run. The arrays are a stable hash's, so the first run writes them to the user's cache (`cache_dir()`, keyed by
-the list file) and later runs read them back in milliseconds; a cache that cannot be written or read back whole
-is passed over, and the list read as before.
+(0.41 s English, 0.52 s German), on every run. The arrays are a stable hash's, so the first run writes them to the
+user's cache (`cache_dir()`, keyed by the list file) and later runs read them back in milliseconds; a cache that
+cannot be written or read back whole is passed over, and the list read as before.
 """
 
 from __future__ import annotations

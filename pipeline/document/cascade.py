@@ -8,6 +8,7 @@ With the gate lifted, it gives exactly trafilatura's body and metadata (`tests/d
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
@@ -120,9 +121,9 @@ _AUTHOR_EXPRESSIONS = (
     "25bd9dc701d833cf"  # sha256 of AUTHOR_XPATHS + AUTHOR_DISCARD_XPATHS as 2.3.1 writes them
 )
 _AUTHOR_DISCARD_TAGS = ("time", "figure")  # AUTHOR_DISCARD_XPATHS[1]: "//time|//figure"
-_author_tests: list = []  # [(self test, descendants test)] of AUTHOR_DISCARD_XPATHS[0], or [None]
 
 
+@functools.cache
 def _discard_tests():
     """AUTHOR_DISCARD_XPATHS[0] (`.//*[...]`) as a test of one element and of an element's descendants; None
     when trafilatura's author expressions are not the ones `page_author` was written for."""
@@ -133,19 +134,14 @@ def _discard_tests():
 
     from pipeline.document.xpaths import original
 
-    if not _author_tests:
-        written = [x.path for x in original(AUTHOR_XPATHS) + original(AUTHOR_DISCARD_XPATHS)]
-        fingerprint = hashlib.sha256("\x00".join(written).encode()).hexdigest()[:16]
-        first = AUTHOR_DISCARD_XPATHS[0].path.strip()  # screened or not: the same elements
-        if fingerprint != _AUTHOR_EXPRESSIONS or not first.startswith(".//*["):
-            _author_tests.append(None)
-        else:
-            ns = {"re": "http://exslt.org/regular-expressions"}
-            steps = first[len(".//*") :]
-            _author_tests.append(
-                (XPath("self::*" + steps, namespaces=ns), XPath("descendant::*" + steps, namespaces=ns))
-            )
-    return _author_tests[0]
+    written = [x.path for x in original(AUTHOR_XPATHS) + original(AUTHOR_DISCARD_XPATHS)]
+    fingerprint = hashlib.sha256("\x00".join(written).encode()).hexdigest()[:16]
+    first = AUTHOR_DISCARD_XPATHS[0].path.strip()  # screened or not: the same elements
+    if fingerprint != _AUTHOR_EXPRESSIONS or not first.startswith(".//*["):
+        return None
+    ns = {"re": "http://exslt.org/regular-expressions"}
+    steps = first[len(".//*") :]
+    return XPath("self::*" + steps, namespaces=ns), XPath("descendant::*" + steps, namespaces=ns)
 
 
 def page_author(tree) -> str | None:

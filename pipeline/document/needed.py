@@ -1,10 +1,11 @@
-"""Strings every match of a regex holds: a screen cheaper than the regex, which runs only where one is found.
+"""Reading a regex's shape to test it for less: the strings every match holds, and the parts worth searching.
 
-`needed_substrings` reads them off the pattern's parse; `top_alternatives` and `searched_part` find a line rule's
-alternatives written `.*X.*`, which are searched for X instead (`pipeline.document.rules`). Two users: trafilatura's XPath regex tests
+`needed_substrings` reads off the pattern's parse strings one of which every match holds: a screen cheaper than
+the regex, which then runs only where one is found. Two users: trafilatura's XPath regex tests
 (`pipeline.document.xpaths`) and the clean stage's phrase rules (`pipeline.document.rules`), which are searched
 case-insensitively: for those, `caseless` folds a line and `caseless_needed` the strings so that a substring test
-between them is true wherever the regex, under `re.IGNORECASE`, could match.
+between them is true wherever the regex, under `re.IGNORECASE`, could match. `top_alternatives` and
+`searched_part` find a line rule's alternatives written `.*X.*`, which are searched for X instead.
 """
 
 from __future__ import annotations

@@ -66,12 +66,12 @@ class LineRule:
                 return False
         if self.anywhere is None or "\n" in line:
             return self.pattern.fullmatch(line) is not None
-        if self.needed is not None:
-            if folded == "":
-                folded = caseless(line)
-            if folded is not None and not any(s in folded for s in self.needed):
-                return self.rest is not None and self.rest.fullmatch(line) is not None
-        if self.anywhere.search(line) is not None:
+        if self.needed is not None and folded == "":  # "": not given
+            folded = caseless(line)
+        screened_out = (
+            self.needed is not None and folded is not None and not any(s in folded for s in self.needed)
+        )
+        if not screened_out and self.anywhere.search(line) is not None:
             return True
         return self.rest is not None and self.rest.fullmatch(line) is not None
 

@@ -32,7 +32,6 @@ _RE_TEST = re.compile(r"re:test\(\s*(@[\w-]+(?:\s*\|\s*@[\w-]+)*)\s*,\s*'([^']*)
 _MAX_TESTS = 6  # more contains() tests than this in a screen cost more than the regex calls they spare (AEB)
 
 _originals: dict[int, list] = {}  # id(list) -> the list's original items, while screened
-_active = False
 
 
 def _xpath_string(text: str) -> str | None:
@@ -84,15 +83,11 @@ def _expression_lists():
 def screen_trafilatura() -> None:
     """Swap trafilatura's expressions for screened ones, in its own lists (so in every module that reads them).
     Cheap once done: extraction calls it for every page."""
-    global _active
-    if _active:
+    if _originals:
         return
     for expressions in _expression_lists():
-        if id(expressions) in _originals:
-            continue
         _originals[id(expressions)] = list(expressions)
         expressions[:] = [_screened(x) for x in expressions]
-    _active = True
 
 
 def original(expressions: list) -> list:
@@ -102,8 +97,6 @@ def original(expressions: list) -> list:
 
 def unscreen_trafilatura() -> None:
     """Put trafilatura's own expressions back."""
-    global _active
-    _active = False
     for expressions in _expression_lists():
         original = _originals.pop(id(expressions), None)
         if original is not None:
