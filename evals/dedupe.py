@@ -16,8 +16,9 @@ recorded as a duplicate of a landed article, or quarantined. Duplicate detection
 (pairwise precision and recall: predicted cluster = a landed article and everything recorded as its copy,
 true cluster = the original and its copies), per copy kind too; missed pairs whose members both landed are
 diagnosed from the stored MinHash signatures of the two clusters' landed articles (never an LSH candidate, or
-compared and below the thresholds). Story grouping (`story_id`) is scored the same way, and on labelled events
-a caller passes (`events`). `sweep` repeats the run over a grid of dedupe settings on the same set.
+compared and below the thresholds). Story grouping (`story_id`) is scored the same way, against the events
+that AEB articles share (`evals.aeb_events`: different articles of one event are one story), and on labelled
+events a caller passes (`events`). `sweep` repeats the run over a grid of dedupe settings on the same set.
 
     python -m evals.dedupe --corpus ../shared/corpora/aeb [--limit N] [--set NAME=VALUE] [--sweep]
 """
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from evals.aeb_events import event_of
 from pipeline.errors import SetupError
 
 MIN_WORDS = 80  # shorter ground-truth articles make no group: their halves would fail validation (30 words)
@@ -407,7 +409,15 @@ def article_cases(page, n: int, rng: random.Random) -> list[Case]:
             record = {"url": url, "title": headline, "html": render_page(site, headline, author, body, url)}
         site_name = site.name if site else None
         cases.append(
-            Case(f"{page.id}:{kind}", page.id, kind, site_name, record, words=len(page.truth.split()))
+            Case(
+                f"{page.id}:{kind}",
+                page.id,
+                kind,
+                site_name,
+                record,
+                story=event_of(page.id),
+                words=len(page.truth.split()),
+            )
         )
 
     add(ORIGINAL, home, title, paras, rng.choice(_AUTHORS))

@@ -223,3 +223,22 @@ def test_main_refuses_bad_settings(tmp_path, bad):
     with pytest.raises(SystemExit) as exc:
         main(["--corpus", str(tmp_path / "aeb"), *bad])
     assert exc.value.code == 2
+
+
+def test_aeb_pages_of_one_event_share_a_story_label_and_others_keep_their_own():
+    from evals.aeb_events import EVENTS, event_of
+
+    pages = [page for group in EVENTS.values() for page in group]
+    assert len(pages) == len(set(pages)), "an AEB page belongs to at most one event"
+    assert all(len(group) >= 2 for group in EVENTS.values())
+    assert all(len(p) == 64 and set(p) <= set("0123456789abcdef") for p in pages)
+
+    event, (first, second, *_) = next(iter(EVENTS.items()))
+    rng = random.Random(3)
+    made = [
+        Page(pid, f"https://news{n}.example/2019/11/item-{n}", "", synthetic_article(rng, 300))
+        for n, pid in enumerate((first, second, "cd" * 32))
+    ]
+    labels = {case.group: case.story_label for case in generate(made, seed=0)}
+    assert labels[first] == labels[second] == event == event_of(first)
+    assert labels["cd" * 32] == "cd" * 32 and event_of("cd" * 32) == ""
