@@ -20,10 +20,12 @@ from pipeline.store.load import Loader
 from pipeline.stories import (
     MAX_WORDS,
     NAME_MARK,
+    SHORT_TEXT_TERMS,
     STORY_THRESHOLD,
     StoryStage,
     describe,
     is_place,
+    merged,
     similarity,
 )
 from tests.conftest import make_article
@@ -184,6 +186,24 @@ def test_rare_words_and_names_weigh_more_and_unknown_languages_still_compare():
     assert similarity(terms, terms) == (1.0, 1.0) or abs(similarity(terms, terms)[0] - 1) < 1e-3
     flat = describe(None, TALKS, None).terms
     assert similarity(flat, describe(None, TALKS, "xx").terms)[0] > 0.999
+
+
+def test_a_short_text_compares_as_it_is_but_counts_in_a_centroid_as_its_share_of_a_text():
+    def norm(terms, names):
+        return sum(w * w for t, w in terms.items() if t.startswith(NAME_MARK) == names) ** 0.5
+
+    long = describe(None, TALKS, "en").terms
+    short = describe(None, "The peace talks with Putin are over in Ukraine.", "en").terms
+    words = sum(not t.startswith(NAME_MARK) for t in short)
+    assert 0 < words < SHORT_TEXT_TERMS
+    assert abs(norm(long, False) - 1) < 1e-3
+    assert abs(norm(short, False) - words / SHORT_TEXT_TERMS) < 1e-3
+    assert abs(norm(short, True) - words / SHORT_TEXT_TERMS) < 1e-3
+    unit = {t: w / norm(short, t.startswith(NAME_MARK)) for t, w in short.items()}
+    for a, b in zip(similarity(short, long), similarity(unit, long), strict=True):
+        assert abs(a - b) < 1e-3  # its cosines are a unit vector's
+    centroid = merged(long, short)
+    assert similarity(centroid, long)[0] > similarity(merged(long, unit), long)[0]
 
 
 def test_a_title_case_headline_does_not_make_every_word_a_name():
