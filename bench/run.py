@@ -434,6 +434,8 @@ def measure_ingest(folder: str, workers: int, scratch: str) -> dict:
 MAIN_PARTS = (
     ("GX import and suite (warm-up thread)", "pipeline.quality.validate", "Validator", "__init__"),
     ("feeder thread (reads, hands pages to the workers)", "pipeline.document.stage", "DocumentStage", "_feed"),
+    # the reader thread that reads ahead of the feeder (`_read_ahead`) counts with it
+    ("feeder thread (reads, hands pages to the workers)", "pipeline.document.stage", None, "_read"),
     ("  - read files", "pipeline.read.sources", "ReadStage", "process"),
     ("  - unchanged check (sha256, lookup)", "pipeline.read.unchanged", "UnchangedStage", "process_batch"),
     ("  - pages sent to the workers (pickled)", "pipeline.document.workers", "WorkerPool", "_dispatch"),

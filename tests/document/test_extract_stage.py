@@ -221,3 +221,50 @@ def test_an_error_reading_the_input_reaches_the_consumer_and_leaves_no_worker():
     with pytest.raises(OSError, match="vanished"):
         list(results)
     assert worker_pids() == before
+
+
+def test_inputs_are_read_ahead_in_a_thread_of_their_own_in_order_and_the_thread_ends_with_the_reading():
+    import threading
+    import time
+
+    import pytest
+
+    from pipeline.document.stage import _read_ahead
+
+    def readers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "document-reader"]
+
+    pulled: list[int] = []
+
+    def inputs(n: int, fail_at: int | None = None):
+        for i in range(n):
+            if i == fail_at:
+                raise OSError("the source folder vanished")
+            pulled.append(i)
+            yield i
+
+    stop = threading.Event()
+    ahead = _read_ahead(inputs(100), stop, ahead=5)
+    assert next(ahead) == 0
+    deadline = time.monotonic() + 10
+    while len(pulled) < 7 and time.monotonic() < deadline:  # the reader goes on while nobody asks
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert len(pulled) == 7  # 1 taken, 5 queued, 1 waiting to be queued: no further
+    assert [next(ahead) for _ in range(9)] == list(range(1, 10))
+    ahead.close()  # the consumer gives up: the reader stops and is joined
+    assert not readers()
+
+    pulled.clear()
+    assert list(_read_ahead(inputs(40), stop, ahead=3)) == list(range(40))
+    failing = _read_ahead(inputs(10, fail_at=4), stop)
+    assert [next(failing) for _ in range(4)] == [0, 1, 2, 3]
+    with pytest.raises(OSError, match="vanished"):  # in its place, after what was read before it
+        next(failing)
+    assert not readers()
+
+    stopped = _read_ahead(inputs(100), stop, ahead=2)
+    assert next(stopped) == 0
+    stop.set()  # the run stops: the reader ends and so does the stream
+    assert len(list(stopped)) <= 3
+    assert not readers()
