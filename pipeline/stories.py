@@ -335,6 +335,16 @@ def _mentions(
     return frozenset(mentioned), frozenset(anchors)
 
 
+def warm_up() -> None:
+    """Load what the first article's description needs, ahead of it: wordfreq's import (0.27 s) and the place
+    names (0.2 s). Lazily loaded, they fell on the run's last seconds, when only this process works; a run
+    calls this early, in a background thread (`ValidateStage.warm_up`)."""
+    from pipeline.rarity import weighable_languages
+
+    weighable_languages()
+    _place_hashes()
+
+
 def is_place(word: str) -> bool:
     """Whether the lowercased word is a place's name (a city of 15,000 people or more, a country, a US state)."""
     places = _place_hashes()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from pipeline.clock import utcnow
@@ -128,12 +128,14 @@ class ValidateStage(Stage):
                 gc.unfreeze()
                 self._frozen = False
 
-    def warm_up(self) -> None:
-        """Build the validator (importing GX: about 7 s of CPU) in a background thread, now.
+    def warm_up(self, then: Callable[[], None] | None = None) -> None:
+        """Build the validator (importing GX: about 7 s of CPU) in a background thread, now; then, in the same
+        thread, `then` (another stage's warm-up: one thread, so the two never import at once).
 
         The main process mostly waits on the extraction workers early in a run, so the import overlaps with
         them instead of holding up the first chunk. Call it once the run's other imports are done (two
-        threads importing the same packages at once can deadlock on import locks).
+        threads importing the same packages at once can deadlock on import locks). An error in `then` is
+        logged and left: what it prepares is prepared again where it is needed.
         """
 
         def build() -> None:
@@ -141,6 +143,11 @@ class ValidateStage(Stage):
                 self._validator = Validator(self.settings.suite_path)
             except BaseException as exc:  # raised again where the validator is needed
                 self._warm_error = exc
+            if then is not None:
+                try:
+                    then()
+                except Exception:
+                    log.exception("warming up after the validator failed")
 
         if self._validator is None and self._warming is None:
             self._warming = threading.Thread(target=build, name="gx-warm-up", daemon=True)

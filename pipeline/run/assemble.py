@@ -48,6 +48,7 @@ from pipeline.store.staging import (
     write_paragraphs,
 )
 from pipeline.stories import StoryStage
+from pipeline.stories import warm_up as stories_warm_up
 
 log = logging.getLogger(__name__)
 VALIDATION_FILE = "validation.json"  # the chunks' GX results, kept when a Data Docs report is asked for
@@ -243,7 +244,8 @@ def back(
         stories := StoryStage(ledger, history, utcnow()),
     ):
         stream = stage.run(stream)
-    validate.warm_up()  # after the stages' own imports (numpy, duckdb): GX's import then runs alone
+    # after the stages' own imports (numpy, duckdb): GX's import then runs alone, and the stories' after it
+    validate.warm_up(then=stories_warm_up)
 
     def finish(folder: Path) -> None:
         with (folder / STORIES_FILE).open("w") as f:

@@ -157,3 +157,31 @@ def test_the_imports_are_frozen_out_of_the_collector_while_a_run_validates_and_t
     assert gc.get_freeze_count() > 10_000
     stream.close()  # a run stopped early thaws them too
     assert gc.get_freeze_count() == 0
+
+
+def test_the_warm_up_thread_builds_the_validator_then_warms_the_next_stage_whose_failure_is_not_validations(
+    caplog,
+):
+    import threading
+
+    from pipeline import stories
+
+    def article(n: int) -> Article:
+        fields = row(article_id=f"{n:016x}", content_hash=f"{n:064x}", source_uri=f"/x/{n}.txt")
+        return Article(**fields)
+
+    seen: list[tuple[str, bool]] = []
+
+    def then() -> None:  # runs in the warm-up thread, once the validator is built
+        seen.append((threading.current_thread().name, stage._validator is not None))
+        raise RuntimeError("the place names are unreadable")
+
+    stage = ValidateStage(Ledger(), Settings())
+    stage.warm_up(then=then)
+    assert [a.article_id for a in stage.run(iter([article(1), article(2)]))] == [f"{n:016x}" for n in (1, 2)]
+    assert seen == [("gx-warm-up", True)]
+    assert "warming up after the validator failed" in caplog.text
+
+    stories._place_hashes.cache_clear()
+    stories.warm_up()
+    assert stories._place_hashes.cache_info().currsize == 1 and stories.is_place("geneva")
