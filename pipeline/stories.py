@@ -368,9 +368,11 @@ def _title_case(title: str) -> bool:
 
 
 def _unit(terms: dict[str, float], length: float = 1.0) -> dict[str, float]:
-    """The vector scaled to `length` (unit, unless a short text's)."""
-    norm = math.sqrt(sum(w * w for w in terms.values())) / length
-    return {t: round(w / norm, WEIGHT_DIGITS) for t, w in terms.items()} if norm else {}
+    """The vector scaled to `length` (unit, unless a short text's); {} for no terms."""
+    norm = math.sqrt(sum(w * w for w in terms.values()))
+    if not norm or not length:
+        return {}
+    return {t: round(w * length / norm, WEIGHT_DIGITS) for t, w in terms.items()}
 
 
 def merged(story: dict[str, float], article: dict[str, float]) -> dict[str, float]:

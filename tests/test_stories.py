@@ -204,6 +204,9 @@ def test_a_short_text_compares_as_it_is_but_counts_in_a_centroid_as_its_share_of
         assert abs(a - b) < 1e-3  # its cosines are a unit vector's
     centroid = merged(long, short)
     assert similarity(centroid, long)[0] > similarity(merged(long, unit), long)[0]
+    assert (
+        describe(None, "Hi.", "en").terms == {} == describe(None, "It is on.", None).terms
+    )  # no words: none
 
 
 def test_a_title_case_headline_does_not_make_every_word_a_name():
