@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 STEPS = ("retain", "extract", "clean", "enrich")
 AHEAD = 1024  # default: finished items the feeder may queue ahead of the consumer (a few KB each)
-# Inputs the reader thread reads ahead of the workers (an HTML page's bytes each; the unchanged check takes 16
-# at a time): enough that a worker done with its page never waits on a read or a lookup.
-READ_AHEAD = 32
+# Inputs the reader thread reads ahead of the workers (an HTML page's bytes each): about 80 ms of two workers'
+# pages, enough that a worker done with its page never waits on a read or the unchanged check's lookup.
+READ_AHEAD = 8  # at most 8 x `max_input_bytes` held (the check's batch of 16 is read before any of them)
 
 
 class _Stopped(Exception):
@@ -175,10 +175,11 @@ class DocumentStage(Stage):
         pending: deque[Item] = deque()  # everything read so far, in order; articles await a worker
 
         def jobs() -> Iterator[tuple[Article, DocumentSteps]]:
-            for item in _read_ahead(items, stop):
-                pending.append(item)
-                if isinstance(item, Article):
-                    yield item, self.spec
+            with contextlib.closing(_read_ahead(items, stop)) as ahead:  # closed with this: the reader joined
+                for item in ahead:
+                    pending.append(item)
+                    if isinstance(item, Article):
+                        yield item, self.spec
 
         from pipeline.document.workers import PoolInterrupted, WorkerPool
 
@@ -192,9 +193,10 @@ class DocumentStage(Stage):
         pools.append(pool)
         if stop.is_set():  # closed while the pool was being made
             pool.interrupt()
+        source = jobs()  # closed below however the map ends, so the reader thread is joined here
         try:
-            with pool:
-                for result in pool.map(jobs()):
+            with pool, contextlib.closing(source):
+                for result in pool.map(source):
                     while not isinstance(pending[0], Article):  # outcomes of earlier stages pass in order
                         put("item", pending.popleft())
                     article = pending.popleft()
@@ -252,7 +254,8 @@ def _read_ahead(items: Iterable[Item], stop: threading.Event, ahead: int = READ_
     Reading an input (a file, the unchanged check's lookup a batch at a time: 11 ms every 16 HTML pages) in the
     feeder's thread held up every worker that finished meanwhile: its next page came only after the read. An
     error reading is raised here in its place. Closing this generator, or `stop`, ends the thread; it is
-    joined before this returns, so `items` is never left running in two threads."""
+    joined before this returns, so `items` is never left running in two threads. The join waits for the read
+    in hand (a fetch ends within its timeout)."""
     ready: queue.Queue = queue.Queue(maxsize=ahead)
     done = threading.Event()
 

@@ -231,8 +231,10 @@ def test_inputs_are_read_ahead_in_a_thread_of_their_own_in_order_and_the_thread_
 
     from pipeline.document.stage import _read_ahead
 
-    def readers() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name == "document-reader"]
+    before = {t for t in threading.enumerate() if t.name == "document-reader"}
+
+    def readers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "document-reader"} - before
 
     pulled: list[int] = []
 
@@ -268,3 +270,24 @@ def test_inputs_are_read_ahead_in_a_thread_of_their_own_in_order_and_the_thread_
     stop.set()  # the run stops: the reader ends and so does the stream
     assert len(list(stopped)) <= 3
     assert not readers()
+
+
+def test_a_pool_that_fails_mid_run_leaves_no_reader_thread(monkeypatch):
+    import threading
+
+    import pytest
+
+    import pipeline.document.workers as workers
+
+    monkeypatch.setattr(workers, "prepare", lambda preload: None)  # the forkserver's own preloads untouched
+
+    class Broken(DocumentStage):
+        PRELOAD = (*DocumentStage.PRELOAD, "no_such_module_for_the_reader_test")
+
+    before = {t for t in threading.enumerate() if t.name == "document-reader"}
+    results = Broken(Ledger(), DocumentSteps(("extract",)), 2, 30, memory_limit_mb=None).run(
+        html_article(n) for n in range(40)
+    )
+    with pytest.raises(RuntimeError, match="failed to start"):
+        list(results)
+    assert {t for t in threading.enumerate() if t.name == "document-reader"} <= before
