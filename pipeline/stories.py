@@ -51,7 +51,7 @@ from pathlib import Path
 
 from pipeline.dedupe.compact import HexKeys, IdColumn
 from pipeline.models import Article
-from pipeline.rarity import rarity
+from pipeline.rarity import rarity, weighable_languages
 from pipeline.stage import Stage
 from pipeline.store.history import History, StoryLookup
 
@@ -339,8 +339,6 @@ def warm_up() -> None:
     """Load what the first article's description needs, ahead of it: wordfreq's import (0.27 s) and the place
     names (0.2 s). Lazily loaded, they fell on the run's last seconds, when only this process works; a run
     calls this early, in a background thread (`ValidateStage.warm_up`)."""
-    from pipeline.rarity import weighable_languages
-
     weighable_languages()
     _place_hashes()
 

@@ -149,9 +149,10 @@ class DocumentStage(Stage):
         """The items in input order, each article through the steps.
 
         The workers start at once, not at the first item asked for: a reader thread reads the input ahead
-        (`_read_ahead`) and a feeder thread keeps them busy, up to `ahead` finished items ahead of the consumer. So they extract while the later stages
-        are still being set up, and while those stages take their time (a validation chunk, the first
-        import of Great Expectations). `close()` the result (or drop it) to stop them early.
+        (`_read_ahead`) and a feeder thread keeps them busy, up to `ahead` finished items ahead of the
+        consumer. So they extract while the later stages are still being set up, and while those stages take
+        their time (a validation chunk, the first import of Great Expectations). `close()` the result (or drop
+        it) to stop them early.
         """
         if self.workers == 0:
             return self._in_process(items)
@@ -166,11 +167,8 @@ class DocumentStage(Stage):
         The pool is put in `pools`, so that the consumer's `close` can interrupt it at once."""
 
         def put(*message) -> None:
-            while not stop.is_set():
-                with contextlib.suppress(queue.Full):
-                    done.put(message, timeout=0.1)
-                    return
-            raise _Stopped
+            if not _offer(done, message, stop):
+                raise _Stopped
 
         pending: deque[Item] = deque()  # everything read so far, in order; articles await a worker
 
@@ -260,11 +258,7 @@ def _read_ahead(items: Iterable[Item], stop: threading.Event, ahead: int = READ_
     done = threading.Event()
 
     def put(entry: tuple) -> bool:
-        while not (done.is_set() or stop.is_set()):
-            with contextlib.suppress(queue.Full):
-                ready.put(entry, timeout=0.1)
-                return True
-        return False
+        return _offer(ready, entry, stop, done)
 
     reader = threading.Thread(target=_read, args=(items, put), name="document-reader", daemon=True)
     reader.start()
@@ -284,6 +278,15 @@ def _read_ahead(items: Iterable[Item], stop: threading.Event, ahead: int = READ_
     finally:
         done.set()
         reader.join()
+
+
+def _offer(into: queue.Queue, entry: tuple, *stops: threading.Event) -> bool:
+    """Put `entry` into the bounded queue, waiting for room; False, not put, once one of `stops` is set."""
+    while not any(s.is_set() for s in stops):
+        with contextlib.suppress(queue.Full):
+            into.put(entry, timeout=0.1)
+            return True
+    return False
 
 
 def _read(items: Iterable[Item], put: Callable[[tuple], bool]) -> None:
