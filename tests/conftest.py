@@ -25,6 +25,11 @@ if "ARTICLE_PIPELINE_CACHE" not in os.environ:  # the tests' caches (rarity tabl
     _CACHE = tempfile.mkdtemp(prefix="pipeline-tests-cache-")
     os.environ["ARTICLE_PIPELINE_CACHE"] = _CACHE
     atexit.register(shutil.rmtree, _CACHE, True)
+# Started in the background by a shell without job control (`make test &`), the suite inherits SIGINT ignored, and
+# so would every process it starts: the tests that stop a run or Airflow with one Ctrl-C (SIGINT) would wait out
+# their hang guards. A handled signal is reset to its default at exec, an ignored one is not: handled here.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def is_alive(pid: int) -> bool:
