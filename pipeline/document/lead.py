@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, replace
 
 from pipeline.models import Block
-from pipeline.text import fold, normalise_line
+from pipeline.text import fold, normalise_line, word_count
 
 MIN_LEAD_WORDS = 8  # a shorter description is a slogan or a label, not a paragraph
 LENGTH_SLACK = (
@@ -61,7 +61,7 @@ def shown_lead(tree) -> Lead | None:
     paragraph (or block) anywhere, or a heading outside the page's head."""
     found = tree.xpath('//meta[@name="description"]/@content|//meta[@property="og:description"]/@content')
     description = next((d for d in (normalise_line(" ".join(f.split())) for f in found) if d), None)
-    if description is None or len(description.split()) < MIN_LEAD_WORDS:
+    if description is None or word_count(description) < MIN_LEAD_WORDS:
         return None
     key = fold(description)
     size = len(description)

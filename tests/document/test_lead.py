@@ -56,3 +56,12 @@ def test_an_element_holding_more_than_the_description_or_a_heading_is_not_the_le
 def test_a_lead_in_another_script_is_found():
     spaced = "Во вторник правительство города объявило о возвращении ночных автобусов на шесть маршрутов."
     assert shown_lead(page(f"<section><p>{spaced}</p></section>", spaced)) == Lead(spaced)
+
+
+def test_a_chinese_lead_counts_its_words_as_chinese_is_written():
+    # no spaces: 31 characters are about 15 words, not one (the lead was never looked for before)
+    description = "北京市政府今天宣布，新的夜间公交线路将于下个月开通，覆盖六个城区。"
+    body = '<div><p><a href="/a">北京市政府</a>今天宣布，新的夜间公交线路将于下个月开通，覆盖六个城区。</p></div>'
+    assert shown_lead(page(body, description)) == Lead(description)
+    short = "北京市政府今天宣布。"  # about 4 words: too short to be a lead
+    assert shown_lead(page(f"<div><p>{short}</p></div>", short)) is None
