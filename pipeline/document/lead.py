@@ -95,21 +95,13 @@ def _candidates(tree, description: str, low: int, high: int) -> list:
     test = " or ".join(f"contains(., $p{n})" for n in range(len(probes)))
     found: dict = {}
     for hit in tree.xpath(f"//body//text()[{test}]", **{f"p{n}": probe for n, probe in enumerate(probes)}):
-        owner = hit.getparent()
-        if owner is not None and hit.is_tail:
-            owner = owner.getparent()
-        if owner is None or next(owner.iterancestors("body"), None) is None:
-            continue
+        owner = hit.getparent().getparent() if hit.is_tail else hit.getparent()
         # up to the body, while the text is not too long: an ancestor's text holds its descendants' (no shorter)
         while owner is not None and owner.tag != "body" and owner not in found:
-            if owner.tag in _CANDIDATE_TAGS:
-                length = owner.xpath(_LENGTH)
-                found[owner] = low <= length
-                if length > high:
-                    found[owner] = False
-                    break
-            else:
-                found[owner] = False
+            length = owner.xpath(_LENGTH) if owner.tag in _CANDIDATE_TAGS else None
+            found[owner] = length is not None and low <= length <= high
+            if length is not None and length > high:
+                break
             owner = owner.getparent()
     return sorted((e for e, fits in found.items() if fits), key=_document_order)
 
